@@ -1,0 +1,52 @@
+"""Outbound delivery: `reply.created` events (EventBridge -> SQS) to the customer's channel.
+
+A transient failure leaves the record in the queue with a growing back-off (by changing its
+visibility timeout); after the queue's maxReceiveCount it moves to the DLQ, which is alarmed.
+"""
+
+import os
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from kefu.aws import client
+from kefu.events import parse_sqs_record
+from kefu.outbound import RetryLater, backoff_seconds, deliver_reply
+
+logger = Logger(service="outbound")
+processor = BatchProcessor(event_type=EventType.SQS)
+MAX_ATTEMPTS = int(os.environ.get("OUTBOUND_MAX_ATTEMPTS", "5"))
+
+
+def deliver(record) -> None:
+    detail = parse_sqs_record(record.raw_event)
+    attempt = int(record.attributes.approximate_receive_count)
+    try:
+        result = deliver_reply(detail, attempt=attempt, last_attempt=attempt >= MAX_ATTEMPTS)
+    except RetryLater as exc:
+        delay = backoff_seconds(attempt)
+        logger.warning("delivery will retry", extra={"reason": exc.reason, "delay": delay})
+        client("sqs").change_message_visibility(
+            QueueUrl=os.environ["OUTBOUND_QUEUE_URL"],
+            ReceiptHandle=record.receipt_handle,
+            VisibilityTimeout=delay,
+        )
+        raise
+    logger.info(
+        "delivery",
+        extra={
+            "message_id": detail["data"]["message_id"],
+            "status": result.status,
+            "reason": result.reason,
+        },
+    )
+
+
+@logger.inject_lambda_context
+def handler(event, context):
+    return process_partial_response(
+        event=event, record_handler=deliver, processor=processor, context=context
+    )

@@ -1,0 +1,65 @@
+"""Staff tokens are Cognito access tokens, verified offline against the pool's JWKS.
+
+The Cognito username is "<shop_id>:<username>", so one user pool serves every shop of a mall and
+a token names exactly one shop. The role is read from the shop's staff record on each request,
+so a role change or a disabled account takes effect at once.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import jwt
+
+from kefu.auth.actors import StaffActor
+from kefu.config import settings
+from kefu.errors import Forbidden, Unauthorized, UpstreamUnavailable
+from kefu.storage.shops import StaffMember
+
+USERNAME_SEPARATOR = ":"
+
+
+def cognito_username(shop_id: str, username: str) -> str:
+    return f"{shop_id}{USERNAME_SEPARATOR}{username}"
+
+
+@cache
+def _jwks_client() -> jwt.PyJWKClient:
+    # Keys are fetched once per instance and cached; an unknown kid triggers one refetch.
+    return jwt.PyJWKClient(settings().cognito_jwks_url, cache_keys=True, lifespan=3600, timeout=5)
+
+
+def verify_staff_token(token: str) -> StaffActor:
+    conf = settings()
+    try:
+        signing_key = _jwks_client().get_signing_key_from_jwt(token)
+    except jwt.PyJWKClientConnectionError as exc:
+        raise UpstreamUnavailable(f"cannot fetch the user pool's keys: {exc}") from None
+    except jwt.PyJWTError as exc:
+        raise Unauthorized(f"invalid staff token: {exc}", code="invalid_token") from None
+    try:
+        claims = jwt.decode(
+            token,
+            signing_key.key,
+            algorithms=["RS256"],
+            issuer=conf.cognito_issuer,
+            options={"require": ["exp", "iat", "token_use", "username"], "verify_aud": False},
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("token expired: log in again", code="token_expired") from None
+    except jwt.PyJWTError as exc:
+        raise Unauthorized(f"invalid staff token: {exc}", code="invalid_token") from None
+    if claims.get("token_use") != "access":
+        raise Unauthorized("send the access token, not the id token", code="invalid_token")
+    if conf.user_pool_client_id and claims.get("client_id") != conf.user_pool_client_id:
+        raise Unauthorized("token was issued to another app client", code="invalid_token")
+    shop_id, sep, username = str(claims["username"]).partition(USERNAME_SEPARATOR)
+    if not sep:
+        raise Unauthorized("token does not belong to a kefu staff account", code="invalid_token")
+    try:
+        member = StaffMember.get(shop_id, StaffMember.key(username), consistent_read=True)
+    except StaffMember.DoesNotExist:
+        raise Forbidden("staff account no longer exists", code="staff_not_found") from None
+    if member.status != "active":
+        raise Forbidden("staff account is disabled", code="staff_disabled")
+    return StaffActor(shop_id=shop_id, username=username, role=member.role)

@@ -1,0 +1,78 @@
+"""Resolved conversations close after a quiet period (RESOLVED_CLOSE_AFTER_HOURS): the
+customer's next message then starts a new conversation instead of reopening the old one.
+
+Runs on a schedule. It reads the shop registry and, per shop, one index range of resolved
+conversations older than the cut-off: cost follows the work to do, not the table size.
+"""
+
+from __future__ import annotations
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from kefu import events
+from kefu.config import settings
+from kefu.ids import now_ms
+from kefu.storage.conversations import Conversation
+from kefu.storage.customers import Customer
+from kefu.storage.shops import ShopProfile
+from kefu.storage.tx import condition_failed
+
+BATCH = 100
+
+
+def close_quiet_conversations(now: int | None = None) -> int:
+    now = now if now is not None else now_ms()
+    cutoff = now - settings().resolved_close_after_hours * 3600 * 1000
+    closed = 0
+    for shop in ShopProfile.shop_registry.query("shops"):
+        for conv in Conversation.by_status.query(
+            f"{shop.shop_id}#resolved", Conversation.last_activity_at < cutoff, limit=BATCH
+        ):
+            closed += _close(conv, now)
+    return closed
+
+
+def _close(conv: Conversation, at: int) -> int:
+    try:
+        with TransactWrite() as tx:
+            tx.update(
+                conv,
+                [
+                    Conversation.status.set("closed"),
+                    Conversation.shop_status.set(f"{conv.shop_id}#closed"),
+                    Conversation.closed_at.set(at),
+                ],
+                condition=(Conversation.status == "resolved")
+                & (Conversation.last_activity_at == conv.last_activity_at),
+            )
+            tx.update(
+                Customer(conv.shop_id, Customer.key(conv.customer_id)),
+                [Customer.open_conversation_id.remove()],
+                condition=Customer.open_conversation_id == conv.conversation_id,
+            )
+    except TransactWriteError as exc:
+        if condition_failed(exc, 0):
+            return 0  # the customer wrote again meanwhile: it reopened, leave it
+        if condition_failed(exc, 1):
+            # The customer already moved on to another conversation: close this one alone.
+            conv.update(
+                actions=[
+                    Conversation.status.set("closed"),
+                    Conversation.shop_status.set(f"{conv.shop_id}#closed"),
+                    Conversation.closed_at.set(at),
+                ],
+                condition=Conversation.status == "resolved",
+            )
+        else:
+            raise
+    events.publish(
+        events.DomainEvent(
+            events.CONVERSATION_CLOSED,
+            conv.shop_id,
+            f"{events.CONVERSATION_CLOSED}:{conv.conversation_id}",
+            {"conversation_id": conv.conversation_id, "customer_id": conv.customer_id},
+            occurred_at=at,
+        )
+    )
+    return 1

@@ -1,0 +1,294 @@
+"""A customer's message arrives: store it once, append it to their one open conversation.
+
+The common case — a known customer writing into their open conversation — costs one GetItem
+(the identity, which carries a hint of the open conversation) and one TransactWriteItems that
+de-duplicates, stores the message and updates the conversation atomically. The hint is checked
+by the transaction's condition; when it is stale (conversation closed, or none yet), the slow
+path reads the customer, the authority, and opens a conversation if needed.
+
+A duplicate (WeChat retries a push it did not get an answer for within 5 s; an app retries a send)
+fails the de-duplication condition, so nothing is written twice and the first copy's ids are
+returned to the caller, which re-publishes the same event (consumers drop repeats by event id).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from kefu.conversations.content import preview
+from kefu.customers import get_customer
+from kefu.ids import new_id
+from kefu.storage.conversations import OPEN_STATUSES, Conversation
+from kefu.storage.customers import Customer, CustomerIdentity
+from kefu.storage.messages import Message, conversation_key, message_key
+from kefu.storage.runtime import InboundDedupe
+from kefu.storage.tx import condition_failed, old_item
+
+DEDUPE_TTL_SECONDS = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    shop_id: str
+    channel: str  # wechat_miniprogram | app | h5
+    identity: CustomerIdentity
+    reply_to: str  # "<identity kind>:<external id>"
+    type: str
+    content: dict
+    dedupe_key: str
+    received_at: int
+    channel_message_id: str | None = None
+    default_queue: str = "default"
+
+
+@dataclass(frozen=True)
+class Received:
+    shop_id: str
+    customer_id: str
+    conversation_id: str
+    message_id: str
+    msg_key: str
+    duplicate: bool
+    new_conversation: bool
+    reopened: bool = False
+
+
+def receive_customer_message(msg: InboundMessage) -> Received:
+    message_id = new_id("msg", msg.received_at)
+    hint = msg.identity.open_conversation_id
+    if hint:
+        outcome = _append(msg, hint, message_id, refresh_hint=False)
+        if isinstance(outcome, Received):
+            return outcome
+    for _ in range(4):
+        customer = get_customer(msg.shop_id, msg.identity.customer_id)
+        if customer is None:
+            raise RuntimeError(f"identity points at missing customer {msg.identity.customer_id}")
+        current = customer.open_conversation_id
+        if current:
+            outcome = _append(msg, current, message_id, refresh_hint=current != hint)
+            if isinstance(outcome, Received):
+                return outcome
+            if outcome == "resolved":
+                reopened = _reopen(msg, current, message_id)
+                if reopened is not None:
+                    return reopened
+                continue
+        opened = _open(msg, message_id, replacing=current)
+        if opened is not None:
+            return opened
+    raise RuntimeError("conversation changed concurrently too many times; retry the message")
+
+
+def _dedupe_item(msg: InboundMessage, conversation_id: str, message_id: str) -> InboundDedupe:
+    return InboundDedupe(
+        InboundDedupe.key(msg.shop_id, msg.channel, msg.dedupe_key),
+        expires_at=msg.received_at // 1000 + DEDUPE_TTL_SECONDS,
+        conversation_id=conversation_id,
+        message_id=message_id,
+        msg_key=message_key(msg.received_at, message_id),
+    )
+
+
+def _message_item(msg: InboundMessage, conversation_id: str, message_id: str) -> Message:
+    return Message(
+        conversation_key(msg.shop_id, conversation_id),
+        message_key(msg.received_at, message_id),
+        shop_id=msg.shop_id,
+        conversation_id=conversation_id,
+        message_id=message_id,
+        customer_id=msg.identity.customer_id,
+        direction="in",
+        sender_type="customer",
+        sender_id=msg.identity.customer_id,
+        type=msg.type,
+        content=msg.content,
+        channel=msg.channel,
+        channel_message_id=msg.channel_message_id,
+        created_at=msg.received_at,
+    )
+
+
+def _activity_actions(msg: InboundMessage) -> list:
+    at = msg.received_at
+    return [
+        Conversation.last_activity_at.set(at),
+        Conversation.last_message_at.set(at),
+        Conversation.last_customer_message_at.set(at),
+        Conversation.last_message_preview.set(preview(msg.type, msg.content)),
+        Conversation.message_count.add(1),
+        Conversation.unread_count.add(1),
+        Conversation.channel.set(msg.channel),
+        Conversation.reply_to.set(msg.reply_to),
+    ]
+
+
+def _duplicate(msg: InboundMessage, exc: TransactWriteError) -> Received | None:
+    if not condition_failed(exc, 0):
+        return None
+    raw = old_item(exc, 0) or {}
+    return Received(
+        shop_id=msg.shop_id,
+        customer_id=msg.identity.customer_id,
+        conversation_id=raw.get("conversation_id", {}).get("S", ""),
+        message_id=raw.get("message_id", {}).get("S", ""),
+        msg_key=raw.get("msg_key", {}).get("S", ""),
+        duplicate=True,
+        new_conversation=False,
+    )
+
+
+def _append(
+    msg: InboundMessage, conversation_id: str, message_id: str, *, refresh_hint: bool
+) -> Received | str:
+    """Append to an open conversation. Returns Received, or why not: "resolved" | "not_open"."""
+    conv = Conversation(msg.shop_id, conversation_id)
+    try:
+        with TransactWrite() as tx:
+            tx.save(
+                _dedupe_item(msg, conversation_id, message_id),
+                condition=InboundDedupe.pk.does_not_exist(),
+                return_values="ALL_OLD",
+            )
+            tx.save(_message_item(msg, conversation_id, message_id))
+            tx.update(
+                conv,
+                _activity_actions(msg),
+                condition=Conversation.status.is_in(*OPEN_STATUSES)
+                & (Conversation.customer_id == msg.identity.customer_id),
+                return_values="ALL_OLD",
+            )
+            if refresh_hint:
+                tx.update(
+                    msg.identity, [CustomerIdentity.open_conversation_id.set(conversation_id)]
+                )
+    except TransactWriteError as exc:
+        dup = _duplicate(msg, exc)
+        if dup is not None:
+            return dup
+        if condition_failed(exc, 2):
+            status = (old_item(exc, 2) or {}).get("status", {}).get("S")
+            return "resolved" if status == "resolved" else "not_open"
+        raise
+    return Received(
+        shop_id=msg.shop_id,
+        customer_id=msg.identity.customer_id,
+        conversation_id=conversation_id,
+        message_id=message_id,
+        msg_key=message_key(msg.received_at, message_id),
+        duplicate=False,
+        new_conversation=False,
+    )
+
+
+def _reopen(msg: InboundMessage, conversation_id: str, message_id: str) -> Received | None:
+    """The customer writes again after an agent resolved: the same conversation comes back, to
+    the same agent if there was one (they have the context), otherwise to the queue."""
+    try:
+        conv = Conversation.get(msg.shop_id, conversation_id, consistent_read=True)
+    except Conversation.DoesNotExist:
+        return None
+    if conv.status != "resolved":
+        return None
+    status = "assigned" if conv.assignee else "queued"
+    actions = [
+        *_activity_actions(msg),
+        Conversation.status.set(status),
+        Conversation.shop_status.set(f"{msg.shop_id}#{status}"),
+        Conversation.resolved_at.remove(),
+        Conversation.resolved_by.remove(),
+    ]
+    try:
+        with TransactWrite() as tx:
+            tx.save(
+                _dedupe_item(msg, conversation_id, message_id),
+                condition=InboundDedupe.pk.does_not_exist(),
+                return_values="ALL_OLD",
+            )
+            tx.save(_message_item(msg, conversation_id, message_id))
+            tx.update(conv, actions, condition=Conversation.status == "resolved")
+            tx.update(msg.identity, [CustomerIdentity.open_conversation_id.set(conversation_id)])
+    except TransactWriteError as exc:
+        dup = _duplicate(msg, exc)
+        if dup is not None:
+            return dup
+        if condition_failed(exc, 2):
+            return None
+        raise
+    return Received(
+        shop_id=msg.shop_id,
+        customer_id=msg.identity.customer_id,
+        conversation_id=conversation_id,
+        message_id=message_id,
+        msg_key=message_key(msg.received_at, message_id),
+        duplicate=False,
+        new_conversation=False,
+        reopened=True,
+    )
+
+
+def _open(msg: InboundMessage, message_id: str, *, replacing: str | None) -> Received | None:
+    """Open a new conversation and make it the customer's one open conversation. Returns None
+    when another message opened one first (the caller retries and appends to that one)."""
+    at = msg.received_at
+    conversation_id = new_id("cv", at)
+    status = "queued"  # no bot or routing yet: every new conversation waits in the default queue
+    conv = Conversation(
+        msg.shop_id,
+        conversation_id,
+        customer_id=msg.identity.customer_id,
+        shop_customer=f"{msg.shop_id}#{msg.identity.customer_id}",
+        channel=msg.channel,
+        reply_to=msg.reply_to,
+        status=status,
+        queue=msg.default_queue,
+        shop_status=f"{msg.shop_id}#{status}",
+        shop_queue=f"{msg.shop_id}#{msg.default_queue}",
+        opened_at=at,
+        last_activity_at=at,
+        last_message_at=at,
+        last_customer_message_at=at,
+        last_message_preview=preview(msg.type, msg.content),
+        message_count=1,
+        unread_count=1,
+    )
+    pointer_free = Customer.open_conversation_id.does_not_exist()
+    if replacing:
+        pointer_free = pointer_free | (Customer.open_conversation_id == replacing)
+    try:
+        with TransactWrite() as tx:
+            tx.save(
+                _dedupe_item(msg, conversation_id, message_id),
+                condition=InboundDedupe.pk.does_not_exist(),
+                return_values="ALL_OLD",
+            )
+            tx.save(_message_item(msg, conversation_id, message_id))
+            tx.save(conv, condition=Conversation.conversation_id.does_not_exist())
+            tx.update(
+                Customer(msg.shop_id, Customer.key(msg.identity.customer_id)),
+                [
+                    Customer.open_conversation_id.set(conversation_id),
+                    Customer.last_seen_at.set(at),
+                ],
+                condition=pointer_free,
+            )
+            tx.update(msg.identity, [CustomerIdentity.open_conversation_id.set(conversation_id)])
+    except TransactWriteError as exc:
+        dup = _duplicate(msg, exc)
+        if dup is not None:
+            return dup
+        if condition_failed(exc, 3):
+            return None
+        raise
+    return Received(
+        shop_id=msg.shop_id,
+        customer_id=msg.identity.customer_id,
+        conversation_id=conversation_id,
+        message_id=message_id,
+        msg_key=message_key(at, message_id),
+        duplicate=False,
+        new_conversation=True,
+    )

@@ -1,0 +1,346 @@
+"""What staff do with conversations. Each call checks the actor's permission first, touches
+only the actor's shop (the shop is in every key), and writes state changes together with their
+audit record in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgspec
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from kefu import events
+from kefu.audit import audit_record
+from kefu.auth import permissions as p
+from kefu.auth.actors import StaffActor
+from kefu.conversations.content import AgentReply, content_of, message_type, preview
+from kefu.errors import BadRequest, Conflict, Forbidden, NotFound, UpstreamUnavailable
+from kefu.ids import new_id, now_ms
+from kefu.media import check_media_key
+from kefu.pagination import decode_cursor, take_page
+from kefu.storage.conversations import OPEN_STATUSES, STATUSES, Conversation
+from kefu.storage.messages import Message, conversation_key, message_key
+from kefu.storage.shops import StaffMember
+from kefu.storage.tx import condition_failed
+
+
+class AssignRequest(msgspec.Struct, forbid_unknown_fields=True):
+    assignee: str
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    status: str | None = None
+    queue: str | None = None
+    assignee: str | None = None
+
+
+def _visible(actor: StaffActor, conv: Conversation) -> bool:
+    return actor.can(p.CONVERSATIONS_READ_ALL) or conv.assignee in (None, actor.username)
+
+
+def get_conversation(actor: StaffActor, conversation_id: str) -> Conversation:
+    p.require(actor, p.CONVERSATIONS_READ)
+    try:
+        conv = Conversation.get(actor.shop_id, conversation_id, consistent_read=True)
+    except Conversation.DoesNotExist:
+        raise NotFound(
+            f"no conversation {conversation_id!r}", code="conversation_not_found"
+        ) from None
+    if not _visible(actor, conv):
+        raise Forbidden("conversation is assigned to another agent", code="not_your_conversation")
+    return conv
+
+
+def list_conversations(
+    actor: StaffActor, flt: ListFilter, *, limit: int, cursor: str | None
+) -> tuple[list[dict], str | None]:
+    """One bounded Query on the index that fits the filter; other filters apply to that page."""
+    p.require(actor, p.CONVERSATIONS_READ)
+    shop = actor.shop_id
+    if flt.status and flt.status not in STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(STATUSES)}", code="invalid_status")
+    assignee = actor.username if flt.assignee == "me" else flt.assignee
+    if not actor.can(p.CONVERSATIONS_READ_ALL):
+        # Agents see the unassigned queue and their own conversations.
+        if assignee is None and flt.status is None:
+            assignee = actor.username
+        if assignee not in (None, actor.username):
+            raise Forbidden(
+                "agents may list only their own conversations", code="permission_denied"
+            )
+        if assignee is None and flt.status != "queued":
+            raise Forbidden(
+                "agents may list status=queued or assignee=me", code="permission_denied"
+            )
+    last = decode_cursor(cursor, shop_id=shop)
+    condition = None
+    if assignee:
+        results_of = Conversation.by_assignee.query
+        hash_key = f"{shop}#{assignee}"
+        if flt.status:
+            condition = Conversation.status == flt.status
+        if flt.queue:
+            condition = _and(condition, Conversation.queue == flt.queue)
+    elif flt.status:
+        results_of = Conversation.by_status.query
+        hash_key = f"{shop}#{flt.status}"
+        if flt.queue:
+            condition = Conversation.queue == flt.queue
+    elif flt.queue:
+        results_of = Conversation.by_queue.query
+        hash_key = f"{shop}#{flt.queue}"
+        condition = Conversation.status.is_in(*OPEN_STATUSES)
+    else:
+        results_of = Conversation.by_activity.query
+        hash_key = shop
+        condition = Conversation.status.is_in(*OPEN_STATUSES)
+    results = results_of(
+        hash_key,
+        filter_condition=condition,
+        scan_index_forward=False,
+        limit=limit,
+        last_evaluated_key=last,
+    )
+    convs, next_cursor = take_page(results, limit)
+    return [c.to_public() for c in convs], next_cursor
+
+
+def _and(a, b):  # noqa: ANN001, ANN202 - pynamodb conditions
+    return b if a is None else a & b
+
+
+def _audit(actor: StaffActor, action: str, conv: Conversation, before: dict, after: dict, at: int):  # noqa: ANN202
+    return audit_record(
+        shop_id=actor.shop_id,
+        actor=actor.actor_id,
+        actor_role=actor.role,
+        action=action,
+        target_type="conversation",
+        target_id=conv.conversation_id,
+        before=before,
+        after=after,
+        at_ms=at,
+    )
+
+
+def _assign(
+    actor: StaffActor, conv: Conversation, assignee: str, *, action: str, only_if_unassigned: bool
+) -> dict:
+    at = now_ms()
+    before = {"status": conv.status, "assignee": conv.assignee}
+    after = {"status": "assigned", "assignee": assignee}
+    actions = [
+        Conversation.status.set("assigned"),
+        Conversation.shop_status.set(f"{actor.shop_id}#assigned"),
+        Conversation.assignee.set(assignee),
+        Conversation.shop_assignee.set(f"{actor.shop_id}#{assignee}"),
+        Conversation.assigned_at.set(at),
+        Conversation.last_activity_at.set(at),
+    ]
+    condition = Conversation.status.is_in(*OPEN_STATUSES)
+    if only_if_unassigned:
+        condition = condition & Conversation.assignee.does_not_exist()
+    else:
+        # Optimistic: the conversation must still be as the supervisor saw it.
+        condition = condition & (
+            Conversation.assignee == conv.assignee
+            if conv.assignee
+            else Conversation.assignee.does_not_exist()
+        )
+    try:
+        with TransactWrite() as tx:
+            tx.update(conv, actions, condition=condition)
+            tx.save(_audit(actor, action, conv, before, after, at))
+    except TransactWriteError as exc:
+        if condition_failed(exc, 0):
+            raise Conflict(
+                "conversation was assigned or closed meanwhile: reload it",
+                code="assignment_conflict",
+            ) from None
+        raise
+    events.publish(
+        events.DomainEvent(
+            events.CONVERSATION_ASSIGNED,
+            actor.shop_id,
+            f"{events.CONVERSATION_ASSIGNED}:{conv.conversation_id}:{at}",
+            {
+                "conversation_id": conv.conversation_id,
+                "assignee": assignee,
+                "previous_assignee": conv.assignee,
+                "by": actor.username,
+            },
+            occurred_at=at,
+        )
+    )
+    return {**conv.to_public(), **after, "assigned_at": at, "last_activity_at": at}
+
+
+def claim(actor: StaffActor, conversation_id: str) -> dict:
+    p.require(actor, p.CONVERSATIONS_CLAIM)
+    conv = get_conversation(actor, conversation_id)
+    if conv.assignee == actor.username and conv.status == "assigned":
+        return conv.to_public()  # claiming twice is harmless
+    if conv.assignee is not None:
+        raise Conflict(f"conversation is assigned to {conv.assignee}", code="already_assigned")
+    return _assign(
+        actor, conv, actor.username, action="conversation.claimed", only_if_unassigned=True
+    )
+
+
+def assign(actor: StaffActor, conversation_id: str, req: AssignRequest) -> dict:
+    p.require(actor, p.CONVERSATIONS_ASSIGN)
+    conv = get_conversation(actor, conversation_id)
+    try:
+        member = StaffMember.get(actor.shop_id, StaffMember.key(req.assignee))
+    except StaffMember.DoesNotExist:
+        raise NotFound(
+            f"no staff member {req.assignee!r} in this shop", code="staff_not_found"
+        ) from None
+    if member.status != "active":
+        raise Conflict(f"{req.assignee} is disabled", code="staff_disabled")
+    if conv.assignee == req.assignee and conv.status == "assigned":
+        return conv.to_public()
+    return _assign(
+        actor, conv, req.assignee, action="conversation.assigned", only_if_unassigned=False
+    )
+
+
+def resolve(actor: StaffActor, conversation_id: str) -> dict:
+    p.require(actor, p.CONVERSATIONS_RESOLVE)
+    conv = get_conversation(actor, conversation_id)
+    if conv.status == "resolved":
+        return conv.to_public()
+    if conv.status not in OPEN_STATUSES:
+        raise Conflict(f"conversation is {conv.status}", code="not_open")
+    if conv.assignee != actor.username and not actor.can(p.CONVERSATIONS_ASSIGN):
+        raise Forbidden(
+            "only the assigned agent or a supervisor may resolve", code="not_your_conversation"
+        )
+    at = now_ms()
+    before = {"status": conv.status}
+    after = {"status": "resolved", "resolved_by": actor.username}
+    try:
+        with TransactWrite() as tx:
+            tx.update(
+                conv,
+                [
+                    Conversation.status.set("resolved"),
+                    Conversation.shop_status.set(f"{actor.shop_id}#resolved"),
+                    Conversation.resolved_at.set(at),
+                    Conversation.resolved_by.set(actor.username),
+                    Conversation.last_activity_at.set(at),
+                    Conversation.unread_count.set(0),
+                ],
+                condition=Conversation.status == conv.status,
+            )
+            tx.save(_audit(actor, "conversation.resolved", conv, before, after, at))
+    except TransactWriteError as exc:
+        if condition_failed(exc, 0):
+            raise Conflict("conversation changed meanwhile: reload it", code="stale") from None
+        raise
+    events.publish(
+        events.DomainEvent(
+            events.CONVERSATION_RESOLVED,
+            actor.shop_id,
+            f"{events.CONVERSATION_RESOLVED}:{conv.conversation_id}:{at}",
+            {
+                "conversation_id": conv.conversation_id,
+                "customer_id": conv.customer_id,
+                "by": actor.username,
+            },
+            occurred_at=at,
+        )
+    )
+    return {
+        **conv.to_public(),
+        **after,
+        "resolved_at": at,
+        "last_activity_at": at,
+        "unread_count": 0,
+    }
+
+
+def reply(actor: StaffActor, conversation_id: str, body: AgentReply) -> dict:
+    """Store the agent's reply and hand it to outbound delivery (via `reply.created`)."""
+    p.require(actor, p.CONVERSATIONS_REPLY)
+    conv = get_conversation(actor, conversation_id)
+    if conv.status == "closed":
+        raise Conflict(
+            "conversation is closed; the customer's next message opens a new one", code="closed"
+        )
+    if conv.assignee != actor.username and not actor.can(p.CONVERSATIONS_ASSIGN):
+        raise Conflict("claim the conversation before replying", code="not_assigned_to_you")
+    kind = message_type(body)
+    content = content_of(body)
+    if kind == "image":
+        check_media_key(actor.shop_id, f"staff/{actor.username}", content["media_key"])
+    at = now_ms()
+    message_id = new_id("msg", at)
+    msg = Message(
+        conversation_key(actor.shop_id, conversation_id),
+        message_key(at, message_id),
+        shop_id=actor.shop_id,
+        conversation_id=conversation_id,
+        message_id=message_id,
+        customer_id=conv.customer_id,
+        direction="out",
+        sender_type="agent",
+        sender_id=actor.username,
+        type=kind,
+        content=content,
+        channel=conv.channel,
+        created_at=at,
+        delivery_status="pending",
+        delivery_attempts=0,
+    )
+    actions = [
+        Conversation.last_activity_at.set(at),
+        Conversation.last_message_at.set(at),
+        Conversation.last_message_preview.set(preview(kind, content)),
+        Conversation.message_count.add(1),
+        Conversation.unread_count.set(0),
+        Conversation.first_response_at.set(Conversation.first_response_at | at),
+    ]
+    try:
+        with TransactWrite() as tx:
+            tx.save(msg)
+            tx.update(conv, actions, condition=Conversation.status != "closed")
+    except TransactWriteError as exc:
+        if condition_failed(exc, 1):
+            raise Conflict("conversation was closed meanwhile", code="closed") from None
+        raise
+    event = events.DomainEvent(
+        events.REPLY_CREATED,
+        actor.shop_id,
+        f"{events.REPLY_CREATED}:{message_id}",
+        {
+            "conversation_id": conversation_id,
+            "message_id": message_id,
+            "msg_key": msg.msg_key,
+            "customer_id": conv.customer_id,
+            "channel": conv.channel,
+            "reply_to": conv.reply_to,
+            "type": kind,
+            "content": content,
+            "sender": {"type": "agent", "id": actor.username},
+        },
+        occurred_at=at,
+    )
+    try:
+        events.publish(event)
+    except Exception as exc:
+        # The reply is stored; say plainly that it was not queued, on the message and to the agent.
+        Message(msg.conversation_key, msg.msg_key).update(
+            actions=[
+                Message.delivery_status.set("failed"),
+                Message.delivery_error.set("could not be queued for delivery; send it again"),
+            ]
+        )
+        raise UpstreamUnavailable(
+            "reply stored but not queued for delivery: send it again"
+        ) from exc
+    from kefu.conversations.views import message_view
+
+    return message_view(msg)

@@ -1,0 +1,92 @@
+"""Domain events on the EventBridge bus. The catalogue (names, sources, payloads) is
+docs/events.md; consumers are idempotent because EventBridge and SQS deliver at least once.
+
+Envelope (EventBridge `detail`): {"event_id", "type", "shop_id", "occurred_at", "data": {...}}.
+`event_id` is deterministic where the event is a fact about one record (e.g. one message), so a
+re-publish of the same fact carries the same id and consumers can drop it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from kefu.aws import client
+from kefu.config import settings
+from kefu.ids import now_ms
+
+# Event types, and the capability that emits each (the EventBridge `source`).
+MESSAGE_RECEIVED = "message.received"
+CUSTOMER_ENTERED_SESSION = "customer.entered_session"
+CONVERSATION_OPENED = "conversation.opened"
+CONVERSATION_ASSIGNED = "conversation.assigned"
+CONVERSATION_RESOLVED = "conversation.resolved"
+CONVERSATION_CLOSED = "conversation.closed"
+REPLY_CREATED = "reply.created"
+MESSAGE_DELIVERED = "message.delivered"
+MESSAGE_UNDELIVERABLE = "message.undeliverable"
+STAFF_CHANGED = "staff.changed"
+
+SOURCES = {
+    MESSAGE_RECEIVED: "kefu.intake",
+    CUSTOMER_ENTERED_SESSION: "kefu.intake",
+    CONVERSATION_OPENED: "kefu.conversations",
+    CONVERSATION_ASSIGNED: "kefu.conversations",
+    CONVERSATION_RESOLVED: "kefu.conversations",
+    CONVERSATION_CLOSED: "kefu.conversations",
+    REPLY_CREATED: "kefu.conversations",
+    MESSAGE_DELIVERED: "kefu.outbound",
+    MESSAGE_UNDELIVERABLE: "kefu.outbound",
+    STAFF_CHANGED: "kefu.staff",
+}
+
+
+class PublishFailed(RuntimeError):
+    """EventBridge refused some entries; the caller's unit of work must be retried."""
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    type: str
+    shop_id: str
+    event_id: str
+    data: dict[str, Any]
+    occurred_at: int = field(default_factory=now_ms)
+
+    def entry(self) -> dict[str, Any]:
+        return {
+            "EventBusName": settings().event_bus_name,
+            "Source": SOURCES[self.type],
+            "DetailType": self.type,
+            "Detail": json.dumps(
+                {
+                    "event_id": self.event_id,
+                    "type": self.type,
+                    "shop_id": self.shop_id,
+                    "occurred_at": self.occurred_at,
+                    "data": self.data,
+                },
+                ensure_ascii=False,
+                separators=(",", ":"),
+            ),
+        }
+
+
+def publish(*events: DomainEvent) -> None:
+    """Put events on the bus, 10 per call (PutEvents' limit); raise if any entry failed."""
+    entries = [e.entry() for e in events]
+    for start in range(0, len(entries), 10):
+        resp = client("events").put_events(Entries=entries[start : start + 10])
+        if resp.get("FailedEntryCount"):
+            failed = [e for e in resp["Entries"] if e.get("ErrorCode")]
+            raise PublishFailed(f"EventBridge rejected {len(failed)} event(s): {failed[:3]}")
+
+
+def parse_sqs_record(record: dict[str, Any]) -> dict[str, Any]:
+    """The EventBridge event carried in an SQS record's body -> our envelope (`detail`)."""
+    body = json.loads(record["body"])
+    detail = body.get("detail", body)
+    if not isinstance(detail, dict) or "type" not in detail or "shop_id" not in detail:
+        raise ValueError("SQS record does not carry a kefu domain event")
+    return detail

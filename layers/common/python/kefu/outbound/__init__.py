@@ -1,0 +1,176 @@
+"""Outbound delivery: every reply reaches its channel, and its fate is recorded on the message.
+
+A delivery is claimed with a conditional write first, so a repeated event (at-least-once
+delivery) never sends twice. Outcomes:
+  delivered      WeChat accepted it / the in-app client can read it
+  undeliverable  WeChat refused for a reason a retry cannot fix (48-hour window, reply quota);
+                 the reason is on the message for the agent to see
+  retrying       a transient failure (rate limit, WeChat busy, network); the SQS message comes back
+                 after a back-off and, after the last attempt, goes to the DLQ (alarmed)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from pynamodb.exceptions import UpdateError
+
+from kefu import events
+from kefu.channels.wechat.api import WeChatApi, WeChatApiError, WeChatUnavailable
+from kefu.channels.wechat.tokens import access_token, refresh_after_rejection
+from kefu.config import settings
+from kefu.ids import now_ms
+from kefu.shops import get_shop, wechat_credentials
+from kefu.storage.messages import Message
+
+CLAIMABLE = ("pending", "retrying", "failed")
+STUCK_SENDING_MS = 60_000  # an instance that died mid-send: let the next attempt take over
+
+UNDELIVERABLE_REASONS = {
+    45015: "the customer's 48-hour reply window has passed: WeChat accepts customer-service "
+    "messages only within 48 hours of the customer's last message",
+    45047: "WeChat's reply quota for this customer is used up: "
+    "wait for the customer's next message",
+    40003: "WeChat does not recognise the customer's openid for this mini-program",
+    43004: "the customer has not followed or has blocked the account",
+    48001: "the mini-program lacks the customer-service message permission",
+}
+
+
+class RetryLater(Exception):
+    """Transient failure: leave the SQS message for another attempt after `delay` seconds."""
+
+    def __init__(self, reason: str, delay: int):
+        super().__init__(reason)
+        self.reason = reason
+        self.delay = delay
+
+
+@dataclass(frozen=True)
+class Delivery:
+    status: str  # delivered | undeliverable | skipped
+    reason: str | None = None
+
+
+@cache
+def wechat_api() -> WeChatApi:
+    return WeChatApi(settings().wechat_api_base_url)
+
+
+def backoff_seconds(attempt: int) -> int:
+    """10 s, 40 s, 160 s, 640 s, then 900 s (SQS's visibility-timeout ceiling is far above)."""
+    return min(10 * 4 ** max(attempt - 1, 0), 900)
+
+
+def deliver_reply(detail: dict, *, attempt: int, last_attempt: bool) -> Delivery:
+    shop_id = detail["shop_id"]
+    data = detail["data"]
+    key = Message(f"{shop_id}#{data['conversation_id']}", data["msg_key"])
+    now = now_ms()
+    try:
+        key.update(
+            actions=[
+                Message.delivery_status.set("sending"),
+                Message.delivery_claimed_at.set(now),
+                Message.delivery_attempts.add(1),
+            ],
+            condition=Message.delivery_status.is_in(*CLAIMABLE)
+            | (
+                (Message.delivery_status == "sending")
+                & (Message.delivery_claimed_at < now - STUCK_SENDING_MS)
+            ),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return Delivery("skipped", "already delivered or being delivered")
+        raise
+    try:
+        _send(shop_id, data)
+    except RetryLater as exc:
+        status = "failed" if last_attempt else "retrying"
+        key.update(
+            actions=[Message.delivery_status.set(status), Message.delivery_error.set(exc.reason)]
+        )
+        raise
+    except _Undeliverable as exc:
+        key.update(
+            actions=[
+                Message.delivery_status.set("undeliverable"),
+                Message.delivery_error.set(exc.reason),
+            ]
+        )
+        _announce(events.MESSAGE_UNDELIVERABLE, shop_id, data, reason=exc.reason)
+        return Delivery("undeliverable", exc.reason)
+    key.update(
+        actions=[
+            Message.delivery_status.set("delivered"),
+            Message.delivered_at.set(now_ms()),
+            Message.delivery_error.remove(),
+        ]
+    )
+    _announce(events.MESSAGE_DELIVERED, shop_id, data)
+    return Delivery("delivered")
+
+
+class _Undeliverable(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _announce(kind: str, shop_id: str, data: dict, reason: str | None = None) -> None:
+    payload = {
+        "conversation_id": data["conversation_id"],
+        "message_id": data["message_id"],
+        "channel": data["channel"],
+    }
+    if reason:
+        payload["reason"] = reason
+    events.publish(events.DomainEvent(kind, shop_id, f"{kind}:{data['message_id']}", payload))
+
+
+def _send(shop_id: str, data: dict) -> None:
+    kind, _, external_id = data["reply_to"].partition(":")
+    if kind == "wechat_openid":
+        _send_wechat(shop_id, external_id, data)
+    # app / h5: the reply is stored, and the in-app client reads it from GET /v1/messages,
+    # so storing it was the delivery.
+
+
+def _send_wechat(shop_id: str, openid: str, data: dict) -> None:
+    shop = get_shop(shop_id)
+    creds = wechat_credentials(shop)
+    api = wechat_api()
+    token = access_token(shop_id, creds, api)
+    for refreshed in (False, True):
+        try:
+            api.send_custom_message(token, _wechat_payload(api, token, openid, data))
+            return
+        except WeChatApiError as exc:
+            if exc.token_invalid and not refreshed:
+                token = refresh_after_rejection(shop_id, creds, api, token)
+                continue
+            if exc.errcode in UNDELIVERABLE_REASONS:
+                raise _Undeliverable(
+                    f"{UNDELIVERABLE_REASONS[exc.errcode]} ({exc.errcode})"
+                ) from exc
+            if exc.retryable or exc.token_invalid:
+                raise RetryLater(f"WeChat {exc.errcode}: {exc.errmsg}", 0) from exc
+            raise _Undeliverable(f"WeChat refused the message: {exc.errcode} {exc.errmsg}") from exc
+        except WeChatUnavailable as exc:
+            raise RetryLater(f"WeChat unavailable: {exc}", 0) from exc
+
+
+def _wechat_payload(api: WeChatApi, token: str, openid: str, data: dict) -> dict:
+    content = data["content"]
+    if data["type"] == "text":
+        return {"touser": openid, "msgtype": "text", "text": {"content": content["text"]}}
+    if data["type"] == "image":
+        from kefu.media import fetch
+
+        body, content_type = fetch(content["media_key"])
+        filename = content["media_key"].rsplit("/", 1)[-1]
+        media_id = api.upload_temp_media(token, "image", filename, body, content_type)
+        return {"touser": openid, "msgtype": "image", "image": {"media_id": media_id}}
+    raise _Undeliverable(f"WeChat cannot carry a {data['type']} reply")

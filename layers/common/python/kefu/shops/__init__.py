@@ -1,0 +1,56 @@
+"""Shops (the tenants) and their channel configuration."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from kefu.errors import NotFound
+from kefu.secrets import secret_json
+from kefu.storage.shops import PROFILE, ShopProfile
+
+_TTL_SECONDS = 60
+_cache: dict[str, tuple[float, ShopProfile]] = {}
+
+
+def get_shop(shop_id: str) -> ShopProfile:
+    """The shop's profile, cached a minute per instance: it is read on every request and
+    changes rarely. Unknown or suspended shops are 404 — indistinguishable to the caller."""
+    hit = _cache.get(shop_id)
+    if hit and hit[0] > time.monotonic():
+        return hit[1]
+    try:
+        shop = ShopProfile.get(shop_id, PROFILE)
+    except ShopProfile.DoesNotExist:
+        raise NotFound(f"unknown shop {shop_id!r}", code="shop_not_found") from None
+    if shop.status != "active":
+        raise NotFound(f"unknown shop {shop_id!r}", code="shop_not_found")
+    _cache[shop_id] = (time.monotonic() + _TTL_SECONDS, shop)
+    return shop
+
+
+def clear_cache() -> None:
+    _cache.clear()
+
+
+@dataclass(frozen=True)
+class WeChatCredentials:
+    appid: str
+    app_secret: str
+    token: str
+    encoding_aes_key: str | None
+
+
+def wechat_credentials(shop: ShopProfile) -> WeChatCredentials:
+    if not shop.wechat_appid or not shop.wechat_secret_id:
+        raise NotFound(
+            f"shop {shop.shop_id!r} has no WeChat mini-program configured",
+            code="wechat_not_configured",
+        )
+    secret = secret_json(shop.wechat_secret_id)
+    return WeChatCredentials(
+        appid=shop.wechat_appid,
+        app_secret=secret["app_secret"],
+        token=secret["token"],
+        encoding_aes_key=secret.get("encoding_aes_key") or None,
+    )

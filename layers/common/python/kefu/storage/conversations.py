@@ -1,0 +1,123 @@
+"""ConversationsTable: one item per conversation.
+
+pk = shop_id, sk = conversation_id
+GSI by_status    shop_status   = "<shop>#<status>"       sort last_activity_at  (queue views)
+GSI by_assignee  shop_assignee = "<shop>#<username>"     sort last_activity_at  (assigned only)
+GSI by_queue     shop_queue    = "<shop>#<queue>"        sort last_activity_at
+GSI by_customer  shop_customer = "<shop>#<customer_id>"  sort opened_at         (history)
+GSI by_activity  shop_id                                 sort last_activity_at  (all, newest first)
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+
+from kefu.storage.base import KefuModel, table_name
+
+OPEN_STATUSES = ("bot", "queued", "assigned")
+STATUSES = (*OPEN_STATUSES, "resolved", "closed")
+
+
+class _ByStatus(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_status"
+        projection = AllProjection()
+
+    shop_status = UnicodeAttribute(hash_key=True)
+    last_activity_at = NumberAttribute(range_key=True)
+
+
+class _ByAssignee(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_assignee"
+        projection = AllProjection()
+
+    shop_assignee = UnicodeAttribute(hash_key=True)
+    last_activity_at = NumberAttribute(range_key=True)
+
+
+class _ByQueue(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_queue"
+        projection = AllProjection()
+
+    shop_queue = UnicodeAttribute(hash_key=True)
+    last_activity_at = NumberAttribute(range_key=True)
+
+
+class _ByCustomer(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_customer"
+        projection = AllProjection()
+
+    shop_customer = UnicodeAttribute(hash_key=True)
+    opened_at = NumberAttribute(range_key=True)
+
+
+class _ByActivity(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_activity"
+        projection = AllProjection()
+
+    shop_id = UnicodeAttribute(hash_key=True, attr_name="pk")
+    last_activity_at = NumberAttribute(range_key=True)
+
+
+class Conversation(KefuModel):
+    class Meta(KefuModel.Meta):
+        table_name = table_name("CONVERSATIONS_TABLE", "kefu-conversations")
+
+    shop_id = UnicodeAttribute(hash_key=True, attr_name="pk")
+    conversation_id = UnicodeAttribute(range_key=True, attr_name="sk")
+    customer_id = UnicodeAttribute()
+    shop_customer = UnicodeAttribute()
+    channel = UnicodeAttribute()
+    # Where replies go: "<identity kind>:<external id>", the identity the customer last wrote from.
+    reply_to = UnicodeAttribute()
+    status = UnicodeAttribute()
+    queue = UnicodeAttribute()
+    assignee = UnicodeAttribute(null=True)
+    shop_status = UnicodeAttribute()
+    shop_queue = UnicodeAttribute()
+    shop_assignee = UnicodeAttribute(null=True)
+    opened_at = NumberAttribute()
+    last_activity_at = NumberAttribute()
+    last_message_at = NumberAttribute(null=True)
+    last_customer_message_at = NumberAttribute(null=True)
+    last_message_preview = UnicodeAttribute(null=True)
+    message_count = NumberAttribute(default=0)
+    unread_count = NumberAttribute(default=0)
+    first_response_at = NumberAttribute(null=True)
+    assigned_at = NumberAttribute(null=True)
+    resolved_at = NumberAttribute(null=True)
+    resolved_by = UnicodeAttribute(null=True)
+    closed_at = NumberAttribute(null=True)
+
+    by_status = _ByStatus()
+    by_assignee = _ByAssignee()
+    by_queue = _ByQueue()
+    by_customer = _ByCustomer()
+    by_activity = _ByActivity()
+
+    def to_public(self) -> dict:
+        return {
+            "conversation_id": self.conversation_id,
+            "shop_id": self.shop_id,
+            "customer_id": self.customer_id,
+            "channel": self.channel,
+            "status": self.status,
+            "queue": self.queue,
+            "assignee": self.assignee,
+            "opened_at": self.opened_at,
+            "last_activity_at": self.last_activity_at,
+            "last_message_at": self.last_message_at,
+            "last_customer_message_at": self.last_customer_message_at,
+            "last_message_preview": self.last_message_preview,
+            "message_count": self.message_count,
+            "unread_count": self.unread_count,
+            "first_response_at": self.first_response_at,
+            "assigned_at": self.assigned_at,
+            "resolved_at": self.resolved_at,
+            "closed_at": self.closed_at,
+        }

@@ -1,0 +1,45 @@
+"""RuntimeTable: short-lived items that expire by TTL (expires_at, epoch seconds).
+
+pk = "DEDUPE#<shop>#<channel>#<key>"    an inbound message already stored (WeChat retries pushes)
+pk = "TOKEN#<shop>#wechat"              the shop's WeChat access token, shared by all instances
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+
+from kefu.storage.base import KefuModel, table_name
+
+
+class _RuntimeItem(KefuModel):
+    class Meta(KefuModel.Meta):
+        abstract = True
+        table_name = table_name("RUNTIME_TABLE", "kefu-runtime")
+
+    pk = UnicodeAttribute(hash_key=True)
+    expires_at = NumberAttribute()
+
+
+class InboundDedupe(_RuntimeItem):
+    class Meta(_RuntimeItem.Meta):
+        abstract = False
+
+    conversation_id = UnicodeAttribute()
+    message_id = UnicodeAttribute()
+    msg_key = UnicodeAttribute()
+
+    @staticmethod
+    def key(shop_id: str, channel: str, dedupe_key: str) -> str:
+        return f"DEDUPE#{shop_id}#{channel}#{dedupe_key}"
+
+
+class AccessTokenCache(_RuntimeItem):
+    class Meta(_RuntimeItem.Meta):
+        abstract = False
+
+    access_token = UnicodeAttribute()
+    valid_until = NumberAttribute()  # epoch seconds, a margin before WeChat's expiry
+
+    @staticmethod
+    def key(shop_id: str) -> str:
+        return f"TOKEN#{shop_id}#wechat"

@@ -1,0 +1,74 @@
+"""ShopsTable: the tenant and its staff.
+
+pk = shop_id
+sk = "PROFILE"                shop profile and channel configuration
+sk = "STAFF#<username>"       one staff member and their role
+GSI shop_registry  registry = "shops" (profiles only)  sort pk: every shop, for scheduled jobs
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+
+from kefu.storage.base import KefuModel, table_name
+
+PROFILE = "PROFILE"
+STAFF_PREFIX = "STAFF#"
+
+
+class _ShopRegistry(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "shop_registry"
+        projection = KeysOnlyProjection()
+
+    registry = UnicodeAttribute(hash_key=True)
+    shop_id = UnicodeAttribute(range_key=True, attr_name="pk")
+
+
+class ShopProfile(KefuModel):
+    class Meta(KefuModel.Meta):
+        table_name = table_name("SHOPS_TABLE", "kefu-shops")
+
+    shop_id = UnicodeAttribute(hash_key=True, attr_name="pk")
+    sk = UnicodeAttribute(range_key=True, default=PROFILE)
+    name = UnicodeAttribute()
+    status = UnicodeAttribute(default="active")
+    default_queue = UnicodeAttribute(default="default")
+    wechat_appid = UnicodeAttribute(null=True)
+    # Secrets Manager id of {"app_secret", "token", "encoding_aes_key"}: never stored here.
+    wechat_secret_id = UnicodeAttribute(null=True)
+    # Secrets Manager id of the key the shop's own server signs app/H5 logins with.
+    app_login_secret_id = UnicodeAttribute(null=True)
+    created_at = NumberAttribute()
+    registry = UnicodeAttribute(default="shops")
+
+    shop_registry = _ShopRegistry()
+
+
+class StaffMember(KefuModel):
+    class Meta(KefuModel.Meta):
+        table_name = table_name("SHOPS_TABLE", "kefu-shops")
+
+    shop_id = UnicodeAttribute(hash_key=True, attr_name="pk")
+    sk = UnicodeAttribute(range_key=True)
+    username = UnicodeAttribute()
+    role = UnicodeAttribute()
+    display_name = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(default="active")
+    created_at = NumberAttribute()
+    updated_at = NumberAttribute()
+
+    @staticmethod
+    def key(username: str) -> str:
+        return f"{STAFF_PREFIX}{username}"
+
+    def to_public(self) -> dict:
+        return {
+            "username": self.username,
+            "role": self.role,
+            "display_name": self.display_name,
+            "status": self.status,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
