@@ -1,0 +1,1 @@
+"""Infrastructure: deployment templates and local stand-ins."""
