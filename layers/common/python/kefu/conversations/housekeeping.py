@@ -8,7 +8,6 @@ conversations older than the cut-off: cost follows the work to do, not the table
 from __future__ import annotations
 
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
 
 from kefu import events
 from kefu.config import settings
@@ -16,7 +15,7 @@ from kefu.ids import now_ms
 from kefu.storage.conversations import Conversation
 from kefu.storage.customers import Customer
 from kefu.storage.shops import ShopProfile
-from kefu.storage.tx import condition_failed
+from kefu.storage.tx import condition_failed, write_transaction
 
 BATCH = 100
 
@@ -35,7 +34,7 @@ def close_quiet_conversations(now: int | None = None) -> int:
 
 def _close(conv: Conversation, at: int) -> int:
     try:
-        with TransactWrite() as tx:
+        with write_transaction() as tx:
             tx.update(
                 conv,
                 [

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
 
 from kefu.conversations.content import preview
 from kefu.customers import get_customer
@@ -25,7 +24,7 @@ from kefu.storage.conversations import OPEN_STATUSES, Conversation
 from kefu.storage.customers import Customer, CustomerIdentity
 from kefu.storage.messages import Message, conversation_key, message_key
 from kefu.storage.runtime import InboundDedupe
-from kefu.storage.tx import condition_failed, old_item
+from kefu.storage.tx import condition_failed, old_item, write_transaction
 
 DEDUPE_TTL_SECONDS = 7 * 24 * 3600
 
@@ -147,7 +146,7 @@ def _append(
     """Append to an open conversation. Returns Received, or why not: "resolved" | "not_open"."""
     conv = Conversation(msg.shop_id, conversation_id)
     try:
-        with TransactWrite() as tx:
+        with write_transaction() as tx:
             tx.save(
                 _dedupe_item(msg, conversation_id, message_id),
                 condition=InboundDedupe.pk.does_not_exist(),
@@ -202,7 +201,7 @@ def _reopen(msg: InboundMessage, conversation_id: str, message_id: str) -> Recei
         Conversation.resolved_by.remove(),
     ]
     try:
-        with TransactWrite() as tx:
+        with write_transaction() as tx:
             tx.save(
                 _dedupe_item(msg, conversation_id, message_id),
                 condition=InboundDedupe.pk.does_not_exist(),
@@ -259,7 +258,7 @@ def _open(msg: InboundMessage, message_id: str, *, replacing: str | None) -> Rec
     if replacing:
         pointer_free = pointer_free | (Customer.open_conversation_id == replacing)
     try:
-        with TransactWrite() as tx:
+        with write_transaction() as tx:
             tx.save(
                 _dedupe_item(msg, conversation_id, message_id),
                 condition=InboundDedupe.pk.does_not_exist(),

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import msgspec
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
 
 from kefu import events
 from kefu.audit import audit_record
@@ -22,7 +21,7 @@ from kefu.pagination import decode_cursor, take_page
 from kefu.storage.conversations import OPEN_STATUSES, STATUSES, Conversation
 from kefu.storage.messages import Message, conversation_key, message_key
 from kefu.storage.shops import StaffMember
-from kefu.storage.tx import condition_failed
+from kefu.storage.tx import condition_failed, write_transaction
 
 
 class AssignRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -150,7 +149,7 @@ def _assign(
             else Conversation.assignee.does_not_exist()
         )
     try:
-        with TransactWrite() as tx:
+        with write_transaction() as tx:
             tx.update(conv, actions, condition=condition)
             tx.save(_audit(actor, action, conv, before, after, at))
     except TransactWriteError as exc:
@@ -222,7 +221,7 @@ def resolve(actor: StaffActor, conversation_id: str) -> dict:
     before = {"status": conv.status}
     after = {"status": "resolved", "resolved_by": actor.username}
     try:
-        with TransactWrite() as tx:
+        with write_transaction() as tx:
             tx.update(
                 conv,
                 [
@@ -304,7 +303,7 @@ def reply(actor: StaffActor, conversation_id: str, body: AgentReply) -> dict:
         Conversation.first_response_at.set(Conversation.first_response_at | at),
     ]
     try:
-        with TransactWrite() as tx:
+        with write_transaction() as tx:
             tx.save(msg)
             tx.update(conv, actions, condition=Conversation.status != "closed")
     except TransactWriteError as exc:

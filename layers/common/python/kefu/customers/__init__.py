@@ -11,11 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
 
 from kefu.ids import new_id, now_ms
 from kefu.storage.customers import Customer, CustomerIdentity
-from kefu.storage.tx import condition_failed
+from kefu.storage.tx import condition_failed, write_transaction
 
 WECHAT_OPENID = "wechat_openid"
 WECHAT_UNIONID = "wechat_unionid"
@@ -89,7 +88,7 @@ def _create_customer(
     customer_id = new_id("cu", at)
     refs = [identity.ref] + ([also.ref] if also else [])
     item = _identity_item(shop_id, identity, customer_id, at)
-    with TransactWrite() as tx:
+    with write_transaction() as tx:
         tx.save(item, condition=CustomerIdentity.sk.does_not_exist())
         if also:
             tx.save(
@@ -113,7 +112,7 @@ def _create_customer(
 def _link_identity(shop_id: str, identity: Identity, customer_id: str) -> CustomerIdentity:
     at = now_ms()
     item = _identity_item(shop_id, identity, customer_id, at)
-    with TransactWrite() as tx:
+    with write_transaction() as tx:
         tx.save(item, condition=CustomerIdentity.sk.does_not_exist())
         tx.update(
             Customer(shop_id, Customer.key(customer_id)),

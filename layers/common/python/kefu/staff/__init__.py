@@ -7,7 +7,6 @@ from contextlib import suppress
 
 import msgspec
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
 
 from kefu.audit import audit_record
 from kefu.auth.actors import StaffActor
@@ -19,7 +18,7 @@ from kefu.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthor
 from kefu.ids import now_ms
 from kefu.pagination import decode_cursor, take_page
 from kefu.storage.shops import STAFF_PREFIX, StaffMember
-from kefu.storage.tx import condition_failed
+from kefu.storage.tx import condition_failed, write_transaction
 from kefu.validation import Role, Username
 
 
@@ -82,7 +81,7 @@ def create_staff(actor: StaffActor, new: NewStaff, *, request_id: str | None = N
         updated_at=at,
     )
     try:
-        with TransactWrite() as tx:
+        with write_transaction() as tx:
             tx.save(member, condition=StaffMember.sk.does_not_exist())
             tx.save(
                 audit_record(
@@ -132,7 +131,7 @@ def update_staff(
     after = {**before, **{k: v for k, v in msgspec.structs.asdict(change).items() if v is not None}}
     after["updated_at"] = at
     try:
-        with TransactWrite() as tx:
+        with write_transaction() as tx:
             tx.update(member, actions, condition=StaffMember.updated_at == member.updated_at)
             tx.save(
                 audit_record(

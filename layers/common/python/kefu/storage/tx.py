@@ -1,10 +1,19 @@
-"""Reading why a TransactWriteItems call was cancelled."""
+"""Transactions across kefu's tables, and reading why one was cancelled."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from kefu.storage.base import KefuModel
+
+
+def write_transaction() -> TransactWrite:
+    """A TransactWriteItems over any of kefu's tables: one request, all or nothing."""
+    return TransactWrite(connection=Connection(region=KefuModel.Meta.region))
 
 
 def condition_failed(exc: TransactWriteError, index: int) -> bool:

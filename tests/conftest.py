@@ -1,0 +1,30 @@
+"""Test-wide setup: an isolated fake AWS environment before any kefu module is imported."""
+
+import os
+
+# Module-level on purpose: pynamodb models read their table names when first imported.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        "STAGE": "test",
+        "SHOPS_TABLE": "kefu-test-shops",
+        "CUSTOMERS_TABLE": "kefu-test-customers",
+        "CONVERSATIONS_TABLE": "kefu-test-conversations",
+        "MESSAGES_TABLE": "kefu-test-messages",
+        "AUDIT_TABLE": "kefu-test-audit",
+        "RUNTIME_TABLE": "kefu-test-runtime",
+        "EVENT_BUS_NAME": "kefu-test-events",
+        "MEDIA_BUCKET": "kefu-test-media",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "kefu-test",
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.pop("AWS_PROFILE", None)
+
+pytest_plugins = ["tests.support.aws"]

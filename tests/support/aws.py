@@ -1,0 +1,132 @@
+"""An in-process fake AWS (moto) holding kefu's tables as template.yaml declares them, plus a
+shop to work in. Tests use the `kefu_env` fixture and read the events kefu published."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from infra.local.template import load_yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TABLE_ENV = {
+    "ShopsTable": "SHOPS_TABLE",
+    "CustomersTable": "CUSTOMERS_TABLE",
+    "ConversationsTable": "CONVERSATIONS_TABLE",
+    "MessagesTable": "MESSAGES_TABLE",
+    "AuditTable": "AUDIT_TABLE",
+    "RuntimeTable": "RUNTIME_TABLE",
+}
+TEST_PASSWORD = "kefu-test-123"
+
+
+def create_tables_from_template(dynamodb) -> None:
+    """Key schemas and indexes come from template.yaml, so models and template cannot drift."""
+    resources = load_yaml(ROOT / "template.yaml")["Resources"]
+    for logical_id, env_var in TABLE_ENV.items():
+        props = resources[logical_id]["Properties"]
+        kwargs = {
+            "TableName": os.environ[env_var],
+            "KeySchema": props["KeySchema"],
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        if props.get("GlobalSecondaryIndexes"):
+            kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        dynamodb.create_table(**kwargs)
+
+
+def reset_kefu_caches() -> None:
+    from kefu import aws, config, secrets, shops
+    from kefu.auth import staff_tokens
+    from kefu.channels.wechat import tokens
+
+    aws.client.cache_clear()
+    config.settings.cache_clear()
+    secrets.clear_cache()
+    shops.clear_cache()
+    tokens.clear_local_cache()
+    staff_tokens._jwks_client.cache_clear()
+    from kefu import outbound
+
+    outbound.wechat_api.cache_clear()
+
+
+@dataclass
+class KefuEnv:
+    """Handles on the fake AWS for one test."""
+
+    capture_queue_url: str
+    user_pool_id: str
+    client_id: str
+    seen: list = field(default_factory=list)
+
+    def events(self, type_: str | None = None) -> list[dict]:
+        """Domain events published so far (drained from a queue subscribed to the whole bus)."""
+        sqs = boto3.client("sqs")
+        while True:
+            resp = sqs.receive_message(
+                QueueUrl=self.capture_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            )
+            msgs = resp.get("Messages", [])
+            if not msgs:
+                break
+            for m in msgs:
+                self.seen.append(json.loads(m["Body"])["detail"])
+                sqs.delete_message(QueueUrl=self.capture_queue_url, ReceiptHandle=m["ReceiptHandle"])
+        return [e for e in self.seen if type_ is None or e["type"] == type_]
+
+
+@pytest.fixture
+def kefu_env(monkeypatch, tmp_path):
+    with mock_aws():
+        region = os.environ["AWS_REGION"]
+        create_tables_from_template(boto3.client("dynamodb", region_name=region))
+        events = boto3.client("events")
+        events.create_event_bus(Name=os.environ["EVENT_BUS_NAME"])
+        sqs = boto3.client("sqs")
+        queue_url = sqs.create_queue(QueueName="capture")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        events.put_rule(
+            Name="capture-all",
+            EventBusName=os.environ["EVENT_BUS_NAME"],
+            EventPattern=json.dumps({"source": [{"prefix": "kefu."}]}),
+        )
+        events.put_targets(
+            Rule="capture-all",
+            EventBusName=os.environ["EVENT_BUS_NAME"],
+            Targets=[{"Id": "capture", "Arn": queue_arn}],
+        )
+        boto3.client("s3").create_bucket(Bucket=os.environ["MEDIA_BUCKET"])
+        secret_arn = boto3.client("secretsmanager").create_secret(
+            Name="kefu/test/customer-token-key", SecretString="x" * 64
+        )["ARN"]
+        idp = boto3.client("cognito-idp")
+        pool_id = idp.create_user_pool(PoolName="staff")["UserPool"]["Id"]
+        client_id = idp.create_user_pool_client(
+            UserPoolId=pool_id,
+            ClientName="console",
+            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        )["UserPoolClient"]["ClientId"]
+        # moto signs every pool's tokens with one bundled key: answer the JWKS fetch with it
+        # (the integration tests fetch it over HTTP from the moto server instead).
+        import jwt
+        import moto.cognitoidp
+
+        jwks = Path(moto.cognitoidp.__file__).parent / "resources" / "jwks-public.json"
+        monkeypatch.setattr(jwt.PyJWKClient, "fetch_data", lambda self: json.loads(jwks.read_text()))
+        monkeypatch.setenv("CUSTOMER_TOKEN_SECRET_ARN", secret_arn)
+        monkeypatch.setenv("USER_POOL_ID", pool_id)
+        monkeypatch.setenv("USER_POOL_CLIENT_ID", client_id)
+        monkeypatch.setenv("COGNITO_ISSUER", f"https://cognito-idp.{region}.amazonaws.com/{pool_id}")
+        reset_kefu_caches()
+        yield KefuEnv(capture_queue_url=queue_url, user_pool_id=pool_id, client_id=client_id)
+        reset_kefu_caches()

@@ -1,0 +1,82 @@
+"""Building blocks for tests: a shop with staff, customers, and their messages."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+
+from kefu.auth.actors import StaffActor
+from kefu.auth.staff_tokens import cognito_username
+from kefu.conversations.inbound import InboundMessage, Received, receive_customer_message
+from kefu.customers import WECHAT_OPENID, Identity, resolve_customer
+from kefu.ids import now_ms
+from kefu.storage.shops import ShopProfile, StaffMember
+
+WECHAT = {"app_secret": "s3cret", "token": "pushtoken", "encoding_aes_key": "a" * 43}
+
+
+def make_shop(shop_id: str = "shop-a", *, appid: str | None = None) -> ShopProfile:
+    sm = boto3.client("secretsmanager")
+    secret_id = f"kefu/test/shops/{shop_id}/wechat"
+    sm.create_secret(Name=secret_id, SecretString=json.dumps(WECHAT))
+    app_login_id = f"kefu/test/shops/{shop_id}/app-login"
+    sm.create_secret(Name=app_login_id, SecretString=f"{shop_id}-app-login-key")
+    shop = ShopProfile(
+        shop_id,
+        name=f"Shop {shop_id}",
+        wechat_appid=appid or f"wx{shop_id.replace('-', '')}",
+        wechat_secret_id=secret_id,
+        app_login_secret_id=app_login_id,
+        created_at=now_ms(),
+    )
+    shop.save()
+    return shop
+
+
+def make_staff(
+    shop_id: str, username: str, role: str = "agent", *, password: str | None = None, pool_id=None
+) -> StaffActor:
+    at = now_ms()
+    StaffMember(
+        shop_id,
+        StaffMember.key(username),
+        username=username,
+        role=role,
+        status="active",
+        created_at=at,
+        updated_at=at,
+    ).save()
+    if password and pool_id:
+        idp = boto3.client("cognito-idp")
+        name = cognito_username(shop_id, username)
+        idp.admin_create_user(UserPoolId=pool_id, Username=name, MessageAction="SUPPRESS")
+        idp.admin_set_user_password(
+            UserPoolId=pool_id, Username=name, Password=password, Permanent=True
+        )
+    return StaffActor(shop_id=shop_id, username=username, role=role)
+
+
+def customer_says(
+    shop_id: str,
+    openid: str,
+    text: str,
+    *,
+    dedupe_key: str | None = None,
+    at: int | None = None,
+) -> Received:
+    """A WeChat customer's text message, straight into the domain (no HTTP)."""
+    identity = resolve_customer(shop_id, Identity(WECHAT_OPENID, openid))
+    at = at if at is not None else now_ms()
+    return receive_customer_message(
+        InboundMessage(
+            shop_id=shop_id,
+            channel="wechat_miniprogram",
+            identity=identity,
+            reply_to=f"{WECHAT_OPENID}:{openid}",
+            type="text",
+            content={"text": text},
+            dedupe_key=dedupe_key or f"msg:{openid}:{at}:{text}",
+            received_at=at,
+        )
+    )
