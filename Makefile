@@ -1,0 +1,53 @@
+# kefu: `make dev` runs the whole stack locally with demo data; `make test` runs every test.
+# Each target installs what it needs on a fresh machine (Python 3.11+ with venv is all it takes).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+SAM_CLI_VERSION := 1.170.0
+
+.PHONY: dev test lint format build bench bench-bot check-template clean
+
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	# The layer's python/ dir on the venv's path, as Lambda puts /opt/python on sys.path.
+	$(PY) -c "import site, pathlib; pathlib.Path(site.getsitepackages()[0], 'kefu-layer.pth').write_text(str(pathlib.Path('layers/common/python').resolve()) + '\\n')"
+	touch $@
+
+$(SAM_VENV)/.installed:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
+	touch $@
+
+dev: $(VENV)/.installed  ## the whole stack on 127.0.0.1 (API :3000, moto :5000, WeChat stand-in :3100)
+	$(PY) -m infra.local --parameter Stage=local
+
+test: $(VENV)/.installed  ## every test: unit, integration (local stack), end-to-end
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/cfn-lint template.yaml
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+check-template: $(VENV)/.installed $(SAM_VENV)/.installed  ## cfn-lint + sam build (what CI runs)
+	$(VENV)/bin/cfn-lint template.yaml
+	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(SAM) build --template template.yaml --build-dir .aws-sam/build
+
+build: check-template
+
+bench: $(VENV)/.installed $(SAM_VENV)/.installed  ## prints DynamoDB requests per message, import times, layer size, latency
+	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(SAM) build --template template.yaml --build-dir .aws-sam/build
+	$(PY) -m infra.bench --layer-dir .aws-sam/build/CommonLayer
+
+clean:
+	rm -rf .aws-sam .pytest_cache

@@ -1,0 +1,167 @@
+"""Fixed demo data for the local stack (documented in the README; scripts may rely on it).
+
+Shops
+  demo     "Demo 小店"     appid wxdemo000000000001   staff: owner (owner), agent1 (agent)
+  demo-2   "Demo 二号店"   appid wxdemo000000000002   staff: agent2 (agent)
+  Every staff password is the local-only kefu-demo-123.
+WeChat (for pushes and logins against the stand-in)
+  push token kefu-demo-token, EncodingAESKey DEMO_AES_KEY below, app secret demo-app-secret.
+  The stand-in's jscode2session accepts any code; the same code is always the same openid.
+Customers and conversations in `demo`
+  小明 (WeChat code "xiaoming"): a queued conversation asking where the parcel is
+  小红 (WeChat code "xiaohong"): a conversation assigned to agent1, with agent1's reply
+  Alice (app user "alice", channel app): a queued conversation with a product card
+and in `demo-2`: 小刚 (code "xiaogang") with a queued conversation.
+The app-login signing key of both shops is demo-app-login-key.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.request
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+PASSWORD = "kefu-demo-123"
+PUSH_TOKEN = "kefu-demo-token"
+DEMO_AES_KEY = "kefuDemoEncodingAesKey0123456789abcdefghijk"  # 43 chars, as WeChat issues
+APP_SECRET = "demo-app-secret"
+APP_LOGIN_KEY = "demo-app-login-key"
+
+SHOPS = [
+    {"shop_id": "demo", "name": "Demo 小店", "appid": "wxdemo000000000001"},
+    {"shop_id": "demo-2", "name": "Demo 二号店", "appid": "wxdemo000000000002"},
+]
+STAFF = [("demo", "owner", "owner"), ("demo", "agent1", "agent"), ("demo-2", "agent2", "agent")]
+
+
+def secret_names(stage: str, shop_id: str) -> tuple[str, str]:
+    return f"kefu/{stage}/shops/{shop_id}/wechat", f"kefu/{stage}/shops/{shop_id}/app-login"
+
+
+def load(stack: Any) -> None:
+    """Hook for infra.local.stack.LocalStack: runs after provisioning, before traffic."""
+    env = stack.env
+    seed(env, wechat_url=stack.urls.get("wechat"))
+
+
+def seed(env: dict[str, str], *, wechat_url: str | None = None) -> None:
+    import boto3
+
+    from infra.local.wechat_standin import WeChatStandIn
+    from kefu.auth.staff_tokens import cognito_username
+    from kefu.ids import now_ms
+    from kefu.storage.shops import ShopProfile, StaffMember
+
+    stage = env.get("STAGE", "local")
+    secrets = boto3.client("secretsmanager")
+    idp = boto3.client("cognito-idp")
+    for shop in SHOPS:
+        wechat_secret, app_login_secret = secret_names(stage, shop["shop_id"])
+        _put_secret(
+            secrets,
+            wechat_secret,
+            json.dumps(
+                {"app_secret": APP_SECRET, "token": PUSH_TOKEN, "encoding_aes_key": DEMO_AES_KEY}
+            ),
+        )
+        _put_secret(secrets, app_login_secret, APP_LOGIN_KEY)
+        ShopProfile(
+            shop["shop_id"],
+            name=shop["name"],
+            wechat_appid=shop["appid"],
+            wechat_secret_id=wechat_secret,
+            app_login_secret_id=app_login_secret,
+            created_at=now_ms(),
+        ).save()
+        if wechat_url:
+            _control(wechat_url, "apps", {"appid": shop["appid"], "secret": APP_SECRET})
+    for shop_id, username, role in STAFF:
+        at = now_ms()
+        StaffMember(
+            shop_id,
+            StaffMember.key(username),
+            username=username,
+            role=role,
+            display_name=username,
+            created_at=at,
+            updated_at=at,
+        ).save()
+        name = cognito_username(shop_id, username)
+        try:
+            idp.admin_create_user(
+                UserPoolId=env["USER_POOL_ID"], Username=name, MessageAction="SUPPRESS"
+            )
+        except idp.exceptions.UsernameExistsException:
+            pass
+        idp.admin_set_user_password(
+            UserPoolId=env["USER_POOL_ID"], Username=name, Password=PASSWORD, Permanent=True
+        )
+    _conversations(WeChatStandIn.openid_for)
+    log.info("demo data loaded: shops demo, demo-2; staff owner, agent1, agent2")
+
+
+def _put_secret(client: Any, name: str, value: str) -> None:
+    try:
+        client.create_secret(Name=name, SecretString=value)
+    except client.exceptions.ResourceExistsException:
+        client.put_secret_value(SecretId=name, SecretString=value)
+
+
+def _control(base_url: str, action: str, payload: dict) -> None:
+    req = urllib.request.Request(
+        f"{base_url}/__standin__/{action}",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        resp.read()
+
+
+def _conversations(openid_for: Any) -> None:
+    from kefu.auth.actors import StaffActor
+    from kefu.conversations import service
+    from kefu.conversations.content import TextMessage
+    from kefu.conversations.inbound import InboundMessage, receive_customer_message
+    from kefu.customers import APP_USER, WECHAT_OPENID, Identity, resolve_customer
+    from kefu.ids import now_ms
+
+    def say(shop_id: str, identity: Identity, channel: str, kind: str, content: dict, key: str):
+        ident = resolve_customer(shop_id, identity, display_name=None)
+        return receive_customer_message(
+            InboundMessage(
+                shop_id=shop_id,
+                channel=channel,
+                identity=ident,
+                reply_to=identity.ref,
+                type=kind,
+                content=content,
+                dedupe_key=f"demo:{key}",
+                received_at=now_ms(),
+            )
+        )
+
+    appid = {s["shop_id"]: s["appid"] for s in SHOPS}
+    xiaoming = Identity(WECHAT_OPENID, openid_for(appid["demo"], "xiaoming"))
+    say("demo", xiaoming, "wechat_miniprogram", "text", {"text": "你好，我的快递到哪了？"}, "xm-1")
+    xiaohong = Identity(WECHAT_OPENID, openid_for(appid["demo"], "xiaohong"))
+    r = say("demo", xiaohong, "wechat_miniprogram", "text", {"text": "这件衣服有 M 码吗？"}, "xh-1")
+    agent1 = StaffActor(shop_id="demo", username="agent1", role="agent")
+    service.claim(agent1, r.conversation_id)
+    service.reply(
+        agent1, r.conversation_id, TextMessage(text="您好，M 码有货的，今天下单明天发货～")
+    )
+    alice = Identity(APP_USER, "alice")
+    say(
+        "demo",
+        alice,
+        "app",
+        "product_card",
+        {"product_id": "sku-1001", "title": "纯棉T恤 白色", "price": "79.00"},
+        "alice-1",
+    )
+    xiaogang = Identity(WECHAT_OPENID, openid_for(appid["demo-2"], "xiaogang"))
+    say("demo-2", xiaogang, "wechat_miniprogram", "text", {"text": "可以开发票吗？"}, "xg-1")
