@@ -45,12 +45,23 @@ def wechat_standin_hook(host: str, port: int) -> Hook | None:
     return start_standin
 
 
-def demo_data_hook() -> Hook | None:
+def demo_data_hook(*, tolerant: bool = False) -> Hook | None:
+    """demo_data.load as a hook; `tolerant` logs its failure instead of stopping the start."""
     module = _optional_module("infra.local.demo_data")
     if module is None:
         log.info("no infra/local/demo_data.py yet: starting with empty tables")
         return None
-    return module.load
+    if not tolerant:
+        return module.load
+
+    def load_demo_data(stack: LocalStack) -> None:
+        # For `make dev`: broken demo data should not keep the developer from a running stack.
+        try:
+            module.load(stack)
+        except Exception:  # noqa: BLE001
+            log.exception("demo data not loaded; the stack runs with what was created")
+
+    return load_demo_data
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -93,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     if standin is not None:
         hooks.append(standin)
     if not args.no_demo:
-        demo = demo_data_hook()
+        demo = demo_data_hook(tolerant=True)
         if demo is not None:
             hooks.append(demo)
 

@@ -293,6 +293,9 @@ class Gateway:
             result = route.function.invoke(event)
         except FunctionError:
             return _error(502, "Internal server error")
+        except Exception:  # a runner bug must not look like a function's answer
+            log.exception("%s: invocation failed in the runner", route.function.name)
+            return _error(502, "Internal server error")
         return self.build_response(route, result)
 
     # -- event and response ------------------------------------------------------------------

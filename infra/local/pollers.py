@@ -45,6 +45,7 @@ class SqsSource:
     window_seconds: float = 0
     report_failures: bool = False
     enabled: bool = True
+    visibility_timeout: float = 30
     kind: str = "sqs"  # "sqs": SQS batch events; "eventbridge": one EventBridge event per invoke
 
 
@@ -139,6 +140,7 @@ class SqsPoller:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.batches = 0  # invocations so far, for tests and the banner
+        self.busy = False  # delivering (the function runs): worth waiting for on stop
 
     def start(self) -> None:
         name = f"sqs-{self.source.function.logical_id}-{self.source.event_name}"
@@ -179,10 +181,12 @@ class SqsPoller:
         """Receive one batch and deliver it; returns the number of messages received."""
         source = self.source
         messages = self._receive(source.batch_size, wait)
-        if not messages:
-            return 0
-        # Batching window: keep gathering until the batch is full or the window closes.
-        deadline = time.monotonic() + source.window_seconds
+        if not messages or self._stop.is_set():
+            return 0  # when stopping, undelivered messages simply become visible again
+        # Batching window: keep gathering until the batch is full or the window closes, but
+        # never so long that the first messages time out and come back while we wait.
+        window = min(source.window_seconds, source.visibility_timeout / 2)
+        deadline = time.monotonic() + window
         while len(messages) < source.batch_size and time.monotonic() < deadline:
             if self._stop.is_set():
                 break
@@ -191,10 +195,16 @@ class SqsPoller:
                 messages.extend(more)
             else:
                 self._stop.wait(0.1)
-        if source.kind == "eventbridge":
-            self._deliver_eventbridge(messages)
-        else:
-            self._deliver_batch(messages)
+        # A message that did time out is in the batch twice: keep its latest receipt.
+        messages = list({m["MessageId"]: m for m in messages}.values())
+        self.busy = True
+        try:
+            if source.kind == "eventbridge":
+                self._deliver_eventbridge(messages)
+            else:
+                self._deliver_batch(messages)
+        finally:
+            self.busy = False
         return len(messages)
 
     def _deliver_batch(self, messages: list[dict[str, Any]]) -> None:
@@ -268,12 +278,15 @@ class PollerGroup:
         for poller in self.pollers:
             poller.start()
 
-    def stop(self, timeout: float = 5) -> None:
+    def stop(self, timeout: float = 10) -> None:
+        """Stop polling; wait for running invocations, not for idle long polls."""
         for poller in self.pollers:
             poller.stop()
         deadline = time.monotonic() + timeout
         for poller in self.pollers:
-            poller.join(max(0.0, deadline - time.monotonic()))
+            while poller.busy and time.monotonic() < deadline:
+                poller.join(0.05)
+            poller.join(0.05)
 
 
 def sqs_sources(functions: dict[str, LocalFunction], registry: Any) -> list[SqsSource]:
@@ -302,6 +315,7 @@ def sqs_sources(functions: dict[str, LocalFunction], registry: Any) -> list[SqsS
                     report_failures="ReportBatchItemFailures"
                     in (props.get("FunctionResponseTypes") or []),
                     enabled=str(enabled).lower() != "false",
+                    visibility_timeout=float(queue.details.get("visibility_timeout", 30)),
                 )
             )
     return sources

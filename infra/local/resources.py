@@ -23,6 +23,7 @@ from botocore import xform_name
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from infra.local import moto_patches
 from infra.local.template import Intrinsics, Template, TemplateError, dependency_order
 
 log = logging.getLogger(__name__)
@@ -249,6 +250,7 @@ class Provisioner:
 
     def run(self) -> Registry:
         template = self.template
+        moto_patches.install()  # fidelity fixes; affect only a moto server in this process
         for logical_id in dependency_order(template):
             spec = template.resources[logical_id]
             rtype = str(spec.get("Type", ""))
@@ -363,16 +365,24 @@ class Provisioner:
             attributes.pop("FifoQueue", None)
         tags = {t["Key"]: str(t["Value"]) for t in tags_list(props.get("Tags"))}
         sqs = self.client("sqs")
-        status = "created"
         try:
-            url = sqs.create_queue(QueueName=name, Attributes=attributes, tags=tags)["QueueUrl"]
-        except ClientError as exc:
-            if "QueueAlreadyExists" not in error_code(exc) and "QueueNameExists" not in str(exc):
-                raise
             url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-            settable = {k: v for k, v in attributes.items() if k != "FifoQueue"}
-            if settable:
-                sqs.set_queue_attributes(QueueUrl=url, Attributes=settable)
+        except ClientError as exc:
+            if "NonExistentQueue" not in error_code(exc):
+                raise
+            url = sqs.create_queue(QueueName=name, Attributes=attributes, tags=tags)["QueueUrl"]
+            status = "created"
+        else:
+            # CreateQueue would refuse different attributes; converge them instead. Only the
+            # changed ones: moto's SetQueueAttributes drops a Policy it is not given.
+            current = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            changed = {
+                k: v
+                for k, v in attributes.items()
+                if k != "FifoQueue" and not _same_attribute(current.get(k), v)
+            }
+            if changed:
+                sqs.set_queue_attributes(QueueUrl=url, Attributes=changed)
             status = "reused"
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
@@ -397,12 +407,16 @@ class Provisioner:
     def queue_policy(self, logical_id: str, props: dict[str, Any]) -> Resource:
         # moto does not enforce queue policies, but keeping them makes GetQueueAttributes honest.
         policy = props.get("PolicyDocument")
+        text = policy if isinstance(policy, str) else json.dumps(policy)
+        sqs = self.client("sqs")
+        status = "reused"
         for url in props.get("Queues") or []:
-            self.client("sqs").set_queue_attributes(
-                QueueUrl=url,
-                Attributes={"Policy": policy if isinstance(policy, str) else json.dumps(policy)},
-            )
-        return Resource(logical_id, "", self.name(logical_id))
+            current = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
+            existing = current.get("Attributes", {}).get("Policy")
+            if not existing or json.loads(existing) != json.loads(text):
+                sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": text})
+                status = "created"
+        return Resource(logical_id, "", self.name(logical_id), status=status)
 
     # -- EventBridge -------------------------------------------------------------------------
 
@@ -429,7 +443,14 @@ class Provisioner:
                 "%s: rule schedules are not fired locally; use a function Schedule event",
                 logical_id,
             )
-        arn = self.call("events", "PutRule", params)["RuleArn"]
+        try:
+            self.client("events").describe_rule(Name=name, EventBusName=bus)
+            status = "reused"
+        except ClientError as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise
+            status = "created"
+        arn = self.call("events", "PutRule", params)["RuleArn"]  # upsert: converges either way
         targets, lambda_targets = [], []
         for target in props.get("Targets") or []:
             service = str(target.get("Arn", "")).split(":")[2:3]
@@ -452,6 +473,7 @@ class Provisioner:
             "",
             name,
             {"Arn": arn},
+            status,
             details={"event_bus": bus, "lambda_targets": lambda_targets},
         )
 
@@ -475,11 +497,12 @@ class Provisioner:
         if self.region != "us-east-1":
             params["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
         try:
-            s3.create_bucket(**params)
-        except ClientError as exc:
-            if error_code(exc) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-                raise
+            s3.head_bucket(Bucket=name)  # CreateBucket succeeds again in us-east-1: ask first
             status = "reused"
+        except ClientError as exc:
+            if error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
+                raise
+            s3.create_bucket(**params)
         cors = (props.get("CorsConfiguration") or {}).get("CorsRules")
         if cors:
             rules = []
@@ -558,7 +581,7 @@ class Provisioner:
         arn = idp.describe_user_pool(UserPoolId=pool_id)["UserPool"]["Arn"]
         # ProviderURL must locate the JWKS: moto serves GET /<pool id>/.well-known/jwks.json.
         provider_url = f"{self.endpoint_url}/{pool_id}"
-        register_local_issuer(pool_id, provider_url)
+        moto_patches.register_local_issuer(pool_id, provider_url)
         attributes = {
             "Arn": arn,
             "UserPoolId": pool_id,
@@ -660,10 +683,17 @@ class Provisioner:
         if not fifo:
             attributes.pop("FifoTopic", None)
         params = {"Name": name, "Attributes": attributes, "Tags": tags_list(props.get("Tags"))}
+        try:
+            self.client("sns").get_topic_attributes(TopicArn=self.arn("sns", name))
+            status = "reused"
+        except ClientError as exc:
+            if error_code(exc) != "NotFound":
+                raise
+            status = "created"
         arn = self.call("sns", "CreateTopic", params)["TopicArn"]  # idempotent by name
         for sub in props.get("Subscription") or []:
             self._subscribe(logical_id, arn, sub.get("Protocol"), sub.get("Endpoint"), {})
-        return Resource(logical_id, "", arn, {"TopicArn": arn, "TopicName": name})
+        return Resource(logical_id, "", arn, {"TopicArn": arn, "TopicName": name}, status)
 
     def subscription(self, logical_id: str, props: dict[str, Any]) -> Resource:
         attributes = {
@@ -779,6 +809,15 @@ class Provisioner:
 _STRING_SHAPE = type("_StringShape", (), {"type_name": "string"})()
 
 
+def _same_attribute(current: str | None, wanted: str) -> bool:
+    if current == wanted:
+        return True
+    try:
+        return current is not None and json.loads(current) == json.loads(wanted)
+    except ValueError:
+        return False
+
+
 def _safe_name(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in text)
 
@@ -812,54 +851,6 @@ def generate_secret_string(spec: dict[str, Any]) -> str:
         document[key] = password
         return json.dumps(document)
     return password
-
-
-# --------------------------------------------------------------------------------------------
-# Cognito issuer
-# --------------------------------------------------------------------------------------------
-
-_LOCAL_ISSUERS: dict[str, str] = {}
-
-
-def register_local_issuer(pool_id: str, issuer: str) -> None:
-    """Make the in-process moto sign tokens of `pool_id` with iss=`issuer` (the ProviderURL).
-
-    moto hard-codes iss=https://cognito-idp.<region>.amazonaws.com/<pool>, a host that does not
-    serve the local JWKS. With iss equal to the local ProviderURL, functions verify tokens the
-    way they do in AWS: issuer = ProviderURL, keys at {ProviderURL}/.well-known/jwks.json.
-    Only affects a moto server running in this process (the runner's own).
-    """
-    _install_issuer_patch()
-    _LOCAL_ISSUERS[pool_id] = issuer
-
-
-def clear_local_issuers() -> None:
-    _LOCAL_ISSUERS.clear()
-
-
-def _install_issuer_patch() -> None:
-    from moto.cognitoidp import models
-
-    pool_class = models.CognitoIdpUserPool
-    if getattr(pool_class.create_jwt, "_kefu_local", False):
-        return
-    original = pool_class.create_jwt
-
-    def create_jwt(
-        self: Any,
-        client_id: str,
-        username: str,
-        token_use: str,
-        expires_in: int = 60 * 60,
-        extra_data: dict[str, Any] | None = None,
-    ) -> tuple[str, int]:
-        issuer = _LOCAL_ISSUERS.get(self.id)
-        if issuer:
-            extra_data = {**(extra_data or {}), "iss": issuer}
-        return original(self, client_id, username, token_use, expires_in, extra_data)
-
-    create_jwt._kefu_local = True  # type: ignore[attr-defined]
-    pool_class.create_jwt = create_jwt
 
 
 def provision(template: Template, endpoint_url: str, region: str | None = None) -> Registry:

@@ -13,19 +13,19 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import boto3
 import requests
 from botocore.config import Config
 
+from infra.local import moto_patches
 from infra.local.functions import LocalFunction, build_functions
 from infra.local.gateway import Gateway, build_routes
 from infra.local.pollers import PollerGroup, eventbridge_sources, sqs_sources
-from infra.local.resources import Provisioner, Registry, Resource, clear_local_issuers
+from infra.local.resources import Provisioner, Registry, Resource
 from infra.local.schedules import ScheduleRunner, build_schedules
 from infra.local.template import DEFAULT_REGION, Template, load_template
 
@@ -48,20 +48,54 @@ class PortInUse(RuntimeError):
     pass
 
 
-def _check_port(host: str, port: int) -> None:
-    # ThreadedMotoServer.start() waits forever if its bind fails; fail fast instead.
-    if port == 0:
-        return
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise PortInUse(f"{host}:{port} is in use ({exc})") from None
+def _moto_server(host: str, port: int) -> Any:
+    """moto's ThreadedMotoServer, minus the access-log line per AWS call, failing fast.
+
+    (ThreadedMotoServer.start() waits forever when its bind fails; here the error surfaces.)
+    """
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from moto.server import ThreadedMotoServer
+    from werkzeug.serving import make_server
+
+    class QuietHandler(MotoRequestHandler):
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            pass
+
+    class QuietMotoServer(ThreadedMotoServer):
+        error: BaseException | None = None
+
+        def _server_entry(self) -> None:
+            try:
+                app = DomainDispatcherApplication(create_backend_app)
+                self._server = make_server(
+                    self._ip_address, self._port, app, True, request_handler=QuietHandler
+                )
+            except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
+                self.error = exc
+                self._server_ready_event.set()
+                return
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    server = QuietMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    if server.error is not None:
+        raise PortInUse(f"moto server cannot listen on {host}:{port}: {server.error}")
+    return server
 
 
 class LocalStack:
-    """Everything the template declares, running locally. Use as a context manager."""
+    """Everything the template declares, running locally. Use as a context manager.
+
+    moto keeps its state in process-global backends: two stacks in one process share it
+    (even with two servers), so only the last one to stop resets it.
+    """
+
+    _running_servers: ClassVar[set[int]] = set()
 
     def __init__(
         self,
@@ -193,7 +227,12 @@ class LocalStack:
             self.gateway = Gateway(
                 routes, host=self.host, port=self.port, account_id=self.template.account_id
             )
-            self.urls["api"] = self.gateway.start()
+            try:
+                self.urls["api"] = self.gateway.start()
+            except OSError as exc:
+                raise PortInUse(
+                    f"API gateway cannot listen on {self.host}:{self.port}: {exc}"
+                ) from None
 
     def stop(self) -> None:
         """Stop everything started, reset moto (if ours) and restore the environment."""
@@ -213,29 +252,28 @@ class LocalStack:
                 log.exception("cleanup %r failed", cleanup)
         self._cleanups.clear()
         if self._moto_server is not None:
-            try:
-                # moto's state is process-global: leave none behind for the next stack.
-                requests.post(f"{self.moto_url}/moto-api/reset", timeout=5)
-            except requests.RequestException as exc:
-                log.debug("moto reset failed: %s", exc)
+            LocalStack._running_servers.discard(id(self))
+            if not LocalStack._running_servers:
+                try:
+                    # Leave no state behind for the next stack in this process.
+                    requests.post(f"{self.moto_url}/moto-api/reset", timeout=5)
+                except requests.RequestException as exc:
+                    log.debug("moto reset failed: %s", exc)
+                moto_patches.uninstall()
             self._moto_server.stop()
             inner = getattr(self._moto_server, "_server", None)
             if inner is not None:
                 inner.server_close()
             self._moto_server = None
-            clear_local_issuers()
         self._restore_env()
 
     def _start_moto(self) -> None:
         if self._moto_url:
             self.urls["moto"] = self._moto_url
             return
-        from moto.server import ThreadedMotoServer
-
-        _check_port(self.host, self.moto_port)
-        server = ThreadedMotoServer(ip_address=self.host, port=self.moto_port, verbose=False)
-        server.start()
+        server = _moto_server(self.host, self.moto_port)
         self._moto_server = server
+        LocalStack._running_servers.add(id(self))
         host, port = server.get_host_and_port()
         self._moto_url = f"http://{host}:{port}"
         self.urls["moto"] = self._moto_url
@@ -288,6 +326,9 @@ class LocalStack:
             )
         union = {k: next(iter(v)) for k, v in values.items() if k not in _PER_FUNCTION_KEYS}
         self._set_process_env(union)
+        # Functions set their per-function values on each invocation: restore those too.
+        for key in _PER_FUNCTION_KEYS:
+            self._saved_env.setdefault(key, os.environ.get(key))
 
     def set_env(self, name: str, value: str) -> None:
         """Override an environment variable for every function (and this process)."""
