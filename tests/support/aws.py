@@ -23,7 +23,7 @@ TABLE_ENV = {
     "AuditTable": "AUDIT_TABLE",
     "RuntimeTable": "RUNTIME_TABLE",
 }
-TEST_PASSWORD = "kefu-test-123"
+TEST_PASSWORD = "Kefu-Test-123!"
 
 
 def create_tables_from_template(dynamodb) -> None:
@@ -79,7 +79,9 @@ class KefuEnv:
                 break
             for m in msgs:
                 self.seen.append(json.loads(m["Body"])["detail"])
-                sqs.delete_message(QueueUrl=self.capture_queue_url, ReceiptHandle=m["ReceiptHandle"])
+                sqs.delete_message(
+                    QueueUrl=self.capture_queue_url, ReceiptHandle=m["ReceiptHandle"]
+                )
         return [e for e in self.seen if type_ is None or e["type"] == type_]
 
 
@@ -118,15 +120,15 @@ def kefu_env(monkeypatch, tmp_path):
         )["UserPoolClient"]["ClientId"]
         # moto signs every pool's tokens with one bundled key: answer the JWKS fetch with it
         # (the integration tests fetch it over HTTP from the moto server instead).
-        import jwt
-        import moto.cognitoidp
+        from tests.support.cognito import serve_moto_jwks
 
-        jwks = Path(moto.cognitoidp.__file__).parent / "resources" / "jwks-public.json"
-        monkeypatch.setattr(jwt.PyJWKClient, "fetch_data", lambda self: json.loads(jwks.read_text()))
+        serve_moto_jwks(monkeypatch)
         monkeypatch.setenv("CUSTOMER_TOKEN_SECRET_ARN", secret_arn)
         monkeypatch.setenv("USER_POOL_ID", pool_id)
         monkeypatch.setenv("USER_POOL_CLIENT_ID", client_id)
-        monkeypatch.setenv("COGNITO_ISSUER", f"https://cognito-idp.{region}.amazonaws.com/{pool_id}")
+        monkeypatch.setenv(
+            "COGNITO_ISSUER", f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
+        )
         reset_kefu_caches()
         yield KefuEnv(capture_queue_url=queue_url, user_pool_id=pool_id, client_id=client_id)
         reset_kefu_caches()

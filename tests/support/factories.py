@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import boto3
-
 from kefu.auth.actors import StaffActor
 from kefu.auth.staff_tokens import cognito_username
 from kefu.conversations.inbound import InboundMessage, Received, receive_customer_message

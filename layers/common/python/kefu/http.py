@@ -6,11 +6,13 @@ the code is for programs, the message for the developer reading it.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import re
 from typing import Any, TypeVar
 
-from chalice import Chalice, Response
+from chalice import Chalice, ChaliceUnhandledError, Response
 
 from kefu.errors import KefuError, Unauthorized
 from kefu.validation import DEFAULT_MAX_BODY, decode_body
@@ -44,24 +46,69 @@ def json_response(data: Any, status: int = 200, headers: dict | None = None) -> 
     )
 
 
+class _ViewFailed(ChaliceUnhandledError):
+    """Carries a view's exception to the error middleware: Chalice turns any other exception
+    raised in a view into its own bare 500 before middleware can see it."""
+
+    def __init__(self, original: Exception) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
+def _guarded(view: Any) -> Any:
+    @functools.wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except Exception as exc:
+            raise _ViewFailed(exc) from exc
+
+    return guarded
+
+
+def _common_shape(response: Response, request_id: str | None) -> Response:
+    """Chalice's own errors (415 content type, 405, ...) in kefu's error shape."""
+    body = response.body
+    chalice_error = isinstance(body, dict) and set(body) == {"Code", "Message"}
+    if response.status_code < 400 or not chalice_error:
+        return response
+    name = re.sub(r"(?<!^)(?=[A-Z])", "_", str(body["Code"])).lower().removesuffix("_error")
+    code = "internal_error" if name == "internal_server" else name
+    extra = {k: v for k, v in response.headers.items() if k.lower() != "content-type"}
+    out = error_response(response.status_code, code, str(body["Message"]), request_id)
+    out.headers.update(extra)
+    return out
+
+
 def install_error_handling(app: Chalice) -> None:
+    """Call before the routes are declared: views registered from then on are guarded."""
+    register_route = app.route
+
+    def route(path: str, **kwargs: Any) -> Any:
+        register = register_route(path, **kwargs)
+        return lambda view: register(_guarded(view))
+
+    app.route = route  # type: ignore[method-assign]
+
     @app.middleware("http")
     def _errors(event: Any, get_response: Any) -> Response:
         try:
-            return get_response(event)
-        except KefuError as exc:
-            return error_response(
-                exc.status, exc.code, exc.message, _request_id(app), **exc.details
-            )
-        except Exception:
+            response = _common_shape(get_response(event), _request_id(app))
+        except Exception as raised:
+            exc = raised.original if isinstance(raised, _ViewFailed) else raised
+            if isinstance(exc, KefuError):
+                return error_response(
+                    exc.status, exc.code, exc.message, _request_id(app), **exc.details
+                )
             # Never a stack trace to the caller; the log has it, keyed by request id.
-            log.exception("unhandled error")
+            log.error("unhandled error", exc_info=exc)
             return error_response(
                 500,
                 "internal_error",
                 "an internal error occurred; it has been logged",
                 _request_id(app),
             )
+        return response
 
 
 def bearer_token(app: Chalice) -> str:

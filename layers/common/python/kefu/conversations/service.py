@@ -153,7 +153,7 @@ def _assign(
             tx.update(conv, actions, condition=condition)
             tx.save(_audit(actor, action, conv, before, after, at))
     except TransactWriteError as exc:
-        if condition_failed(exc, 0):
+        if condition_failed(exc, 1):  # pynamodb sends puts before updates: the update is item 1
             raise Conflict(
                 "conversation was assigned or closed meanwhile: reload it",
                 code="assignment_conflict",
@@ -178,7 +178,13 @@ def _assign(
 
 def claim(actor: StaffActor, conversation_id: str) -> dict:
     p.require(actor, p.CONVERSATIONS_CLAIM)
-    conv = get_conversation(actor, conversation_id)
+    try:
+        conv = get_conversation(actor, conversation_id)
+    except Forbidden:
+        # Another agent claimed it first: the same answer as losing that race in _assign.
+        raise Conflict(
+            "conversation is assigned to another agent", code="already_assigned"
+        ) from None
     if conv.assignee == actor.username and conv.status == "assigned":
         return conv.to_public()  # claiming twice is harmless
     if conv.assignee is not None:
@@ -236,7 +242,7 @@ def resolve(actor: StaffActor, conversation_id: str) -> dict:
             )
             tx.save(_audit(actor, "conversation.resolved", conv, before, after, at))
     except TransactWriteError as exc:
-        if condition_failed(exc, 0):
+        if condition_failed(exc, 1):  # pynamodb sends puts before updates: the update is item 1
             raise Conflict("conversation changed meanwhile: reload it", code="stale") from None
         raise
     events.publish(

@@ -142,14 +142,14 @@ def _send_wechat(shop_id: str, openid: str, data: dict) -> None:
     shop = get_shop(shop_id)
     creds = wechat_credentials(shop)
     api = wechat_api()
-    token = access_token(shop_id, creds, api)
+    token = _token(access_token, shop_id, creds, api)
     for refreshed in (False, True):
         try:
             api.send_custom_message(token, _wechat_payload(api, token, openid, data))
             return
         except WeChatApiError as exc:
             if exc.token_invalid and not refreshed:
-                token = refresh_after_rejection(shop_id, creds, api, token)
+                token = _token(refresh_after_rejection, shop_id, creds, api, token)
                 continue
             if exc.errcode in UNDELIVERABLE_REASONS:
                 raise _Undeliverable(
@@ -160,6 +160,14 @@ def _send_wechat(shop_id: str, openid: str, data: dict) -> None:
             raise _Undeliverable(f"WeChat refused the message: {exc.errcode} {exc.errmsg}") from exc
         except WeChatUnavailable as exc:
             raise RetryLater(f"WeChat unavailable: {exc}", 0) from exc
+
+
+def _token(fetch, *args) -> str:
+    """An access token, or RetryLater: the token endpoint failing is as transient as sending."""
+    try:
+        return fetch(*args)
+    except (WeChatApiError, WeChatUnavailable) as exc:
+        raise RetryLater(f"cannot get a WeChat access token: {exc}", 0) from exc
 
 
 def _wechat_payload(api: WeChatApi, token: str, openid: str, data: dict) -> dict:

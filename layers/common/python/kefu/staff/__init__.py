@@ -148,7 +148,7 @@ def update_staff(
                 )
             )
     except TransactWriteError as exc:
-        if condition_failed(exc, 0):
+        if condition_failed(exc, 1):  # pynamodb sends puts before updates: the update is item 1
             raise Conflict(
                 "staff member changed meanwhile: reload and retry", code="stale"
             ) from None

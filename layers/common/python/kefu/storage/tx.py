@@ -17,7 +17,11 @@ def write_transaction() -> TransactWrite:
 
 
 def condition_failed(exc: TransactWriteError, index: int) -> bool:
-    """True when the index-th action of the transaction failed its condition."""
+    """True when the index-th action of the transaction failed its condition.
+
+    The index is the item's position in the request pynamodb sends, which is not call order:
+    condition checks first, then deletes, then puts (save), then updates.
+    """
     reasons = exc.cancellation_reasons or []
     reason = reasons[index] if len(reasons) > index else None
     return reason is not None and reason.code == "ConditionalCheckFailed"

@@ -1,0 +1,20 @@
+"""Unit-test wiring shared by every capability's specifications."""
+
+import pytest
+
+from tests.support.botocore_cache import shared_service_models
+from tests.support.moto_atomic import atomic_dynamodb_requests
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _shared_botocore_models():
+    """Parse each AWS service model once per run, not once per test (speed only)."""
+    with shared_service_models():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _atomic_dynamodb():
+    """Each DynamoDB request is atomic, as in the real service (moto's are not under threads)."""
+    with atomic_dynamodb_requests():
+        yield
