@@ -47,9 +47,6 @@ REQUEST_BODIES: dict[str, str] = {
     "AssignRequest": "kefu.conversations.service:AssignRequest",
     "CustomerMessage": "kefu.conversations.content:CustomerMessage",
     "AgentReply": "kefu.conversations.content:AgentReply",
-    "ShopEvent": "kefu.shop_events.payloads:ShopEvent",
-    "ShopEventBatch": "kefu.shop_events.payloads:ShopEventBatch",
-    "MarkNotificationsRead": "kefu.realtime.inbox:MarkNotificationsRead",
 }
 
 
