@@ -14,9 +14,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from kefu.channels.wechat.push import build_push
+
 from infra.local import demo_data
 from infra.local.wechat_standin import WeChatStandIn
-from kefu.channels.wechat.push import build_push
 
 
 def send_push(

@@ -5,6 +5,7 @@ import threading
 from kefu.storage.conversations import Conversation
 from kefu.storage.customers import Customer
 from kefu.storage.messages import Message, conversation_key
+
 from tests.support.factories import customer_says, make_shop
 
 
@@ -82,6 +83,7 @@ def test_the_same_openid_in_two_shops_is_two_customers(kefu_env):
 
 def test_a_message_after_resolve_reopens_the_conversation_for_the_same_agent(kefu_env):
     from kefu.conversations import service
+
     from tests.support.factories import make_staff
 
     make_shop("shop-a")
@@ -98,6 +100,7 @@ def test_a_message_after_resolve_reopens_the_conversation_for_the_same_agent(kef
 def test_after_close_the_next_message_opens_a_new_conversation(kefu_env):
     from kefu.conversations import service
     from kefu.conversations.housekeeping import close_quiet_conversations
+
     from tests.support.factories import make_staff
 
     make_shop("shop-a")
@@ -105,7 +108,10 @@ def test_after_close_the_next_message_opens_a_new_conversation(kefu_env):
     r = customer_says("shop-a", "openid-1", "hi")
     service.claim(agent, r.conversation_id)
     service.resolve(agent, r.conversation_id)
-    closed = close_quiet_conversations(now=Conversation.get("shop-a", r.conversation_id).last_activity_at + 25 * 3600 * 1000)
+    quiet_for_25_hours = (
+        Conversation.get("shop-a", r.conversation_id).last_activity_at + 25 * 3600_000
+    )
+    closed = close_quiet_conversations(now=quiet_for_25_hours)
     assert closed == 1
     assert Conversation.get("shop-a", r.conversation_id).status == "closed"
     nxt = customer_says("shop-a", "openid-1", "new question")
