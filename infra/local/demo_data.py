@@ -17,6 +17,7 @@ The app-login signing key of both shops is demo-app-login-key.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import urllib.request
@@ -90,12 +91,10 @@ def seed(env: dict[str, str], *, wechat_url: str | None = None) -> None:
             updated_at=at,
         ).save()
         name = cognito_username(shop_id, username)
-        try:
+        with contextlib.suppress(idp.exceptions.UsernameExistsException):
             idp.admin_create_user(
                 UserPoolId=env["USER_POOL_ID"], Username=name, MessageAction="SUPPRESS"
             )
-        except idp.exceptions.UsernameExistsException:
-            pass
         idp.admin_set_user_password(
             UserPoolId=env["USER_POOL_ID"], Username=name, Password=PASSWORD, Permanent=True
         )
