@@ -50,11 +50,11 @@ def load(stack: Any) -> None:
 
 def seed(env: dict[str, str], *, wechat_url: str | None = None) -> None:
     import boto3
-
-    from infra.local.wechat_standin import WeChatStandIn
     from kefu.auth.staff_tokens import cognito_username
     from kefu.ids import now_ms
     from kefu.storage.shops import ShopProfile, StaffMember
+
+    from infra.local.wechat_standin import WeChatStandIn
 
     stage = env.get("STAGE", "local")
     secrets = boto3.client("secretsmanager")
