@@ -288,6 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {}
     report["import time, ms (median of fresh processes)"] = import_times(args.import_runs)
     report["layer"] = layer_report(args.layer_dir)
+    from infra.bench import routing  # noqa: PLC0415 - routing and assignment figures
+
+    report["routing and assignment"] = routing.report()
 
     aws_calls.install()
     from infra.local.__main__ import demo_data_hook, wechat_standin_hook
@@ -308,6 +311,9 @@ def main(argv: list[str] | None = None) -> int:
         pipe = pipeline(stack)
         everything.extend(aws_calls.LOG.snapshot())
         report["DynamoDB per operation"] = pipe
+        from infra.bench.workbench import context_call
+
+        report["workbench: conversation with context"] = context_call(stack)
         report["warm latency through the local gateway"] = latency(stack, args.latency_requests)
         everything.extend(aws_calls.LOG.snapshot())
         pipe["Scans in the whole run"] = sum(

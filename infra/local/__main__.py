@@ -72,6 +72,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--moto-port", type=int, default=5000, help="moto server port (0 = any)")
     parser.add_argument("--moto-url", help="use this running moto server instead of starting one")
     parser.add_argument("--wechat-port", type=int, default=3100)
+    parser.add_argument("--ws-port", type=int, default=3001, help="WebSocket API port (0 = any)")
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--no-demo", action="store_true", help="do not load demo data")
     parser.add_argument("--no-schedules", action="store_true", help="only fire on demand")
@@ -114,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         moto_port=args.moto_port,
+        ws_port=args.ws_port,
         moto_url=args.moto_url,
         region=args.region,
         parameter_overrides=overrides,

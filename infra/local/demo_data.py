@@ -13,6 +13,9 @@ Customers and conversations in `demo`
   Alice (app user "alice", channel app): a queued conversation with a product card
 and in `demo-2`: 小刚 (code "xiaogang") with a queued conversation.
 The app-login signing key of both shops is demo-app-login-key.
+Shop events (POST /v1/shop-events): both shops sign with demo-shop-events-key. In `demo`, 小明 has
+order DEMO-1001 shipped by 顺丰速运 (SF1234567890) with two logistics updates, and 小红 has a
+paid order DEMO-1002.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ PUSH_TOKEN = "kefu-demo-token"
 DEMO_AES_KEY = "kefuDemoEncodingAesKey0123456789abcdefghijk"  # 43 chars, as WeChat issues
 APP_SECRET = "demo-app-secret"
 APP_LOGIN_KEY = "demo-app-login-key"
+SHOP_EVENTS_KEY = "demo-shop-events-key"
 
 SHOPS = [
     {"shop_id": "demo", "name": "Demo 小店", "appid": "wxdemo000000000001"},
@@ -40,6 +44,10 @@ STAFF = [("demo", "owner", "owner"), ("demo", "agent1", "agent"), ("demo-2", "ag
 
 def secret_names(stage: str, shop_id: str) -> tuple[str, str]:
     return f"kefu/{stage}/shops/{shop_id}/wechat", f"kefu/{stage}/shops/{shop_id}/app-login"
+
+
+def shop_events_secret_name(stage: str, shop_id: str) -> str:
+    return f"kefu/{stage}/shops/{shop_id}/shop-events"
 
 
 def load(stack: Any) -> None:
@@ -69,12 +77,15 @@ def seed(env: dict[str, str], *, wechat_url: str | None = None) -> None:
             ),
         )
         _put_secret(secrets, app_login_secret, APP_LOGIN_KEY)
+        shop_events_secret = shop_events_secret_name(stage, shop["shop_id"])
+        _put_secret(secrets, shop_events_secret, SHOP_EVENTS_KEY)
         ShopProfile(
             shop["shop_id"],
             name=shop["name"],
             wechat_appid=shop["appid"],
             wechat_secret_id=wechat_secret,
             app_login_secret_id=app_login_secret,
+            shop_events_secret_id=shop_events_secret,
             created_at=now_ms(),
         ).save()
         if wechat_url:
@@ -99,6 +110,7 @@ def seed(env: dict[str, str], *, wechat_url: str | None = None) -> None:
             UserPoolId=env["USER_POOL_ID"], Username=name, Password=PASSWORD, Permanent=True
         )
     _conversations(WeChatStandIn.openid_for)
+    _orders(WeChatStandIn.openid_for)
     log.info("demo data loaded: shops demo, demo-2; staff owner, agent1, agent2")
 
 
@@ -164,3 +176,95 @@ def _conversations(openid_for: Any) -> None:
     )
     xiaogang = Identity(WECHAT_OPENID, openid_for(appid["demo-2"], "xiaogang"))
     say("demo-2", xiaogang, "wechat_miniprogram", "text", {"text": "可以开发票吗？"}, "xg-1")
+
+
+def _orders(openid_for: Any) -> None:
+    """What the demo shop's back end has reported, through the same path as POST /v1/shop-events
+    (fixed event ids: loading the demo data again changes nothing)."""
+    import msgspec
+    from kefu.ids import now_ms
+    from kefu.shop_events import ingest
+    from kefu.shop_events.payloads import ShopEvent
+
+    appid = {s["shop_id"]: s["appid"] for s in SHOPS}
+    xiaoming = {"wechat_openid": openid_for(appid["demo"], "xiaoming")}
+    xiaohong = {"wechat_openid": openid_for(appid["demo"], "xiaohong")}
+    hour = 3_600_000
+    t = now_ms() - 48 * hour
+    tee = {"product_id": "sku-1001", "title": "纯棉T恤 白色", "category": "服装"}
+    shipped = {"order_id": "DEMO-1001", "amount": "158.00"}
+    raw = [
+        {
+            "event_id": "demo-1001-created",
+            "type": "order.created",
+            "occurred_at": t,
+            "customer": xiaoming,
+            "order": {
+                **shipped,
+                "status": "待付款",
+                "items": [{**tee, "quantity": 2, "price": "79.00"}],
+                "created_at": t,
+            },
+        },
+        {
+            "event_id": "demo-1001-paid",
+            "type": "order.paid",
+            "occurred_at": t + 60_000,
+            "customer": xiaoming,
+            "order": {**shipped, "status": "待发货"},
+        },
+        {
+            "event_id": "demo-1001-shipped",
+            "type": "order.shipped",
+            "occurred_at": t + 20 * hour,
+            "customer": xiaoming,
+            "order": {**shipped, "status": "已发货"},
+            "carrier": "顺丰速运",
+            "tracking_number": "SF1234567890",
+        },
+        {
+            "event_id": "demo-1001-logistics-1",
+            "type": "logistics.updated",
+            "occurred_at": t + 21 * hour,
+            "customer": xiaoming,
+            "order": {"order_id": "DEMO-1001"},
+            "status": "已揽收",
+            "description": "顺丰速运 已收取快件",
+            "location": "杭州",
+            "at": t + 21 * hour,
+        },
+        {
+            "event_id": "demo-1001-logistics-2",
+            "type": "logistics.updated",
+            "occurred_at": t + 36 * hour,
+            "customer": xiaoming,
+            "order": {"order_id": "DEMO-1001"},
+            "status": "运输中",
+            "description": "快件已到达【深圳转运中心】",
+            "location": "深圳",
+            "at": t + 36 * hour,
+        },
+        {
+            "event_id": "demo-1002-paid",
+            "type": "order.paid",
+            "occurred_at": t + 40 * hour,
+            "customer": xiaohong,
+            "order": {
+                "order_id": "DEMO-1002",
+                "amount": "89.00",
+                "status": "待发货",
+                "items": [
+                    {
+                        "product_id": "sku-2001",
+                        "title": "雪纺连衣裙 M 码",
+                        "category": "服装",
+                        "quantity": 1,
+                        "price": "89.00",
+                    }
+                ],
+                "created_at": t + 40 * hour - 120_000,
+            },
+        },
+    ]
+    events = [msgspec.convert(e, ShopEvent) for e in raw]
+    ingest("demo", events)

@@ -110,6 +110,8 @@ class LocalStack:
         before_start: Iterable[Hook] = (),
         env: dict[str, str] | None = None,
         gateway: bool = True,
+        websocket: bool = True,
+        ws_port: int | None = None,
         pollers: bool = True,
         schedules: bool = True,
         preload: bool = False,
@@ -123,6 +125,9 @@ class LocalStack:
         self.before_start: list[Hook] = list(before_start)
         self.env_overrides: dict[str, str] = dict(env or {})
         self.enable_gateway = gateway
+        self.enable_websocket = websocket
+        # WebSocket APIs: 3001 by default; any free port when the gateway takes any (tests).
+        self.ws_port = ws_port if ws_port is not None else (0 if port == 0 else 3001)
         self.enable_pollers = pollers
         self.enable_schedules = schedules
         self.preload = preload
@@ -132,6 +137,7 @@ class LocalStack:
         self.registry: Registry | None = None
         self.functions: dict[str, LocalFunction] = {}
         self.gateway: Gateway | None = None
+        self.websockets: list[Any] = []  # infra.local.websocket.WebSocketServer
         self.pollers: PollerGroup | None = None
         self.schedules: ScheduleRunner | None = None
         self.outputs: dict[str, Any] = {}
@@ -193,6 +199,8 @@ class LocalStack:
         self.registry = self._provisioner.run()
         self.functions = build_functions(self.template, self.registry, self._runtime_env())
         self._apply_function_env()
+        if self.enable_websocket:
+            self._start_websockets()
         bridges = eventbridge_sources(self.functions, self.registry, self._provisioner)
         self.outputs = self._resolve_outputs()
 
@@ -245,6 +253,9 @@ class LocalStack:
             self.pollers.stop()
         if self.gateway is not None:
             self.gateway.stop()
+        for server in self.websockets:
+            server.stop()
+        self.websockets.clear()
         for cleanup in reversed(self._cleanups):
             try:
                 cleanup()
@@ -329,6 +340,35 @@ class LocalStack:
         # Functions set their per-function values on each invocation: restore those too.
         for key in _PER_FUNCTION_KEYS:
             self._saved_env.setdefault(key, os.environ.get(key))
+
+    def _start_websockets(self) -> None:
+        """Serve the template's WebSocket APIs, and point the functions' callback URLs (the
+        template's https://<api>.execute-api... !Sub) at the local Management API."""
+        from infra.local.websocket import WebSocketServer, build_websocket_apis, callback_rewrites
+
+        assert self.template is not None and self.registry is not None
+        apis = build_websocket_apis(self.template, self.registry, self.functions)
+        for index, api in enumerate(apis):
+            server = WebSocketServer(
+                api,
+                host=self.host,
+                port=self.ws_port if index == 0 else 0,
+                account_id=self.template.account_id,
+            )
+            try:
+                url = server.start()
+            except OSError as exc:
+                raise PortInUse(f"WebSocket API cannot listen on {self.host}: {exc}") from None
+            self.websockets.append(server)
+            name = "websocket" if index == 0 else f"websocket:{api.logical_id}"
+            self.urls[name] = url
+            self.urls[f"{name}-callback"] = server.callback_url
+        rewrites = callback_rewrites(self.websockets, self.template)
+        for function in self.functions.values():
+            for key, value in function.variables.items():
+                if value in rewrites:
+                    function.overrides[key] = rewrites[value]
+                    self._set_process_env({key: rewrites[value]})
 
     def set_env(self, name: str, value: str) -> None:
         """Override an environment variable for every function (and this process)."""

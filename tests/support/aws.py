@@ -22,6 +22,10 @@ TABLE_ENV = {
     "MessagesTable": "MESSAGES_TABLE",
     "AuditTable": "AUDIT_TABLE",
     "RuntimeTable": "RUNTIME_TABLE",
+    "OrdersTable": "ORDERS_TABLE",
+    "WorkbenchTable": "WORKBENCH_TABLE",
+    "TicketsTable": "TICKETS_TABLE",
+    "ConnectionsTable": "CONNECTIONS_TABLE",
 }
 TEST_PASSWORD = "Kefu-Test-123!"
 
@@ -39,6 +43,8 @@ def create_tables_from_template(dynamodb) -> None:
         }
         if props.get("GlobalSecondaryIndexes"):
             kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        if props.get("LocalSecondaryIndexes"):
+            kwargs["LocalSecondaryIndexes"] = props["LocalSecondaryIndexes"]
         dynamodb.create_table(**kwargs)
 
 
@@ -56,6 +62,9 @@ def reset_kefu_caches() -> None:
     from kefu import outbound
 
     outbound.wechat_api.cache_clear()
+    from kefu.realtime import push
+
+    push.management_api.cache_clear()
 
 
 @dataclass

@@ -79,3 +79,13 @@ def customer_says(
             received_at=at,
         )
     )
+
+
+def enable_shop_events(shop_id: str, key: str | None = None) -> str:
+    """Give the shop a shop-events signing key (POST /v1/shop-events); returns the key."""
+    key = key or f"{shop_id}-shop-events-key"
+    secret_id = f"kefu/test/shops/{shop_id}/shop-events"
+    boto3.client("secretsmanager").create_secret(Name=secret_id, SecretString=key)
+    shop = ShopProfile.get(shop_id, "PROFILE")
+    shop.update(actions=[ShopProfile.shop_events_secret_id.set(secret_id)])
+    return key

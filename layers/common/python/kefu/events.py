@@ -27,6 +27,41 @@ REPLY_CREATED = "reply.created"
 MESSAGE_DELIVERED = "message.delivered"
 MESSAGE_UNDELIVERABLE = "message.undeliverable"
 STAFF_CHANGED = "staff.changed"
+CONVERSATION_ROUTED = "conversation.routed"
+CONVERSATION_TRANSFERRED = "conversation.transferred"
+AGENT_STATUS_CHANGED = "agent.status_changed"
+AGENT_SLOT_FREED = "agent.slot_freed"
+# What the shop's own back end reports (POST /v1/shop-events): shop.<its type, "." -> "_">.
+SHOP_ORDER_CREATED = "shop.order_created"
+SHOP_ORDER_PAID = "shop.order_paid"
+SHOP_ORDER_SHIPPED = "shop.order_shipped"
+SHOP_LOGISTICS_UPDATED = "shop.logistics_updated"
+SHOP_ORDER_DELIVERED = "shop.order_delivered"
+SHOP_REFUND_REQUESTED = "shop.refund_requested"
+SHOP_REFUND_APPROVED = "shop.refund_approved"
+SHOP_ORDER_CANCELLED = "shop.order_cancelled"
+SHOP_CART_ITEM_ADDED = "shop.cart_item_added"
+SHOP_CART_ITEM_REMOVED = "shop.cart_item_removed"
+SHOP_PRODUCT_VIEWED = "shop.product_viewed"
+SHOP_EVENT_TYPES = (
+    SHOP_ORDER_CREATED,
+    SHOP_ORDER_PAID,
+    SHOP_ORDER_SHIPPED,
+    SHOP_LOGISTICS_UPDATED,
+    SHOP_ORDER_DELIVERED,
+    SHOP_REFUND_REQUESTED,
+    SHOP_REFUND_APPROVED,
+    SHOP_ORDER_CANCELLED,
+    SHOP_CART_ITEM_ADDED,
+    SHOP_CART_ITEM_REMOVED,
+    SHOP_PRODUCT_VIEWED,
+)
+STAFF_MENTIONED = "staff.mentioned"
+TICKET_CREATED = "ticket.created"
+TICKET_UPDATED = "ticket.updated"
+TICKET_RESOLVED = "ticket.resolved"
+TICKET_SLA_BREACHED = "ticket.sla_breached"
+STAFF_NOTIFIED = "staff.notified"
 
 SOURCES = {
     MESSAGE_RECEIVED: "kefu.intake",
@@ -39,6 +74,17 @@ SOURCES = {
     MESSAGE_DELIVERED: "kefu.outbound",
     MESSAGE_UNDELIVERABLE: "kefu.outbound",
     STAFF_CHANGED: "kefu.staff",
+    CONVERSATION_ROUTED: "kefu.routing",
+    CONVERSATION_TRANSFERRED: "kefu.routing",
+    AGENT_STATUS_CHANGED: "kefu.routing",
+    AGENT_SLOT_FREED: "kefu.routing",
+    **{shop_type: "kefu.shop" for shop_type in SHOP_EVENT_TYPES},
+    STAFF_MENTIONED: "kefu.workbench",
+    TICKET_CREATED: "kefu.tickets",
+    TICKET_UPDATED: "kefu.tickets",
+    TICKET_RESOLVED: "kefu.tickets",
+    TICKET_SLA_BREACHED: "kefu.tickets",
+    STAFF_NOTIFIED: "kefu.realtime",
 }
 
 

@@ -130,6 +130,15 @@ def staff_actor(app: Chalice):  # noqa: ANN201 - returns StaffActor (import defe
     return verify_staff_token(bearer_token(app))
 
 
+def staff_identity(app: Chalice) -> tuple[str, str]:
+    """(shop_id, username) from the verified staff token, without reading the staff record:
+    for handlers that read it together with their own items (kefu.auth.staff_tokens.
+    staff_actor_for must then check it, as staff_actor does)."""
+    from kefu.auth.staff_tokens import staff_identity as verify
+
+    return verify(bearer_token(app))
+
+
 def customer_actor(app: Chalice):  # noqa: ANN201 - returns CustomerActor
     from kefu.auth.customer_tokens import verify_customer_token
 

@@ -20,6 +20,19 @@ CONVERSATIONS_RESOLVE = "conversations.resolve"
 STAFF_READ = "staff.read"
 STAFF_MANAGE = "staff.manage"
 AUDIT_READ = "audit.read"
+CUSTOMERS_CONTACT_READ = "customers.contact.read"  # unmasked phone number
+QUICK_REPLIES_MANAGE = "quick_replies.manage"  # shop-wide quick replies (personal: everyone)
+SHOP_EVENTS_WRITE = "shop_events.write"  # the shop's back end, signed with its shop-events key
+TICKETS_READ = "tickets.read"  # unassigned, own and watched tickets
+TICKETS_READ_ALL = "tickets.read_all"
+TICKETS_CREATE = "tickets.create"
+TICKETS_WORK = "tickets.work"  # change and comment on unassigned or own tickets
+TICKETS_MANAGE = "tickets.manage"  # any ticket, assign to anyone
+TICKETS_SLA_MANAGE = "tickets.sla.manage"  # business-hours calendar and SLA policies
+ROUTING_READ = "routing.read"  # queues, rules, agents' status and load
+ROUTING_MANAGE = "routing.manage"  # queues, routing rules, agents' capacity
+AGENT_STATUS_SET = "agents.status.set"  # one's own status and capacity
+CONVERSATIONS_TRANSFER = "conversations.transfer"  # one's own conversation (supervisors: any)
 
 _AGENT = {
     CONVERSATIONS_READ,
@@ -27,13 +40,20 @@ _AGENT = {
     CONVERSATIONS_REPLY,
     CONVERSATIONS_RESOLVE,
 }
+_AGENT |= {TICKETS_READ, TICKETS_CREATE, TICKETS_WORK}
+_AGENT |= {AGENT_STATUS_SET, CONVERSATIONS_TRANSFER}
 _SUPERVISOR = _AGENT | {CONVERSATIONS_READ_ALL, CONVERSATIONS_ASSIGN, STAFF_READ, AUDIT_READ}
+_SUPERVISOR |= {CUSTOMERS_CONTACT_READ, QUICK_REPLIES_MANAGE}
+_SUPERVISOR |= {TICKETS_READ_ALL, TICKETS_MANAGE, TICKETS_SLA_MANAGE}
+_SUPERVISOR |= {ROUTING_READ, ROUTING_MANAGE}
 _OWNER = _SUPERVISOR | {STAFF_MANAGE}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "agent": frozenset(_AGENT),
     "supervisor": frozenset(_SUPERVISOR),
     "owner": frozenset(_OWNER),
+    # Not a staff role: the shop's own back end, authenticated by its signature.
+    "shop_server": frozenset({SHOP_EVENTS_WRITE}),
 }
 
 

@@ -30,6 +30,25 @@ def _jwks_client() -> jwt.PyJWKClient:
 
 
 def verify_staff_token(token: str) -> StaffActor:
+    shop_id, username = staff_identity(token)
+    try:
+        member = StaffMember.get(shop_id, StaffMember.key(username), consistent_read=True)
+    except StaffMember.DoesNotExist:
+        member = None
+    return staff_actor_for(shop_id, username, member)
+
+
+def staff_actor_for(shop_id: str, username: str, member: StaffMember | None) -> StaffActor:
+    """The actor, once the staff record is read (callers may batch that read with their own)."""
+    if member is None:
+        raise Forbidden("staff account no longer exists", code="staff_not_found")
+    if member.status != "active":
+        raise Forbidden("staff account is disabled", code="staff_disabled")
+    return StaffActor(shop_id=shop_id, username=username, role=member.role)
+
+
+def staff_identity(token: str) -> tuple[str, str]:
+    """(shop_id, username) from a verified token, offline; the staff record is not read yet."""
     conf = settings()
     try:
         signing_key = _jwks_client().get_signing_key_from_jwt(token)
@@ -56,10 +75,4 @@ def verify_staff_token(token: str) -> StaffActor:
     shop_id, sep, username = str(claims["username"]).partition(USERNAME_SEPARATOR)
     if not sep:
         raise Unauthorized("token does not belong to a kefu staff account", code="invalid_token")
-    try:
-        member = StaffMember.get(shop_id, StaffMember.key(username), consistent_read=True)
-    except StaffMember.DoesNotExist:
-        raise Forbidden("staff account no longer exists", code="staff_not_found") from None
-    if member.status != "active":
-        raise Forbidden("staff account is disabled", code="staff_disabled")
-    return StaffActor(shop_id=shop_id, username=username, role=member.role)
+    return shop_id, username

@@ -48,8 +48,11 @@ def customer_messages(
     )
     return {
         "conversation_id": conversation_id,
-        "messages": [message_view(m, for_customer=True) for m in messages],
-        # Poll with ?after=<next_cursor> for what arrives next.
+        # Staff's internal notes live in the same timeline and never reach the customer.
+        "messages": [
+            message_view(m, for_customer=True) for m in messages if m.direction != "internal"
+        ],
+        # Poll with ?after=<next_cursor> for what arrives next (past any notes skipped here).
         "next_cursor": messages[-1].msg_key if messages else after,
         "has_more": has_more,
     }

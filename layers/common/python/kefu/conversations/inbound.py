@@ -20,7 +20,7 @@ from pynamodb.exceptions import TransactWriteError
 from kefu.conversations.content import preview
 from kefu.customers import get_customer
 from kefu.ids import new_id
-from kefu.storage.conversations import OPEN_STATUSES, Conversation
+from kefu.storage.conversations import OPEN_STATUSES, Conversation, wait_rank
 from kefu.storage.customers import Customer, CustomerIdentity
 from kefu.storage.messages import Message, conversation_key, message_key
 from kefu.storage.runtime import InboundDedupe
@@ -122,6 +122,9 @@ def _activity_actions(msg: InboundMessage) -> list:
         Conversation.unread_count.add(1),
         Conversation.channel.set(msg.channel),
         Conversation.reply_to.set(msg.reply_to),
+        # The customer wrote: a pending or snoozed conversation is back in the agent's list.
+        Conversation.agent_state.remove(),
+        Conversation.snoozed_until.remove(),
     ]
 
 
@@ -200,6 +203,13 @@ def _reopen(msg: InboundMessage, conversation_id: str, message_id: str) -> Recei
         Conversation.resolved_at.remove(),
         Conversation.resolved_by.remove(),
     ]
+    if not conv.assignee:
+        # Back in its queue's waiting line; routing assigns it (`message.received`, reopened).
+        actions += [
+            Conversation.queued_at.set(msg.received_at),
+            Conversation.wait_queue.set(f"{msg.shop_id}#{conv.queue}"),
+            Conversation.wait_rank.set(wait_rank(int(conv.priority or 0), msg.received_at)),
+        ]
     try:
         with write_transaction() as tx:
             tx.save(
@@ -210,6 +220,13 @@ def _reopen(msg: InboundMessage, conversation_id: str, message_id: str) -> Recei
             tx.save(_message_item(msg, conversation_id, message_id))
             tx.update(conv, actions, condition=Conversation.status == "resolved")
             tx.update(msg.identity, [CustomerIdentity.open_conversation_id.set(conversation_id)])
+            if conv.assignee:
+                # It returns to its agent (they have the context), counted in their load even
+                # above capacity: a customer's message is never refused (docs/routing.md).
+                from kefu.assignment.core import agent_increment
+
+                agent, agent_actions = agent_increment(msg.shop_id, conv.assignee, msg.received_at)
+                tx.update(agent, agent_actions)
     except TransactWriteError as exc:
         dup = _duplicate(msg, exc)
         if dup is not None:

@@ -26,6 +26,9 @@ from kefu.storage.tx import condition_failed, write_transaction
 
 class AssignRequest(msgspec.Struct, forbid_unknown_fields=True):
     assignee: str
+    # A supervisor may knowingly put an agent above capacity (audited); otherwise assigning to
+    # an agent without a free slot is a 409.
+    force: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,11 +128,29 @@ def _audit(actor: StaffActor, action: str, conv: Conversation, before: dict, aft
 
 
 def _assign(
-    actor: StaffActor, conv: Conversation, assignee: str, *, action: str, only_if_unassigned: bool
+    actor: StaffActor,
+    conv: Conversation,
+    assignee: str,
+    *,
+    action: str,
+    only_if_unassigned: bool,
+    force: bool = False,
 ) -> dict:
+    """Assign, moving the load between the agents' `active` counts in the same transaction:
+    the new agent must have a free slot (claims: whatever their status; a supervisor's
+    `force` skips the check), the previous one (if any) gets a slot back."""
+    from kefu.assignment.core import (
+        agent_claim_condition,
+        agent_decrement,
+        agent_increment,
+        slot_freed_event,
+    )
+
     at = now_ms()
     before = {"status": conv.status, "assignee": conv.assignee}
     after = {"status": "assigned", "assignee": assignee}
+    if force:
+        after["force"] = True
     actions = [
         Conversation.status.set("assigned"),
         Conversation.shop_status.set(f"{actor.shop_id}#assigned"),
@@ -137,6 +158,8 @@ def _assign(
         Conversation.shop_assignee.set(f"{actor.shop_id}#{assignee}"),
         Conversation.assigned_at.set(at),
         Conversation.last_activity_at.set(at),
+        Conversation.wait_queue.remove(),
+        Conversation.wait_rank.remove(),
     ]
     condition = Conversation.status.is_in(*OPEN_STATUSES)
     if only_if_unassigned:
@@ -151,15 +174,25 @@ def _assign(
     try:
         with write_transaction() as tx:
             tx.update(conv, actions, condition=condition)
+            agent, agent_actions = agent_increment(actor.shop_id, assignee, at)
+            tx.update(agent, agent_actions, condition=None if force else agent_claim_condition())
+            if conv.assignee:
+                previous, previous_actions = agent_decrement(actor.shop_id, conv.assignee, at)
+                tx.update(previous, previous_actions)
             tx.save(_audit(actor, action, conv, before, after, at))
     except TransactWriteError as exc:
-        if condition_failed(exc, 1):  # pynamodb sends puts before updates: the update is item 1
+        # pynamodb sends puts before updates: audit 0, conversation 1, new agent 2.
+        if condition_failed(exc, 1):
             raise Conflict(
                 "conversation was assigned or closed meanwhile: reload it",
                 code="assignment_conflict",
             ) from None
+        if condition_failed(exc, 2):
+            raise Conflict(
+                f"{assignee} has no free slot (capacity reached)", code="at_capacity"
+            ) from None
         raise
-    events.publish(
+    published = [
         events.DomainEvent(
             events.CONVERSATION_ASSIGNED,
             actor.shop_id,
@@ -172,7 +205,11 @@ def _assign(
             },
             occurred_at=at,
         )
-    )
+    ]
+    if conv.assignee:
+        published.append(slot_freed_event(actor.shop_id, conv.assignee, "reassigned", at))
+    events.publish(*published)
+    after.pop("force", None)
     return {**conv.to_public(), **after, "assigned_at": at, "last_activity_at": at}
 
 
@@ -208,7 +245,12 @@ def assign(actor: StaffActor, conversation_id: str, req: AssignRequest) -> dict:
     if conv.assignee == req.assignee and conv.status == "assigned":
         return conv.to_public()
     return _assign(
-        actor, conv, req.assignee, action="conversation.assigned", only_if_unassigned=False
+        actor,
+        conv,
+        req.assignee,
+        action="conversation.assigned",
+        only_if_unassigned=False,
+        force=req.force,
     )
 
 
@@ -223,6 +265,9 @@ def resolve(actor: StaffActor, conversation_id: str) -> dict:
         raise Forbidden(
             "only the assigned agent or a supervisor may resolve", code="not_your_conversation"
         )
+    from kefu.assignment.core import agent_decrement, slot_freed_event
+    from kefu.storage.customers import Customer
+
     at = now_ms()
     before = {"status": conv.status}
     after = {"status": "resolved", "resolved_by": actor.username}
@@ -237,15 +282,32 @@ def resolve(actor: StaffActor, conversation_id: str) -> dict:
                     Conversation.resolved_by.set(actor.username),
                     Conversation.last_activity_at.set(at),
                     Conversation.unread_count.set(0),
+                    Conversation.wait_queue.remove(),
+                    Conversation.wait_rank.remove(),
                 ],
-                condition=Conversation.status == conv.status,
+                # The assignee too: the agent whose load goes down must be the one who had it.
+                condition=(Conversation.status == conv.status)
+                & (
+                    Conversation.assignee == conv.assignee
+                    if conv.assignee
+                    else Conversation.assignee.does_not_exist()
+                ),
             )
+            if conv.assignee:
+                agent, agent_actions = agent_decrement(actor.shop_id, conv.assignee, at)
+                tx.update(agent, agent_actions)
+                # 熟客优先: the customer's next conversation goes back to this agent if free.
+                tx.update(
+                    Customer(actor.shop_id, Customer.key(conv.customer_id)),
+                    [Customer.last_agent.set(conv.assignee)],
+                    condition=Customer.sk.exists(),
+                )
             tx.save(_audit(actor, "conversation.resolved", conv, before, after, at))
     except TransactWriteError as exc:
         if condition_failed(exc, 1):  # pynamodb sends puts before updates: the update is item 1
             raise Conflict("conversation changed meanwhile: reload it", code="stale") from None
         raise
-    events.publish(
+    published = [
         events.DomainEvent(
             events.CONVERSATION_RESOLVED,
             actor.shop_id,
@@ -257,7 +319,10 @@ def resolve(actor: StaffActor, conversation_id: str) -> dict:
             },
             occurred_at=at,
         )
-    )
+    ]
+    if conv.assignee:
+        published.append(slot_freed_event(actor.shop_id, conv.assignee, "resolved", at))
+    events.publish(*published)
     return {
         **conv.to_public(),
         **after,

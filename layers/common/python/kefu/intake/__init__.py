@@ -47,6 +47,9 @@ def _announce(received: Received, msg: InboundMessage) -> None:
                     "customer_id": received.customer_id,
                     "channel": msg.channel,
                     "queue": msg.default_queue,
+                    # What routing's rules read (keywords, card category / seller shop).
+                    "type": msg.type,
+                    "content": msg.content,
                 },
                 occurred_at=msg.received_at,
             )

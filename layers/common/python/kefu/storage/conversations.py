@@ -6,6 +6,8 @@ GSI by_assignee  shop_assignee = "<shop>#<username>"     sort last_activity_at  
 GSI by_queue     shop_queue    = "<shop>#<queue>"        sort last_activity_at
 GSI by_customer  shop_customer = "<shop>#<customer_id>"  sort opened_at         (history)
 GSI by_activity  shop_id                                 sort last_activity_at  (all, newest first)
+GSI waiting      wait_queue    = "<shop>#<queue>"        sort wait_rank "<9 - priority>#<queued_at>"
+                 (sparse: only while queued unassigned; higher priority, then longest waiting)
 """
 
 from __future__ import annotations
@@ -64,6 +66,20 @@ class _ByActivity(GlobalSecondaryIndex):
     last_activity_at = NumberAttribute(range_key=True)
 
 
+class _Waiting(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "waiting"
+        projection = AllProjection()
+
+    wait_queue = UnicodeAttribute(hash_key=True)
+    wait_rank = UnicodeAttribute(range_key=True)
+
+
+def wait_rank(priority: int, queued_at: int) -> str:
+    """Sorts higher priority first, then the longest waiting (smallest queued_at)."""
+    return f"{9 - priority}#{queued_at:013d}"
+
+
 class Conversation(KefuModel):
     class Meta(KefuModel.Meta):
         table_name = table_name("CONVERSATIONS_TABLE", "kefu-conversations")
@@ -93,12 +109,25 @@ class Conversation(KefuModel):
     resolved_at = NumberAttribute(null=True)
     resolved_by = UnicodeAttribute(null=True)
     closed_at = NumberAttribute(null=True)
+    # The agent's own marker (workbench): "pending" (waiting on the customer) or "snoozed"
+    # (hidden from "mine" until snoozed_until). A customer message clears both (inbound).
+    agent_state = UnicodeAttribute(null=True)
+    snoozed_until = NumberAttribute(null=True)
+    # Routing and assignment (docs/routing.md). wait_queue/wait_rank exist only while waiting.
+    priority = NumberAttribute(null=True)  # 0 normal ... 9 highest
+    queued_at = NumberAttribute(null=True)
+    wait_queue = UnicodeAttribute(null=True)
+    wait_rank = UnicodeAttribute(null=True)
+    routed_at = NumberAttribute(null=True)
+    routed_by_rule = UnicodeAttribute(null=True)
+    transfer_note = UnicodeAttribute(null=True)
 
     by_status = _ByStatus()
     by_assignee = _ByAssignee()
     by_queue = _ByQueue()
     by_customer = _ByCustomer()
     by_activity = _ByActivity()
+    waiting = _Waiting()
 
     def to_public(self) -> dict:
         return {
@@ -120,4 +149,9 @@ class Conversation(KefuModel):
             "assigned_at": self.assigned_at,
             "resolved_at": self.resolved_at,
             "closed_at": self.closed_at,
+            "agent_state": self.agent_state,
+            "snoozed_until": self.snoozed_until,
+            "priority": self.priority or 0,
+            "queued_at": self.queued_at,
+            "transfer_note": self.transfer_note,
         }

@@ -28,7 +28,14 @@ class Customer(KefuModel):
     display_name = UnicodeAttribute(null=True)
     avatar_url = UnicodeAttribute(null=True)
     tier = UnicodeAttribute(default="regular")
+    # The agent who last served this customer (set on resolve): 熟客优先 routes them back.
+    last_agent = UnicodeAttribute(null=True)
     identities = ListAttribute(of=UnicodeAttribute, default=list)
+    # CRM fields shown beside a conversation (workbench). `contact` is the phone number: shown
+    # masked unless the role has customers.contact.read.
+    tags = ListAttribute(of=UnicodeAttribute, default=list)
+    notes = UnicodeAttribute(null=True)
+    contact = UnicodeAttribute(null=True)
     open_conversation_id = UnicodeAttribute(null=True)
     created_at = NumberAttribute()
     last_seen_at = NumberAttribute(null=True)

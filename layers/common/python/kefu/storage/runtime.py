@@ -2,6 +2,7 @@
 
 pk = "DEDUPE#<shop>#<channel>#<key>"    an inbound message already stored (WeChat retries pushes)
 pk = "TOKEN#<shop>#wechat"              the shop's WeChat access token, shared by all instances
+pk = "SHOPEVENT#<shop>#<event_id>"      an event from the shop's back end already applied
 """
 
 from __future__ import annotations
@@ -43,3 +44,18 @@ class AccessTokenCache(_RuntimeItem):
     @staticmethod
     def key(shop_id: str) -> str:
         return f"TOKEN#{shop_id}#wechat"
+
+
+class ShopEventSeen(_RuntimeItem):
+    """Written in the same transaction as the event's effect: a replayed event changes nothing."""
+
+    class Meta(_RuntimeItem.Meta):
+        abstract = False
+
+    type = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    received_at = NumberAttribute()
+
+    @staticmethod
+    def key(shop_id: str, event_id: str) -> str:
+        return f"SHOPEVENT#{shop_id}#{event_id}"

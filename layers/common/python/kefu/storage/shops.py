@@ -40,6 +40,8 @@ class ShopProfile(KefuModel):
     wechat_secret_id = UnicodeAttribute(null=True)
     # Secrets Manager id of the key the shop's own server signs app/H5 logins with.
     app_login_secret_id = UnicodeAttribute(null=True)
+    # Secrets Manager id of the key the shop's back end signs POST /v1/shop-events with.
+    shop_events_secret_id = UnicodeAttribute(null=True)
     created_at = NumberAttribute()
     registry = UnicodeAttribute(default="shops")
 

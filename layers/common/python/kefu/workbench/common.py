@@ -1,0 +1,99 @@
+"""What the workbench modules share: who may act on a conversation, the customer profile as
+staff see it (contact masked by role), and lazy seams to other capabilities (orders, tickets)
+that may be deployed later than this one."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kefu.auth import permissions as p
+from kefu.auth.actors import StaffActor
+from kefu.errors import Conflict, Forbidden
+from kefu.storage.conversations import OPEN_STATUSES, Conversation
+from kefu.storage.customers import Customer
+
+log = logging.getLogger("kefu.workbench")
+
+
+def visible(actor: StaffActor, conv: Conversation) -> bool:
+    """As kefu.conversations.service: agents see unassigned conversations and their own."""
+    return actor.can(p.CONVERSATIONS_READ_ALL) or conv.assignee in (None, actor.username)
+
+
+def require_handler(actor: StaffActor, conv: Conversation, *, what: str) -> None:
+    """Acting on an open conversation: its assigned agent, or a supervisor/owner."""
+    if conv.status not in OPEN_STATUSES:
+        raise Conflict(f"conversation is {conv.status}", code="not_open")
+    if conv.assignee != actor.username and not actor.can(p.CONVERSATIONS_ASSIGN):
+        raise Forbidden(
+            f"only the assigned agent or a supervisor may {what}", code="not_your_conversation"
+        )
+
+
+def summary(actor: StaffActor, conv: Conversation) -> dict:
+    """A conversation in a list. Another agent's conversation is shown to agents without its
+    content (they may know it exists in the customer's history, not what was said)."""
+    if visible(actor, conv):
+        return conv.to_public()
+    return {
+        "conversation_id": conv.conversation_id,
+        "customer_id": conv.customer_id,
+        "channel": conv.channel,
+        "status": conv.status,
+        "queue": conv.queue,
+        "assignee": conv.assignee,
+        "opened_at": conv.opened_at,
+        "last_activity_at": conv.last_activity_at,
+        "resolved_at": conv.resolved_at,
+        "redacted": True,
+    }
+
+
+def mask_contact(contact: str | None) -> str | None:
+    """138****5678: enough to confirm a number with the customer, not to call it."""
+    if not contact:
+        return contact
+    digits = contact.strip()
+    if len(digits) >= 8:
+        return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+    return "*" * max(len(digits) - 2, 0) + digits[-2:]
+
+
+def customer_profile(actor: StaffActor, customer: Customer | None) -> dict | None:
+    if customer is None:
+        return None
+    see_contact = actor.can(p.CUSTOMERS_CONTACT_READ)
+    return {
+        "customer_id": customer.customer_id,
+        "display_name": customer.display_name,
+        "avatar_url": customer.avatar_url,
+        "tier": customer.tier,
+        "tags": list(customer.tags or []),
+        "notes": customer.notes,
+        "contact": customer.contact if see_contact else mask_contact(customer.contact),
+        "contact_masked": bool(customer.contact) and not see_contact,
+        "created_at": customer.created_at,
+        "last_seen_at": customer.last_seen_at,
+    }
+
+
+# --- seams to capabilities built alongside this one ------------------------------------------
+
+
+def recent_orders(shop_id: str, customer_id: str, limit: int) -> list[dict[str, Any]]:
+    """kefu.orders.recent_orders (orders with their logistics status), newest first."""
+    try:
+        from kefu.orders import recent_orders as impl
+    except ImportError:  # the shop-events capability is not deployed in this layer
+        return []
+    return list(impl(shop_id, customer_id, limit))
+
+
+def open_tickets(shop_id: str, customer_id: str, limit: int = 5) -> list[dict[str, Any]]:
+    """kefu.tickets.open_tickets: the customer's tickets that are not resolved or closed."""
+    try:
+        from kefu.tickets import open_tickets as impl
+    except ImportError:  # the tickets capability is not deployed in this layer
+        return []
+    return list(impl(shop_id, customer_id, limit=limit))

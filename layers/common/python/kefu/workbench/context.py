@@ -1,0 +1,127 @@
+"""GET /v1/workbench/conversations/{id}: a conversation with everything the agent needs beside
+it, in at most six DynamoDB requests, none of them a Scan:
+
+  1  BatchGetItem   the caller's staff record (auth) + the conversation        (both by key)
+  then, concurrently, once the conversation names its customer:
+  2  Query          the latest page of messages                                 (table key)
+  3  GetItem        the customer profile                                       (table key)
+  4  Query          recent orders with logistics status   (kefu.orders, OrdersTable key)
+  5  Query          open tickets                          (kefu.tickets, TicketsTable by_customer)
+  6  Query          previous conversations                (ConversationsTable by_customer, 6 items)
+
+Reading the staff record in the same request as the conversation is why this call does not use
+the usual `staff_actor` (a GetItem of its own): the token is verified offline first, and the
+role is still read on every request, so a role change takes effect at once.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from typing import Any
+
+from kefu.auth import permissions as p
+from kefu.auth.actors import StaffActor
+from kefu.auth.staff_tokens import staff_actor_for
+from kefu.conversations.messages import list_messages
+from kefu.conversations.views import message_view
+from kefu.errors import Forbidden, NotFound
+from kefu.storage.base import KefuModel
+from kefu.storage.conversations import Conversation
+from kefu.storage.customers import Customer
+from kefu.storage.shops import StaffMember
+from kefu.workbench import common
+
+MESSAGES_PAGE = 30
+ORDERS = 5
+TICKETS = 5
+PREVIOUS = 5
+
+
+@cache
+def _executor() -> ThreadPoolExecutor:
+    # Kept for the life of the instance; five reads in flight at once.
+    return ThreadPoolExecutor(max_workers=5, thread_name_prefix="wb-context")
+
+
+def _batch_get(requests: list[tuple[type[KefuModel], Any, Any]]) -> dict[type, KefuModel | None]:
+    """One BatchGetItem across tables (one item per model class), strongly consistent."""
+    conn = requests[0][0]._get_connection().connection  # the models' cached client
+    request_items: dict[str, Any] = {}
+    for model, hash_key, range_key in requests:
+        keys = model._serialize_keys(hash_key, range_key)
+        key = {
+            model._hash_key_attribute().attr_name: {"S": keys[0]},
+            model._range_key_attribute().attr_name: {"S": keys[1]},
+        }
+        request_items[model.Meta.table_name] = {"Keys": [key], "ConsistentRead": True}
+    found: dict[type, KefuModel | None] = {model: None for model, _, _ in requests}
+    by_table = {model.Meta.table_name: model for model, _, _ in requests}
+    for _ in range(3):  # unprocessed keys (throttling) are retried, boundedly
+        resp = conn.client.batch_get_item(RequestItems=request_items)
+        for table, items in resp.get("Responses", {}).items():
+            for item in items:
+                found[by_table[table]] = by_table[table].from_raw_data(item)
+        request_items = resp.get("UnprocessedKeys") or {}
+        if not request_items:
+            break
+    return found
+
+
+def authorize(shop_id: str, username: str, conversation_id: str) -> tuple[StaffActor, Conversation]:
+    """Request 1: the staff record and the conversation together; then the usual checks."""
+    got = _batch_get(
+        [
+            (StaffMember, shop_id, StaffMember.key(username)),
+            (Conversation, shop_id, conversation_id),
+        ]
+    )
+    actor = staff_actor_for(shop_id, username, got[StaffMember])  # type: ignore[arg-type]
+    p.require(actor, p.CONVERSATIONS_READ)
+    conv = got[Conversation]
+    if conv is None:
+        raise NotFound(f"no conversation {conversation_id!r}", code="conversation_not_found")
+    assert isinstance(conv, Conversation)
+    if not common.visible(actor, conv):
+        raise Forbidden("conversation is assigned to another agent", code="not_your_conversation")
+    return actor, conv
+
+
+def _customer(shop_id: str, customer_id: str) -> Customer | None:
+    try:
+        return Customer.get(shop_id, Customer.key(customer_id))
+    except Customer.DoesNotExist:
+        return None
+
+
+def _previous(shop_id: str, conv: Conversation) -> list[Conversation]:
+    items = Conversation.by_customer.query(
+        f"{shop_id}#{conv.customer_id}", scan_index_forward=False, limit=PREVIOUS + 1
+    )
+    return [c for c in items if c.conversation_id != conv.conversation_id][:PREVIOUS]
+
+
+def conversation_context(shop_id: str, username: str, conversation_id: str) -> dict:
+    actor, conv = authorize(shop_id, username, conversation_id)
+    shop, customer_id = actor.shop_id, conv.customer_id
+    pool = _executor()
+    messages = pool.submit(list_messages, shop, conv.conversation_id, limit=MESSAGES_PAGE)
+    customer = pool.submit(_customer, shop, customer_id)
+    orders = pool.submit(common.recent_orders, shop, customer_id, ORDERS)
+    tickets = pool.submit(common.open_tickets, shop, customer_id, TICKETS)
+    previous = pool.submit(_previous, shop, conv)
+    page, has_more = messages.result()
+    return {
+        "conversation": conv.to_public(),
+        "messages": {
+            "messages": [message_view(m) for m in page],
+            # As GET /v1/conversations/{id}/messages: poll ?after=next_cursor, page back with
+            # ?before=<the first message's cursor>.
+            "next_cursor": page[-1].msg_key if page else None,
+            "has_more": has_more,
+        },
+        "customer": common.customer_profile(actor, customer.result()),
+        "orders": orders.result(),
+        "open_tickets": tickets.result(),
+        "previous_conversations": [common.summary(actor, c) for c in previous.result()],
+    }

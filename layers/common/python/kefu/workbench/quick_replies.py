@@ -1,0 +1,241 @@
+"""Quick replies (快捷回复): shop-wide ones that supervisors and owners manage, and each agent's
+personal ones. Sending one renders its variables from the conversation's context and sends it
+as the agent's reply through kefu.conversations.service.reply, so delivery is the normal path;
+the use is counted with an atomic ADD on the item.
+
+Variables: {customer_name} {order_status} {tracking_number} {agent_name} {shop_name}. An
+unknown variable is refused when the reply is written (400), not when it is sent.
+
+Storage (WorkbenchTable): sk "QUICKREPLY#shop#<id>" and "QUICKREPLY#user:<username>#<id>";
+listing is two Queries (begins_with on each prefix), every other access one GetItem.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from typing import Annotated, Literal
+
+import msgspec
+from pynamodb.exceptions import TransactWriteError, UpdateError
+
+from kefu.audit import audit_record
+from kefu.auth import permissions as p
+from kefu.auth.actors import StaffActor
+from kefu.errors import BadRequest, Conflict, NotFound
+from kefu.ids import new_id, now_ms
+from kefu.storage.tx import condition_failed, write_transaction
+from kefu.storage.workbench import QuickReply
+
+VARIABLES = ("customer_name", "order_status", "tracking_number", "agent_name", "shop_name")
+_VARIABLE = re.compile(r"\{([A-Za-z0-9_]*)\}")
+MAX_PER_SCOPE = 200
+
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
+ReplyText = Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+
+
+class NewQuickReply(msgspec.Struct, forbid_unknown_fields=True):
+    scope: Literal["shop", "personal"]
+    title: Title
+    text: ReplyText
+
+
+class QuickReplyChange(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    title: Title | None = None
+    text: ReplyText | None = None
+
+
+def variables_of(text: str) -> list[str]:
+    """The variables a text uses; 400 for any this API cannot fill."""
+    used = list(dict.fromkeys(_VARIABLE.findall(text)))
+    unknown = [v for v in used if v not in VARIABLES]
+    if unknown:
+        raise BadRequest(
+            f"unknown variable(s) {', '.join('{' + v + '}' for v in unknown)}; "
+            f"use {', '.join('{' + v + '}' for v in VARIABLES)}",
+            code="unknown_variable",
+        )
+    return used
+
+
+def _check_manage(actor: StaffActor, scope: str) -> None:
+    if scope == "shop":
+        p.require(actor, p.QUICK_REPLIES_MANAGE)
+    else:
+        p.require(actor, p.CONVERSATIONS_REPLY)
+
+
+def _audit(actor: StaffActor, action: str, qr: QuickReply, before, after, at: int):  # noqa: ANN001, ANN202
+    return audit_record(
+        shop_id=actor.shop_id,
+        actor=actor.actor_id,
+        actor_role=actor.role,
+        action=action,
+        target_type="quick_reply",
+        target_id=qr.quick_reply_id,
+        before=before,
+        after=after,
+        at_ms=at,
+    )
+
+
+def get_quick_reply(actor: StaffActor, quick_reply_id: str) -> QuickReply:
+    """One GetItem. A personal reply's key holds its owner: another agent's is simply absent."""
+    p.require(actor, p.CONVERSATIONS_READ)
+    if not re.fullmatch(r"qr[sp]_[0-9a-f]{23}", quick_reply_id):
+        raise NotFound(f"no quick reply {quick_reply_id!r}", code="quick_reply_not_found")
+    try:
+        return QuickReply.get(
+            actor.shop_id, QuickReply.key(quick_reply_id, actor.username), consistent_read=True
+        )
+    except QuickReply.DoesNotExist:
+        raise NotFound(f"no quick reply {quick_reply_id!r}", code="quick_reply_not_found") from None
+
+
+def list_quick_replies(actor: StaffActor) -> dict:
+    p.require(actor, p.CONVERSATIONS_READ)
+
+    def of(scope: str) -> list[dict]:
+        prefix = QuickReply.scope_prefix(scope, actor.username)
+        items = QuickReply.query(
+            actor.shop_id, QuickReply.sk.startswith(prefix), limit=MAX_PER_SCOPE
+        )
+        return sorted((q.to_public() for q in items), key=lambda q: (-q["use_count"], q["title"]))
+
+    return {"shop": of("shop"), "personal": of("personal"), "variables": list(VARIABLES)}
+
+
+def create_quick_reply(actor: StaffActor, req: NewQuickReply) -> dict:
+    _check_manage(actor, req.scope)
+    used = variables_of(req.text)
+    at = now_ms()
+    qr_id = new_id("qrs" if req.scope == "shop" else "qrp", at)
+    qr = QuickReply(
+        actor.shop_id,
+        QuickReply.key(qr_id, actor.username),
+        quick_reply_id=qr_id,
+        scope=req.scope,
+        owner=actor.username if req.scope == "personal" else None,
+        title=req.title,
+        text=req.text,
+        variables=used,
+        use_count=0,
+        created_by=actor.username,
+        created_at=at,
+        updated_at=at,
+    )
+    with write_transaction() as tx:
+        tx.save(qr, condition=QuickReply.sk.does_not_exist())
+        tx.save(
+            _audit(
+                actor, "quick_reply.created", qr, None, {"title": req.title, "text": req.text}, at
+            )
+        )
+    return qr.to_public()
+
+
+def update_quick_reply(actor: StaffActor, quick_reply_id: str, req: QuickReplyChange) -> dict:
+    qr = get_quick_reply(actor, quick_reply_id)
+    _check_manage(actor, qr.scope)
+    if req.title is None and req.text is None:
+        raise BadRequest("send title and/or text", code="empty_change")
+    at = now_ms()
+    before, after, actions = {}, {}, [QuickReply.updated_at.set(at)]
+    if req.title is not None:
+        before["title"], after["title"] = qr.title, req.title
+        actions.append(QuickReply.title.set(req.title))
+    if req.text is not None:
+        before["text"], after["text"] = qr.text, req.text
+        actions += [QuickReply.text.set(req.text), QuickReply.variables.set(variables_of(req.text))]
+    try:
+        with write_transaction() as tx:
+            tx.update(qr, actions, condition=QuickReply.sk.exists())
+            tx.save(_audit(actor, "quick_reply.updated", qr, before, after, at))
+    except TransactWriteError as exc:
+        if condition_failed(exc, 1):
+            raise NotFound(
+                f"no quick reply {quick_reply_id!r}", code="quick_reply_not_found"
+            ) from None
+        raise
+    qr.refresh(consistent_read=True)
+    return qr.to_public()
+
+
+def delete_quick_reply(actor: StaffActor, quick_reply_id: str) -> None:
+    qr = get_quick_reply(actor, quick_reply_id)
+    _check_manage(actor, qr.scope)
+    at = now_ms()
+    with write_transaction() as tx:
+        tx.delete(qr)
+        tx.save(
+            _audit(actor, "quick_reply.deleted", qr, {"title": qr.title, "text": qr.text}, None, at)
+        )
+
+
+# --- sending ---------------------------------------------------------------------------------
+
+
+def _values(actor: StaffActor, conv, wanted: list[str]) -> dict[str, str | None]:  # noqa: ANN001
+    """Only what the template uses is read (each a key read or one bounded Query)."""
+    values: dict[str, str | None] = {}
+    if "customer_name" in wanted:
+        from kefu.customers import get_customer
+
+        customer = get_customer(actor.shop_id, conv.customer_id)
+        values["customer_name"] = customer.display_name if customer else None
+    if {"order_status", "tracking_number"} & set(wanted):
+        from kefu.workbench.common import recent_orders
+
+        orders = recent_orders(actor.shop_id, conv.customer_id, 1)
+        order = orders[0] if orders else {}  # the latest placed (kefu.orders.order_summary)
+        values["order_status"] = order.get("shop_status") or order.get("status")
+        values["tracking_number"] = order.get("tracking_number")
+    if "agent_name" in wanted:
+        from kefu.storage.shops import StaffMember
+
+        try:
+            member = StaffMember.get(actor.shop_id, StaffMember.key(actor.username))
+            values["agent_name"] = member.display_name or actor.username
+        except StaffMember.DoesNotExist:
+            values["agent_name"] = actor.username
+    if "shop_name" in wanted:
+        from kefu.shops import get_shop
+
+        values["shop_name"] = get_shop(actor.shop_id).name  # cached per instance
+    return values
+
+
+def render(text: str, values: dict[str, str | None]) -> str:
+    missing = [v for v in variables_of(text) if not values.get(v)]
+    if missing:
+        raise Conflict(
+            f"no value for {', '.join('{' + v + '}' for v in missing)} in this conversation: "
+            "edit the text and send it as a normal reply",
+            code="variable_unavailable",
+            details={"missing": missing},
+        )
+    return _VARIABLE.sub(lambda m: str(values[m.group(1)]), text)
+
+
+def send_quick_reply(actor: StaffActor, conversation_id: str, quick_reply_id: str) -> dict:
+    from kefu.conversations import service
+    from kefu.conversations.content import TextMessage
+
+    p.require(actor, p.CONVERSATIONS_REPLY)
+    qr = get_quick_reply(actor, quick_reply_id)
+    conv = service.get_conversation(actor, conversation_id)
+    text = render(qr.text, _values(actor, conv, list(qr.variables or variables_of(qr.text))))
+    if len(text) > 2000:
+        raise BadRequest("the rendered reply is longer than 2000 characters", code="too_long")
+    message = service.reply(actor, conversation_id, TextMessage(text=text))
+    # Deleted meanwhile: the reply went out and there is nothing left to count.
+    with contextlib.suppress(UpdateError):
+        qr.update(
+            actions=[
+                QuickReply.use_count.add(1),
+                QuickReply.last_used_at.set(message["created_at"]),
+            ],
+            condition=QuickReply.sk.exists(),
+        )
+    return {**message, "quick_reply_id": qr.quick_reply_id}
