@@ -357,3 +357,13 @@ def test_cfn_lint_passes():
         [cfn_lint, str(TEMPLATE)], capture_output=True, text=True, timeout=300, cwd=ROOT
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_outbound_marks_a_reply_failed_on_the_attempt_that_sends_it_to_the_dlq():
+    """OUTBOUND_MAX_ATTEMPTS must equal the queue's maxReceiveCount, or a dead-lettered reply
+    would stay 'retrying' for the agent instead of showing 'failed'."""
+    resources = _resources()
+    outbound = _props(resources["OutboundFunction"])
+    max_attempts = int(outbound["Environment"]["Variables"]["OUTBOUND_MAX_ATTEMPTS"])
+    redrive = _props(resources["OutboundQueue"])["RedrivePolicy"]
+    assert max_attempts == int(redrive["maxReceiveCount"])
