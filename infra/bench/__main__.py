@@ -60,6 +60,11 @@ def _kefu_calls() -> list[aws_calls.Call]:
     return [c for c in aws_calls.LOG.snapshot() if c.operation not in EVENT_SOURCE_CALLS]
 
 
+def _intake(calls: list[aws_calls.Call]) -> list[aws_calls.Call]:
+    # The request's own calls: consumers of its events may already be running meanwhile.
+    return aws_calls.by_function(calls, "IntakeFunction")
+
+
 def _measure(fn, *, settle=None) -> tuple[Any, dict]:  # noqa: ANN001
     aws_calls.LOG.clear()
     result = fn()
@@ -87,12 +92,12 @@ def pipeline(stack: Any) -> dict[str, Any]:
         assert (status, body) == (200, "success"), (status, body)
 
     _, calls = _measure(lambda: push("第一次来，想问问尺码", 9_000_000_001))
-    out["intake: first message of a new customer (WeChat push)"] = summarize(calls)
+    out["intake: first message of a new customer (WeChat push)"] = summarize(_intake(calls))
     _, calls = _measure(lambda: push("还在吗？", 9_000_000_002))
-    out["intake: next message, open conversation (WeChat push)"] = summarize(calls)
-    intake_steady = summarize(calls)
+    intake_steady = summarize(_intake(calls))
+    out["intake: next message, open conversation (WeChat push)"] = intake_steady
     _, calls = _measure(lambda: [push("还在吗？", 9_000_000_002) for _ in range(3)])
-    out["intake: the same push retried 3 times"] = summarize(calls)
+    out["intake: the same push retried 3 times"] = summarize(_intake(calls))
 
     # The agent side.
     _, login = _http(
@@ -137,31 +142,33 @@ def pipeline(stack: Any) -> dict[str, Any]:
             time.sleep(0.1)
         raise RuntimeError("reply not delivered within 30 s")
 
-    aws_calls.LOG.clear()
-    reply()
-    reply_calls = _kefu_calls()
-    with aws_calls.LOG.unrecorded():
-        delivered(None)
-    delivery_calls = _kefu_calls()[len(reply_calls) :]
+    def delivery_of_a_reply() -> tuple[list, list, list]:
+        """(the reply request's calls, OutboundFunction's, every other consumer's)."""
+        aws_calls.LOG.clear()
+        reply()
+        reply_calls = _kefu_calls()
+        with aws_calls.LOG.unrecorded():
+            delivered(None)
+        time.sleep(1)  # let the other consumers of the same events finish, to show them
+        after = _kefu_calls()[len(reply_calls) :]
+        outbound = aws_calls.by_function(after, "OutboundFunction")
+        return reply_calls, outbound, [c for c in after if c.function != "OutboundFunction"]
+
+    reply_calls, delivery_calls, others = delivery_of_a_reply()
     out["agent reply (POST /v1/conversations/{id}/replies)"] = summarize(reply_calls)
-    out["outbound delivery of the reply (token cached in the instance)"] = summarize(delivery_calls)
     delivery_warm = summarize(delivery_calls)
+    out["outbound delivery of the reply (token cached in the instance)"] = delivery_warm
+    out["meanwhile, other consumers of the same events (notifier, routing)"] = summarize(others)
 
     from kefu.channels.wechat import tokens
 
     tokens.clear_local_cache()  # a fresh Lambda instance: the token comes from DynamoDB
-    aws_calls.LOG.clear()
-    reply()
-    reply_calls = _kefu_calls()
-    with aws_calls.LOG.unrecorded():
-        delivered(None)
-    out["outbound delivery, fresh instance (token read from DynamoDB)"] = summarize(
-        _kefu_calls()[len(reply_calls) :]
-    )
+    _, delivery_calls, _ = delivery_of_a_reply()
+    out["outbound delivery, fresh instance (token read from DynamoDB)"] = summarize(delivery_calls)
     out["TOTAL per inbound message, intake + delivery of a reply (no bot/routing)"] = (
         intake_steady["dynamodb_requests"] + delivery_warm["dynamodb_requests"]
     )
-    sync = [c for c in calls_for_sync(api, push)]
+    sync = _intake(calls_for_sync(api, push))
     out["synchronous AWS calls before intake answers (steady state)"] = {
         "count": len(sync),
         "calls": [f"{c.service}:{c.operation}" for c in sync],
@@ -296,7 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     from infra.local.__main__ import demo_data_hook, wechat_standin_hook
     from infra.local.stack import LocalStack
 
-    hooks = [h for h in (wechat_standin_hook("127.0.0.1", 0), demo_data_hook()) if h]
+    def label_calls(stack: LocalStack) -> None:
+        aws_calls.attribute_to_functions(stack.functions)
+
+    hooks = [h for h in (label_calls, wechat_standin_hook("127.0.0.1", 0), demo_data_hook()) if h]
     with LocalStack(
         ROOT / "template.yaml",
         port=0,

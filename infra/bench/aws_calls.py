@@ -34,6 +34,31 @@ class Call:
     operation: str
     tables: tuple[str, ...]
     capacity: float | None
+    function: str | None = None  # the Lambda function whose invocation made the call
+
+
+# Which function the current thread is running (set by attribute_to_functions).
+_current = threading.local()
+
+
+def attribute_to_functions(functions: dict[str, Any]) -> None:
+    """Wrap each local function's invoke so its calls are labelled with its logical id."""
+    for logical_id, fn in functions.items():
+        original = fn.invoke
+
+        def invoke(event: Any, context: Any = None, _id: str = logical_id, _orig: Any = original):
+            previous = getattr(_current, "function", None)
+            _current.function = _id
+            try:
+                return _orig(event, context)
+            finally:
+                _current.function = previous
+
+        fn.invoke = invoke
+
+
+def by_function(calls: list[Call], function: str) -> list[Call]:
+    return [c for c in calls if c.function == function]
 
 
 @dataclass
@@ -97,6 +122,7 @@ def _recording_call(self: Any, operation_name: str, api_params: dict[str, Any]) 
                     operation_name,
                     _tables(api_params) if service == "dynamodb" else (),
                     _capacity(response) if service == "dynamodb" else None,
+                    getattr(_current, "function", None),
                 )
             )
     return response
@@ -121,11 +147,13 @@ def summarize(calls: list[Call], *, table_names: dict[str, str]) -> dict[str, An
         else:
             capacity += c.capacity
     others = Counter(f"{c.service}:{c.operation}" for c in calls if c.service != "dynamodb")
+    functions = Counter(c.function or "-" for c in ddb)
     return {
         "dynamodb_requests": len(ddb),
         "scans": sum(1 for c in ddb if c.operation == "Scan"),
         "capacity_units": round(capacity, 1) if capacity_known else None,
         "per_operation": dict(per_op),
         "other_aws_calls": dict(others),
+        "dynamodb_requests_by_function": dict(functions),
         "aws_calls": len(calls),
     }
