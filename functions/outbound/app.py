@@ -6,23 +6,14 @@ visibility timeout); after the queue's maxReceiveCount it moves to the DLQ, whic
 
 import os
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
 from kefu.aws import client
-from kefu.events import parse_sqs_record
+from kefu.consumers import event_consumer
 from kefu.outbound import RetryLater, backoff_seconds, deliver_reply
 
-logger = Logger(service="outbound")
-processor = BatchProcessor(event_type=EventType.SQS)
 MAX_ATTEMPTS = int(os.environ.get("OUTBOUND_MAX_ATTEMPTS", "5"))
 
 
-def deliver(record) -> None:
-    detail = parse_sqs_record(record.raw_event)
+def _deliver(detail, record) -> dict:
     attempt = int(record.attributes.approximate_receive_count)
     try:
         result = deliver_reply(detail, attempt=attempt, last_attempt=attempt >= MAX_ATTEMPTS)
@@ -35,18 +26,11 @@ def deliver(record) -> None:
             VisibilityTimeout=delay,
         )
         raise
-    logger.info(
-        "delivery",
-        extra={
-            "message_id": detail["data"]["message_id"],
-            "status": result.status,
-            "reason": result.reason,
-        },
-    )
+    return {
+        "message_id": detail["data"]["message_id"],
+        "status": result.status,
+        "reason": result.reason,
+    }
 
 
-@logger.inject_lambda_context
-def handler(event, context):
-    return process_partial_response(
-        event=event, record_handler=deliver, processor=processor, context=context
-    )
+logger, handler = event_consumer("outbound", _deliver)
