@@ -11,7 +11,7 @@ from pynamodb.exceptions import TransactWriteError
 
 from kefu import events
 from kefu.assignment.core import slot_freed_event
-from kefu.audit import audit_record
+from kefu.audit import staff_change
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
 from kefu.errors import BadRequest, Conflict, NotFound
@@ -77,10 +77,8 @@ def _change(
     try:
         with write_transaction() as tx:
             tx.save(
-                audit_record(
-                    shop_id=actor.shop_id,
-                    actor=actor.actor_id,
-                    actor_role=actor.role,
+                staff_change(
+                    actor,
                     action=action,
                     target_type="agent",
                     target_id=username,

@@ -43,6 +43,32 @@ def audit_record(
     )
 
 
+def staff_change(
+    actor: Any,
+    *,
+    action: str,
+    target_type: str,
+    target_id: str,
+    before: Any = None,
+    after: Any = None,
+    request_id: str | None = None,
+    at_ms: int | None = None,
+) -> AuditRecord:
+    """The audit record of a change made by a staff member (a kefu.auth.actors.StaffActor)."""
+    return audit_record(
+        shop_id=actor.shop_id,
+        actor=actor.actor_id,
+        actor_role=actor.role,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        before=before,
+        after=after,
+        request_id=request_id,
+        at_ms=at_ms,
+    )
+
+
 def list_audit(
     shop_id: str,
     *,

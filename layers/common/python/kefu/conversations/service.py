@@ -10,7 +10,7 @@ import msgspec
 from pynamodb.exceptions import TransactWriteError
 
 from kefu import events
-from kefu.audit import audit_record
+from kefu.audit import staff_change
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
 from kefu.conversations.content import AgentReply, content_of, message_type, preview
@@ -114,10 +114,8 @@ def _and(a, b):  # noqa: ANN001, ANN202 - pynamodb conditions
 
 
 def _audit(actor: StaffActor, action: str, conv: Conversation, before: dict, after: dict, at: int):  # noqa: ANN202
-    return audit_record(
-        shop_id=actor.shop_id,
-        actor=actor.actor_id,
-        actor_role=actor.role,
+    return staff_change(
+        actor,
         action=action,
         target_type="conversation",
         target_id=conv.conversation_id,

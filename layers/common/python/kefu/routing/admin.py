@@ -9,7 +9,7 @@ from pynamodb.exceptions import PutError, TransactWriteError
 
 from kefu import events
 from kefu.assignment.core import slot_freed_event
-from kefu.audit import audit_record
+from kefu.audit import staff_change
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
 from kefu.errors import BadRequest, Conflict, NotFound
@@ -132,10 +132,8 @@ def _membership(tx, shop_id: str, queue_id: str, joined: set[str], left: set[str
 def _audit(
     actor: StaffActor, action: str, target_type: str, target_id: str, before, after, at: int
 ):  # noqa: ANN001, ANN202
-    return audit_record(
-        shop_id=actor.shop_id,
-        actor=actor.actor_id,
-        actor_role=actor.role,
+    return staff_change(
+        actor,
         action=action,
         target_type=target_type,
         target_id=target_id,

@@ -8,7 +8,7 @@ from contextlib import suppress
 import msgspec
 from pynamodb.exceptions import TransactWriteError
 
-from kefu.audit import audit_record
+from kefu.audit import staff_change
 from kefu.auth.actors import StaffActor
 from kefu.auth.permissions import STAFF_MANAGE, STAFF_READ, require
 from kefu.auth.staff_tokens import cognito_username
@@ -84,10 +84,8 @@ def create_staff(actor: StaffActor, new: NewStaff, *, request_id: str | None = N
         with write_transaction() as tx:
             tx.save(member, condition=StaffMember.sk.does_not_exist())
             tx.save(
-                audit_record(
-                    shop_id=actor.shop_id,
-                    actor=actor.actor_id,
-                    actor_role=actor.role,
+                staff_change(
+                    actor,
                     action="staff.created",
                     target_type="staff",
                     target_id=new.username,
@@ -134,10 +132,8 @@ def update_staff(
         with write_transaction() as tx:
             tx.update(member, actions, condition=StaffMember.updated_at == member.updated_at)
             tx.save(
-                audit_record(
-                    shop_id=actor.shop_id,
-                    actor=actor.actor_id,
-                    actor_role=actor.role,
+                staff_change(
+                    actor,
                     action="staff.updated",
                     target_type="staff",
                     target_id=username,

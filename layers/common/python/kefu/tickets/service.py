@@ -11,7 +11,7 @@ import msgspec
 from pynamodb.exceptions import TransactWriteError
 
 from kefu import events
-from kefu.audit import audit_record
+from kefu.audit import staff_change
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
 from kefu.aws import client
@@ -288,10 +288,8 @@ def write_change(
 
 
 def _audit(actor: StaffActor, action: str, ticket_id: str, before: Any, after: Any, at: int):  # noqa: ANN202
-    return audit_record(
-        shop_id=actor.shop_id,
-        actor=actor.actor_id,
-        actor_role=actor.role,
+    return staff_change(
+        actor,
         action=action,
         target_type="ticket",
         target_id=ticket_id,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfoNotFoundError
 
-from kefu.audit import audit_record
+from kefu.audit import staff_change
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
 from kefu.errors import BadRequest
@@ -108,10 +108,8 @@ def put_policies(actor: StaffActor, body: sla.SlaPoliciesBody) -> dict:
 
 
 def _audit(actor: StaffActor, action: str, target: str, before: dict, after: dict, at: int):  # noqa: ANN202
-    return audit_record(
-        shop_id=actor.shop_id,
-        actor=actor.actor_id,
-        actor_role=actor.role,
+    return staff_change(
+        actor,
         action=action,
         target_type="sla",
         target_id=target,

@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 import msgspec
 from pynamodb.exceptions import TransactWriteError, UpdateError
 
-from kefu.audit import audit_record
+from kefu.audit import staff_change
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
 from kefu.errors import BadRequest, Conflict, NotFound
@@ -67,10 +67,8 @@ def _check_manage(actor: StaffActor, scope: str) -> None:
 
 
 def _audit(actor: StaffActor, action: str, qr: QuickReply, before, after, at: int):  # noqa: ANN001, ANN202
-    return audit_record(
-        shop_id=actor.shop_id,
-        actor=actor.actor_id,
-        actor_role=actor.role,
+    return staff_change(
+        actor,
         action=action,
         target_type="quick_reply",
         target_id=qr.quick_reply_id,

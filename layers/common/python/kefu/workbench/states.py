@@ -10,7 +10,7 @@ from typing import Annotated
 import msgspec
 from pynamodb.exceptions import TransactWriteError
 
-from kefu.audit import audit_record
+from kefu.audit import staff_change
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
 from kefu.conversations.service import get_conversation
@@ -51,10 +51,8 @@ def _change(
         with write_transaction() as tx:
             tx.update(conv, actions, condition=condition)
             tx.save(
-                audit_record(
-                    shop_id=actor.shop_id,
-                    actor=actor.actor_id,
-                    actor_role=actor.role,
+                staff_change(
+                    actor,
                     action=action,
                     target_type="conversation",
                     target_id=conv.conversation_id,
