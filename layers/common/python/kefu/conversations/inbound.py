@@ -13,7 +13,10 @@ returned to the caller, which re-publishes the same event (consumers drop repeat
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
 
@@ -143,19 +146,43 @@ def _duplicate(msg: InboundMessage, exc: TransactWriteError) -> Received | None:
     )
 
 
+@contextmanager
+def _storing(msg: InboundMessage, conversation_id: str, message_id: str) -> Iterator[Any]:
+    """A transaction that stores the message once: its de-duplication key (item 0 of the
+    request: pynamodb sends puts first) and the message. The caller adds the conversation's
+    changes; all of it commits together or not at all."""
+    with write_transaction() as tx:
+        tx.save(
+            _dedupe_item(msg, conversation_id, message_id),
+            condition=InboundDedupe.pk.does_not_exist(),
+            return_values="ALL_OLD",
+        )
+        tx.save(_message_item(msg, conversation_id, message_id))
+        yield tx
+
+
+def _received(
+    msg: InboundMessage, conversation_id: str, message_id: str, **flags: bool
+) -> Received:
+    return Received(
+        shop_id=msg.shop_id,
+        customer_id=msg.identity.customer_id,
+        conversation_id=conversation_id,
+        message_id=message_id,
+        msg_key=message_key(msg.received_at, message_id),
+        duplicate=False,
+        new_conversation=flags.pop("new_conversation", False),
+        **flags,
+    )
+
+
 def _append(
     msg: InboundMessage, conversation_id: str, message_id: str, *, refresh_hint: bool
 ) -> Received | str:
     """Append to an open conversation. Returns Received, or why not: "resolved" | "not_open"."""
     conv = Conversation(msg.shop_id, conversation_id)
     try:
-        with write_transaction() as tx:
-            tx.save(
-                _dedupe_item(msg, conversation_id, message_id),
-                condition=InboundDedupe.pk.does_not_exist(),
-                return_values="ALL_OLD",
-            )
-            tx.save(_message_item(msg, conversation_id, message_id))
+        with _storing(msg, conversation_id, message_id) as tx:
             tx.update(
                 conv,
                 _activity_actions(msg),
@@ -175,15 +202,7 @@ def _append(
             status = (old_item(exc, 2) or {}).get("status", {}).get("S")
             return "resolved" if status == "resolved" else "not_open"
         raise
-    return Received(
-        shop_id=msg.shop_id,
-        customer_id=msg.identity.customer_id,
-        conversation_id=conversation_id,
-        message_id=message_id,
-        msg_key=message_key(msg.received_at, message_id),
-        duplicate=False,
-        new_conversation=False,
-    )
+    return _received(msg, conversation_id, message_id)
 
 
 def _reopen(msg: InboundMessage, conversation_id: str, message_id: str) -> Received | None:
@@ -211,13 +230,7 @@ def _reopen(msg: InboundMessage, conversation_id: str, message_id: str) -> Recei
             Conversation.wait_rank.set(wait_rank(int(conv.priority or 0), msg.received_at)),
         ]
     try:
-        with write_transaction() as tx:
-            tx.save(
-                _dedupe_item(msg, conversation_id, message_id),
-                condition=InboundDedupe.pk.does_not_exist(),
-                return_values="ALL_OLD",
-            )
-            tx.save(_message_item(msg, conversation_id, message_id))
+        with _storing(msg, conversation_id, message_id) as tx:
             tx.update(conv, actions, condition=Conversation.status == "resolved")
             tx.update(msg.identity, [CustomerIdentity.open_conversation_id.set(conversation_id)])
             if conv.assignee:
@@ -234,16 +247,7 @@ def _reopen(msg: InboundMessage, conversation_id: str, message_id: str) -> Recei
         if condition_failed(exc, 2):
             return None
         raise
-    return Received(
-        shop_id=msg.shop_id,
-        customer_id=msg.identity.customer_id,
-        conversation_id=conversation_id,
-        message_id=message_id,
-        msg_key=message_key(msg.received_at, message_id),
-        duplicate=False,
-        new_conversation=False,
-        reopened=True,
-    )
+    return _received(msg, conversation_id, message_id, reopened=True)
 
 
 def _open(msg: InboundMessage, message_id: str, *, replacing: str | None) -> Received | None:
@@ -275,13 +279,7 @@ def _open(msg: InboundMessage, message_id: str, *, replacing: str | None) -> Rec
     if replacing:
         pointer_free = pointer_free | (Customer.open_conversation_id == replacing)
     try:
-        with write_transaction() as tx:
-            tx.save(
-                _dedupe_item(msg, conversation_id, message_id),
-                condition=InboundDedupe.pk.does_not_exist(),
-                return_values="ALL_OLD",
-            )
-            tx.save(_message_item(msg, conversation_id, message_id))
+        with _storing(msg, conversation_id, message_id) as tx:
             tx.save(conv, condition=Conversation.conversation_id.does_not_exist())
             tx.update(
                 Customer(msg.shop_id, Customer.key(msg.identity.customer_id)),
@@ -299,12 +297,4 @@ def _open(msg: InboundMessage, message_id: str, *, replacing: str | None) -> Rec
         if condition_failed(exc, 3):
             return None
         raise
-    return Received(
-        shop_id=msg.shop_id,
-        customer_id=msg.identity.customer_id,
-        conversation_id=conversation_id,
-        message_id=message_id,
-        msg_key=message_key(at, message_id),
-        duplicate=False,
-        new_conversation=True,
-    )
+    return _received(msg, conversation_id, message_id, new_conversation=True)
