@@ -26,7 +26,6 @@ CONVERSATION_CLOSED = "conversation.closed"
 REPLY_CREATED = "reply.created"
 MESSAGE_DELIVERED = "message.delivered"
 MESSAGE_UNDELIVERABLE = "message.undeliverable"
-STAFF_CHANGED = "staff.changed"
 CONVERSATION_ROUTED = "conversation.routed"
 CONVERSATION_TRANSFERRED = "conversation.transferred"
 AGENT_STATUS_CHANGED = "agent.status_changed"
@@ -73,7 +72,6 @@ SOURCES = {
     REPLY_CREATED: "kefu.conversations",
     MESSAGE_DELIVERED: "kefu.outbound",
     MESSAGE_UNDELIVERABLE: "kefu.outbound",
-    STAFF_CHANGED: "kefu.staff",
     CONVERSATION_ROUTED: "kefu.routing",
     CONVERSATION_TRANSFERRED: "kefu.routing",
     AGENT_STATUS_CHANGED: "kefu.routing",

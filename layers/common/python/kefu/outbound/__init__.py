@@ -39,12 +39,12 @@ UNDELIVERABLE_REASONS = {
 
 
 class RetryLater(Exception):
-    """Transient failure: leave the SQS message for another attempt after `delay` seconds."""
+    """Transient failure: leave the SQS message for another attempt (the consumer sets the
+    back-off from the attempt number, backoff_seconds)."""
 
-    def __init__(self, reason: str, delay: int):
+    def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
-        self.delay = delay
 
 
 @dataclass(frozen=True)
@@ -156,10 +156,10 @@ def _send_wechat(shop_id: str, openid: str, data: dict) -> None:
                     f"{UNDELIVERABLE_REASONS[exc.errcode]} ({exc.errcode})"
                 ) from exc
             if exc.retryable or exc.token_invalid:
-                raise RetryLater(f"WeChat {exc.errcode}: {exc.errmsg}", 0) from exc
+                raise RetryLater(f"WeChat {exc.errcode}: {exc.errmsg}") from exc
             raise _Undeliverable(f"WeChat refused the message: {exc.errcode} {exc.errmsg}") from exc
         except WeChatUnavailable as exc:
-            raise RetryLater(f"WeChat unavailable: {exc}", 0) from exc
+            raise RetryLater(f"WeChat unavailable: {exc}") from exc
 
 
 def _token(fetch, *args) -> str:
@@ -167,7 +167,7 @@ def _token(fetch, *args) -> str:
     try:
         return fetch(*args)
     except (WeChatApiError, WeChatUnavailable) as exc:
-        raise RetryLater(f"cannot get a WeChat access token: {exc}", 0) from exc
+        raise RetryLater(f"cannot get a WeChat access token: {exc}") from exc
 
 
 def _wechat_payload(api: WeChatApi, token: str, openid: str, data: dict) -> dict:
