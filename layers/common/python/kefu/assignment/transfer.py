@@ -20,7 +20,7 @@ from kefu.assignment.core import (
     get_queue,
     slot_freed_event,
 )
-from kefu.audit import audit_record
+from kefu.audit import staff_change
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
 from kefu.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -124,10 +124,8 @@ def transfer(actor: StaffActor, conversation_id: str, req: TransferRequest) -> d
     try:
         with write_transaction() as tx:
             tx.save(
-                audit_record(
-                    shop_id=shop,
-                    actor=actor.actor_id,
-                    actor_role=actor.role,
+                staff_change(
+                    actor,
                     action="conversation.transferred",
                     target_type="conversation",
                     target_id=conversation_id,

@@ -18,6 +18,7 @@ from kefu.errors import BadRequest, Conflict, Forbidden, NotFound, UpstreamUnava
 from kefu.ids import new_id, now_ms
 from kefu.media import check_media_key
 from kefu.pagination import decode_cursor, take_page
+from kefu.storage.audit import AuditRecord
 from kefu.storage.conversations import OPEN_STATUSES, STATUSES, Conversation
 from kefu.storage.messages import Message, conversation_key, message_key
 from kefu.storage.shops import StaffMember
@@ -113,7 +114,10 @@ def _and(a, b):  # noqa: ANN001, ANN202 - pynamodb conditions
     return b if a is None else a & b
 
 
-def _audit(actor: StaffActor, action: str, conv: Conversation, before: dict, after: dict, at: int):  # noqa: ANN202
+def conversation_audit(
+    actor: StaffActor, action: str, conv: Conversation, before: dict, after: dict, at: int
+) -> AuditRecord:
+    """The audit record of a staff change to a conversation."""
     return staff_change(
         actor,
         action=action,
@@ -177,7 +181,7 @@ def _assign(
             if conv.assignee:
                 previous, previous_actions = agent_decrement(actor.shop_id, conv.assignee, at)
                 tx.update(previous, previous_actions)
-            tx.save(_audit(actor, action, conv, before, after, at))
+            tx.save(conversation_audit(actor, action, conv, before, after, at))
     except TransactWriteError as exc:
         # pynamodb sends puts before updates: audit 0, conversation 1, new agent 2.
         if condition_failed(exc, 1):
@@ -300,7 +304,7 @@ def resolve(actor: StaffActor, conversation_id: str) -> dict:
                     [Customer.last_agent.set(conv.assignee)],
                     condition=Customer.sk.exists(),
                 )
-            tx.save(_audit(actor, "conversation.resolved", conv, before, after, at))
+            tx.save(conversation_audit(actor, "conversation.resolved", conv, before, after, at))
     except TransactWriteError as exc:
         if condition_failed(exc, 1):  # pynamodb sends puts before updates: the update is item 1
             raise Conflict("conversation changed meanwhile: reload it", code="stale") from None

@@ -10,10 +10,9 @@ from typing import Annotated
 import msgspec
 from pynamodb.exceptions import TransactWriteError
 
-from kefu.audit import staff_change
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
-from kefu.conversations.service import get_conversation
+from kefu.conversations.service import conversation_audit, get_conversation
 from kefu.errors import BadRequest, Conflict
 from kefu.ids import now_ms
 from kefu.storage.conversations import Conversation
@@ -50,17 +49,7 @@ def _change(
     try:
         with write_transaction() as tx:
             tx.update(conv, actions, condition=condition)
-            tx.save(
-                staff_change(
-                    actor,
-                    action=action,
-                    target_type="conversation",
-                    target_id=conv.conversation_id,
-                    before=before,
-                    after=after,
-                    at_ms=at,
-                )
-            )
+            tx.save(conversation_audit(actor, action, conv, before, after, at))
     except TransactWriteError as exc:
         if condition_failed(exc, 1):  # pynamodb sends puts before updates: the update is item 1
             raise Conflict("conversation changed meanwhile: reload it", code="stale") from None
