@@ -49,5 +49,8 @@ bench: $(VENV)/.installed $(SAM_VENV)/.installed  ## prints DynamoDB requests pe
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(SAM) build --template template.yaml --build-dir .aws-sam/build
 	$(PY) -m infra.bench --layer-dir .aws-sam/build/CommonLayer
 
+bench-bot: $(VENV)/.installed  ## bot quality (top-1, answer rate, out-of-scope) and reply latency on ../shared/data/faq
+	$(PY) -m infra.bench.bot
+
 clean:
 	rm -rf .aws-sam .pytest_cache
