@@ -26,6 +26,7 @@ from functools import cache
 _RUNS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+(?:['.][a-z0-9]+)*")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
+
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
