@@ -18,6 +18,7 @@ from typing import Annotated
 import msgspec
 
 from kefu.errors import BadRequest
+from kefu.matching import KeywordAutomaton, VersionedCache, in_weekly_window, minutes
 
 MAX_RULES = 10_000
 Keyword = Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
@@ -130,31 +131,18 @@ class Decision:
     rule_id: str | None = None
 
 
-def _minutes(hhmm: str) -> int:
-    h, m = hhmm.split(":")
-    return int(h) * 60 + int(m)
-
-
 class _Hours:
     def __init__(self, hours: BusinessHours, zone: dt.tzinfo) -> None:
         self.weekdays = frozenset(hours.weekdays)
-        self.ranges = [tuple(_minutes(x) for x in r.split("-")) for r in hours.ranges]
+        self.ranges = [tuple(minutes(x) for x in r.split("-")) for r in hours.ranges]
         self.outside = hours.outside
         self.zone = zone
 
     def holds(self, at_ms: int) -> bool:
         local = dt.datetime.fromtimestamp(at_ms / 1000, tz=self.zone)
-        minute = local.hour * 60 + local.minute
-        inside = False
-        for start, end in self.ranges:
-            if start <= end:
-                inside = local.isoweekday() in self.weekdays and start <= minute < end
-            elif minute >= start:  # the evening part of an overnight range: today counts
-                inside = local.isoweekday() in self.weekdays
-            elif minute < end:  # the early-morning part belongs to yesterday's range
-                inside = (local.isoweekday() - 2) % 7 + 1 in self.weekdays
-            if inside:
-                break
+        inside = any(
+            in_weekly_window(local, self.weekdays, start, end) for start, end in self.ranges
+        )
         return inside != self.outside
 
 
@@ -194,7 +182,6 @@ class CompiledRules:
         zone = _zone(timezone)
         self.rules: list[_Compiled] = []
         self.keywordless: list[int] = []  # indexes of enabled rules without a keyword condition
-        self.automaton = None
         index_of: dict[str, list[int]] = {}
         for i, rule in enumerate(rules):
             c = rule.conditions
@@ -216,21 +203,13 @@ class CompiledRules:
                 continue
             for kw in {k.lower() for k in c.keywords}:
                 index_of.setdefault(kw, []).append(i)
-        if index_of:
-            import ahocorasick  # deferred: only instances that route pay for the C extension
-
-            automaton = ahocorasick.Automaton()
-            for kw, indexes in index_of.items():
-                automaton.add_word(kw, tuple(indexes))
-            automaton.make_automaton()
-            self.automaton = automaton
+        self.automaton = KeywordAutomaton({kw: tuple(ix) for kw, ix in index_of.items()})
 
     def keyword_candidates(self, text: str) -> set[int]:
         """Indexes of the rules with a keyword occurring in the text (case-insensitive)."""
         found: set[int] = set()
-        if self.automaton is not None and text:
-            for _end, indexes in self.automaton.iter(text.lower()):
-                found.update(indexes)
+        for _end, indexes in self.automaton.iter(text.lower()):
+            found.update(indexes)
         return found
 
     def decide(self, facts: Facts) -> Decision:
@@ -272,22 +251,13 @@ def naive_decide(
 
 
 # A few shops' compiled rule sets per instance; a new version simply replaces the old entry.
-_CACHE: dict[str, tuple[int, CompiledRules]] = {}
-_CACHE_MAX = 64
+_CACHE: VersionedCache[CompiledRules] = VersionedCache(64)
 
 
 def cached(
     shop_id: str, version: int, load: Callable[[], tuple[list[RoutingRule], str]]
 ) -> CompiledRules:
-    hit = _CACHE.get(shop_id)
-    if hit and hit[0] == version:
-        return hit[1]
-    rules, timezone = load()
-    compiled = CompiledRules(rules, timezone)
-    if len(_CACHE) >= _CACHE_MAX and shop_id not in _CACHE:
-        _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[shop_id] = (version, compiled)
-    return compiled
+    return _CACHE.get(shop_id, version, lambda: CompiledRules(*load()))
 
 
 def clear_cache() -> None:

@@ -130,6 +130,13 @@ def to_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def is_open_ms(at_ms: int, cal: BusinessCalendar) -> bool:
+    """Whether the moment falls in the calendar's opening hours (holidays and 调休 included)."""
+    local = from_ms(at_ms).astimezone(cal.tz)
+    minute = local.hour * 60 + local.minute
+    return any(lo <= minute < hi for lo, hi in cal.intervals_on(local.date()))
+
+
 def add_business_minutes_ms(start_ms: int, minutes: int, cal: BusinessCalendar) -> int:
     return to_ms(add_business_minutes(from_ms(start_ms), minutes, cal))
 

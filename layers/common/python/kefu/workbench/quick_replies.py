@@ -3,8 +3,10 @@ personal ones. Sending one renders its variables from the conversation's context
 as the agent's reply through kefu.conversations.service.reply, so delivery is the normal path;
 the use is counted with an atomic ADD on the item.
 
-Variables: {customer_name} {order_status} {tracking_number} {agent_name} {shop_name}. An
-unknown variable is refused when the reply is written (400), not when it is sent.
+Variables: {customer_name} {order_status} {tracking_number} {agent_name} {shop_name}, each
+optionally with a default ({customer_name|亲}); templating is kefu.bot.templates, shared with the
+bot's keyword-rule replies. An unknown variable is refused when the reply is written (400), not
+when it is sent.
 
 Storage (WorkbenchTable): sk "QUICKREPLY#shop#<id>" and "QUICKREPLY#user:<username>#<id>";
 listing is two Queries (begins_with on each prefix), every other access one GetItem.
@@ -22,13 +24,13 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from kefu.audit import staff_change
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
+from kefu.bot import templates
 from kefu.errors import BadRequest, Conflict, NotFound
 from kefu.ids import new_id, now_ms
 from kefu.storage.tx import condition_failed, write_transaction
 from kefu.storage.workbench import QuickReply
 
 VARIABLES = ("customer_name", "order_status", "tracking_number", "agent_name", "shop_name")
-_VARIABLE = re.compile(r"\{([A-Za-z0-9_]*)\}")
 MAX_PER_SCOPE = 200
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
@@ -48,15 +50,7 @@ class QuickReplyChange(msgspec.Struct, forbid_unknown_fields=True, omit_defaults
 
 def variables_of(text: str) -> list[str]:
     """The variables a text uses; 400 for any this API cannot fill."""
-    used = list(dict.fromkeys(_VARIABLE.findall(text)))
-    unknown = [v for v in used if v not in VARIABLES]
-    if unknown:
-        raise BadRequest(
-            f"unknown variable(s) {', '.join('{' + v + '}' for v in unknown)}; "
-            f"use {', '.join('{' + v + '}' for v in VARIABLES)}",
-            code="unknown_variable",
-        )
-    return used
+    return templates.check_variables(text, VARIABLES)
 
 
 def _check_manage(actor: StaffActor, scope: str) -> None:
@@ -205,7 +199,7 @@ def _values(actor: StaffActor, conv, wanted: list[str]) -> dict[str, str | None]
 
 
 def render(text: str, values: dict[str, str | None]) -> str:
-    missing = [v for v in variables_of(text) if not values.get(v)]
+    missing = templates.missing_variables(text, values)
     if missing:
         raise Conflict(
             f"no value for {', '.join('{' + v + '}' for v in missing)} in this conversation: "
@@ -213,7 +207,7 @@ def render(text: str, values: dict[str, str | None]) -> str:
             code="variable_unavailable",
             details={"missing": missing},
         )
-    return _VARIABLE.sub(lambda m: str(values[m.group(1)]), text)
+    return templates.fill(text, values)
 
 
 def send_quick_reply(actor: StaffActor, conversation_id: str, quick_reply_id: str) -> dict:

@@ -1,0 +1,50 @@
+"""The bot's keyword auto-reply rules (关键词自动回复): owners and supervisors write them, agents
+read them, and anyone on staff can try a message against them (docs/keyword-rules.md)."""
+
+from chalice import Chalice
+from kefu.bot import keyword_rules
+from kefu.bot.keyword_rules import KeywordRuleChange, KeywordRuleTest, NewKeywordRule
+from kefu.http import body, install_error_handling, json_response, query, staff_actor
+from kefu.pagination import page_limit
+
+app = Chalice(app_name="kefu-keyword-rules")
+install_error_handling(app)
+
+
+@app.route("/v1/bot/keyword-rules", methods=["GET"])
+def list_rules():
+    actor = staff_actor(app)
+    return json_response(
+        keyword_rules.list_rules(
+            actor, limit=page_limit(query(app, "limit")), cursor=query(app, "cursor")
+        )
+    )
+
+
+@app.route("/v1/bot/keyword-rules", methods=["POST"])
+def create_rule():
+    actor = staff_actor(app)
+    return json_response(keyword_rules.create_rule(actor, body(app, NewKeywordRule)), status=201)
+
+
+@app.route("/v1/bot/keyword-rules/test", methods=["POST"])
+def try_rules():
+    actor = staff_actor(app)
+    return json_response(keyword_rules.try_rules(actor, body(app, KeywordRuleTest)))
+
+
+@app.route("/v1/bot/keyword-rules/{rule_id}", methods=["GET"])
+def get_rule(rule_id: str):
+    return json_response(keyword_rules.get_rule(staff_actor(app), rule_id))
+
+
+@app.route("/v1/bot/keyword-rules/{rule_id}", methods=["PATCH"])
+def update_rule(rule_id: str):
+    actor = staff_actor(app)
+    return json_response(keyword_rules.update_rule(actor, rule_id, body(app, KeywordRuleChange)))
+
+
+@app.route("/v1/bot/keyword-rules/{rule_id}", methods=["DELETE"])
+def delete_rule(rule_id: str):
+    keyword_rules.delete_rule(staff_actor(app), rule_id)
+    return json_response({"rule_id": rule_id, "deleted": True})
