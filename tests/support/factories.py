@@ -63,8 +63,10 @@ def customer_says(
     *,
     dedupe_key: str | None = None,
     at: int | None = None,
+    bot: bool = False,
 ) -> Received:
-    """A WeChat customer's text message, straight into the domain (no HTTP)."""
+    """A WeChat customer's text message, straight into the domain (no HTTP). `bot`: the shop's
+    bot is on (what intake reads from the shop profile)."""
     identity = resolve_customer(shop_id, Identity(WECHAT_OPENID, openid))
     at = at if at is not None else now_ms()
     return receive_customer_message(
@@ -77,6 +79,7 @@ def customer_says(
             content={"text": text},
             dedupe_key=dedupe_key or f"msg:{openid}:{at}:{text}",
             received_at=at,
+            bot=bot,
         )
     )
 

@@ -48,7 +48,7 @@ def _load(actor: StaffActor, conversation_id: str) -> Conversation:
         raise NotFound(
             f"no conversation {conversation_id!r}", code="conversation_not_found"
         ) from None
-    if conv.status not in ("queued", "assigned"):
+    if conv.status not in ("bot", "queued", "assigned"):  # from the bot: ends the bot's part
         raise Conflict(f"conversation is {conv.status}", code="not_open")
     supervisor = actor.can(p.CONVERSATIONS_ASSIGN)
     if not supervisor and conv.assignee != actor.username:
@@ -71,7 +71,7 @@ def transfer(actor: StaffActor, conversation_id: str, req: TransferRequest) -> d
     still_as_read = (
         Conversation.assignee == previous
         if previous
-        else Conversation.assignee.does_not_exist() & (Conversation.status == "queued")
+        else Conversation.assignee.does_not_exist() & (Conversation.status == conv.status)
     )
     common = [
         Conversation.transfer_note.set(req.note),

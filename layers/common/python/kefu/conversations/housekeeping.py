@@ -1,8 +1,11 @@
 """Resolved conversations close after a quiet period (RESOLVED_CLOSE_AFTER_HOURS): the
 customer's next message then starts a new conversation instead of reopening the old one.
 
-Runs on a schedule. It reads the shop registry and, per shop, one index range of resolved
-conversations older than the cut-off: cost follows the work to do, not the table size.
+A conversation still with the bot (status "bot": the bot answered and the customer went quiet)
+closes after the same quiet period: nobody has to resolve what no person took.
+
+Runs on a schedule. It reads the shop registry and, per shop, one index range per status
+(resolved, bot) older than the cut-off: cost follows the work to do, not the table size.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from kefu.storage.shops import ShopProfile
 from kefu.storage.tx import condition_failed, write_transaction
 
 BATCH = 100
+QUIET_CLOSES = ("resolved", "bot")  # the statuses that close after the quiet period
 
 
 def close_quiet_conversations(now: int | None = None) -> int:
@@ -25,10 +29,11 @@ def close_quiet_conversations(now: int | None = None) -> int:
     cutoff = now - settings().resolved_close_after_hours * 3600 * 1000
     closed = 0
     for shop in ShopProfile.shop_registry.query("shops"):
-        for conv in Conversation.by_status.query(
-            f"{shop.shop_id}#resolved", Conversation.last_activity_at < cutoff, limit=BATCH
-        ):
-            closed += _close(conv, now)
+        for status in QUIET_CLOSES:
+            for conv in Conversation.by_status.query(
+                f"{shop.shop_id}#{status}", Conversation.last_activity_at < cutoff, limit=BATCH
+            ):
+                closed += _close(conv, now)
     return closed
 
 
@@ -42,7 +47,7 @@ def _close(conv: Conversation, at: int) -> int:
                     Conversation.shop_status.set(f"{conv.shop_id}#closed"),
                     Conversation.closed_at.set(at),
                 ],
-                condition=(Conversation.status == "resolved")
+                condition=(Conversation.status == conv.status)
                 & (Conversation.last_activity_at == conv.last_activity_at),
             )
             tx.update(
@@ -52,7 +57,7 @@ def _close(conv: Conversation, at: int) -> int:
             )
     except TransactWriteError as exc:
         if condition_failed(exc, 0):
-            return 0  # the customer wrote again meanwhile: it reopened, leave it
+            return 0  # the customer wrote again (or an agent took it) meanwhile: leave it
         if condition_failed(exc, 1):
             # The customer already moved on to another conversation: close this one alone.
             conv.update(
@@ -61,7 +66,7 @@ def _close(conv: Conversation, at: int) -> int:
                     Conversation.shop_status.set(f"{conv.shop_id}#closed"),
                     Conversation.closed_at.set(at),
                 ],
-                condition=Conversation.status == "resolved",
+                condition=Conversation.status == conv.status,
             )
         else:
             raise

@@ -44,6 +44,9 @@ class InboundMessage:
     received_at: int
     channel_message_id: str | None = None
     default_queue: str = "default"
+    # The shop's bot is on (ShopProfile.bot_enabled, cached by intake): a new conversation
+    # opens with the bot instead of in the queue (kefu.bot, docs/bot.md).
+    bot: bool = False
 
 
 @dataclass(frozen=True)
@@ -255,7 +258,9 @@ def _open(msg: InboundMessage, message_id: str, *, replacing: str | None) -> Rec
     when another message opened one first (the caller retries and appends to that one)."""
     at = msg.received_at
     conversation_id = new_id("cv", at)
-    status = "queued"  # no bot or routing yet: every new conversation waits in the default queue
+    # With the bot on, the bot answers first and hands off to a person (kefu.bot.handoff);
+    # otherwise the conversation waits in the default queue until routing assigns it.
+    status = "bot" if msg.bot else "queued"
     conv = Conversation(
         msg.shop_id,
         conversation_id,

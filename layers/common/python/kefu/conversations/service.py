@@ -73,9 +73,10 @@ def list_conversations(
             raise Forbidden(
                 "agents may list only their own conversations", code="permission_denied"
             )
-        if assignee is None and flt.status != "queued":
+        if assignee is None and flt.status not in ("queued", "bot"):
             raise Forbidden(
-                "agents may list status=queued or assignee=me", code="permission_denied"
+                "agents may list status=queued, status=bot or assignee=me",
+                code="permission_denied",
             )
     last = decode_cursor(cursor, shop_id=shop)
     condition = None
@@ -349,32 +350,11 @@ def reply(actor: StaffActor, conversation_id: str, body: AgentReply) -> dict:
     if kind == "image":
         check_media_key(actor.shop_id, f"staff/{actor.username}", content["media_key"])
     at = now_ms()
-    message_id = new_id("msg", at)
-    msg = Message(
-        conversation_key(actor.shop_id, conversation_id),
-        message_key(at, message_id),
-        shop_id=actor.shop_id,
-        conversation_id=conversation_id,
-        message_id=message_id,
-        customer_id=conv.customer_id,
-        direction="out",
-        sender_type="agent",
-        sender_id=actor.username,
-        type=kind,
-        content=content,
-        channel=conv.channel,
-        created_at=at,
-        delivery_status="pending",
-        delivery_attempts=0,
+    msg = outgoing_message(
+        conv, kind, content, sender_type="agent", sender_id=actor.username, at=at
     )
-    actions = [
-        Conversation.last_activity_at.set(at),
-        Conversation.last_message_at.set(at),
-        Conversation.last_message_preview.set(preview(kind, content)),
-        Conversation.message_count.add(1),
-        Conversation.unread_count.set(0),
-        Conversation.first_response_at.set(Conversation.first_response_at | at),
-    ]
+    actions = [*outgoing_actions(kind, content, at), Conversation.unread_count.set(0)]
+    actions.append(Conversation.first_response_at.set(Conversation.first_response_at | at))
     try:
         with write_transaction() as tx:
             tx.save(msg)
@@ -383,23 +363,7 @@ def reply(actor: StaffActor, conversation_id: str, body: AgentReply) -> dict:
         if condition_failed(exc, 1):
             raise Conflict("conversation was closed meanwhile", code="closed") from None
         raise
-    event = events.DomainEvent(
-        events.REPLY_CREATED,
-        actor.shop_id,
-        f"{events.REPLY_CREATED}:{message_id}",
-        {
-            "conversation_id": conversation_id,
-            "message_id": message_id,
-            "msg_key": msg.msg_key,
-            "customer_id": conv.customer_id,
-            "channel": conv.channel,
-            "reply_to": conv.reply_to,
-            "type": kind,
-            "content": content,
-            "sender": {"type": "agent", "id": actor.username},
-        },
-        occurred_at=at,
-    )
+    event = reply_created_event(conv, msg)
     try:
         events.publish(event)
     except Exception as exc:
@@ -416,3 +380,70 @@ def reply(actor: StaffActor, conversation_id: str, body: AgentReply) -> dict:
     from kefu.conversations.views import message_view
 
     return message_view(msg)
+
+
+# --- the outbound path, shared by agents' replies and the bot's (kefu.bot.turn) --------------
+
+
+def outgoing_message(
+    conv: Conversation,
+    kind: str,
+    content: dict,
+    *,
+    sender_type: str,
+    sender_id: str | None,
+    at: int,
+    message_id: str | None = None,
+) -> Message:
+    """A message to the customer, pending delivery: saved by the caller in its transaction,
+    then announced with `reply_created_event`, which outbound delivers."""
+    message_id = message_id or new_id("msg", at)
+    return Message(
+        conversation_key(conv.shop_id, conv.conversation_id),
+        message_key(at, message_id),
+        shop_id=conv.shop_id,
+        conversation_id=conv.conversation_id,
+        message_id=message_id,
+        customer_id=conv.customer_id,
+        direction="out",
+        sender_type=sender_type,
+        sender_id=sender_id,
+        type=kind,
+        content=content,
+        channel=conv.channel,
+        created_at=at,
+        delivery_status="pending",
+        delivery_attempts=0,
+    )
+
+
+def outgoing_actions(kind: str, content: dict, at: int, *, count: int = 1) -> list:
+    """The conversation's changes for `count` outgoing messages, the last being (kind, content)."""
+    return [
+        Conversation.last_activity_at.set(at),
+        Conversation.last_message_at.set(at),
+        Conversation.last_message_preview.set(preview(kind, content)),
+        Conversation.message_count.add(count),
+    ]
+
+
+def reply_created_event(conv: Conversation, msg: Message) -> events.DomainEvent:
+    """`reply.created`: what outbound delivers (and the notifier pushes to in-app customers)."""
+    content = msg.content.as_dict() if hasattr(msg.content, "as_dict") else dict(msg.content)
+    return events.DomainEvent(
+        events.REPLY_CREATED,
+        conv.shop_id,
+        f"{events.REPLY_CREATED}:{msg.message_id}",
+        {
+            "conversation_id": conv.conversation_id,
+            "message_id": msg.message_id,
+            "msg_key": msg.msg_key,
+            "customer_id": conv.customer_id,
+            "channel": conv.channel,
+            "reply_to": conv.reply_to,
+            "type": msg.type,
+            "content": content,
+            "sender": {"type": msg.sender_type, "id": msg.sender_id},
+        },
+        occurred_at=msg.created_at,
+    )

@@ -26,6 +26,8 @@ def _announce(received: Received, msg: InboundMessage) -> None:
         "content": msg.content,
         "new_conversation": received.new_conversation,
         "reopened": received.reopened,
+        # The shop's bot is on: the autoreply function's rule selects these (docs/bot.md).
+        "bot": msg.bot,
     }
     published = [
         events.DomainEvent(
@@ -47,6 +49,8 @@ def _announce(received: Received, msg: InboundMessage) -> None:
                     "customer_id": received.customer_id,
                     "channel": msg.channel,
                     "queue": msg.default_queue,
+                    # "bot": the bot answers first; routing waits for `handoff.requested`.
+                    "status": "bot" if msg.bot else "queued",
                     # What routing's rules read (keywords, card category / seller shop).
                     "type": msg.type,
                     "content": msg.content,
@@ -83,6 +87,7 @@ def receive_from_client(actor: CustomerActor, message: CustomerMessage) -> Recei
         received_at=at,
         channel_message_id=message.client_message_id,
         default_queue=shop.default_queue,
+        bot=bool(shop.bot_enabled),
     )
     received = receive_customer_message(msg)
     _announce(received, msg)
@@ -144,6 +149,7 @@ def receive_wechat_push(
         received_at=at,
         channel_message_id=push.msg_id,
         default_queue=shop.default_queue,
+        bot=bool(shop.bot_enabled),
     )
     received = receive_customer_message(msg)
     _announce(received, msg)

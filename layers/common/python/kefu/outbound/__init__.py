@@ -174,6 +174,14 @@ def _wechat_payload(api: WeChatApi, token: str, openid: str, data: dict) -> dict
     content = data["content"]
     if data["type"] == "text":
         return {"touser": openid, "msgtype": "text", "text": {"content": content["text"]}}
+    if data["type"] == "image" and content.get("media_id"):
+        # A WeChat material id, as the bot's answers and keyword rules carry (no upload).
+        return {"touser": openid, "msgtype": "image", "image": {"media_id": content["media_id"]}}
+    if data["type"] == "image" and not content.get("media_key"):
+        raise _Undeliverable("WeChat cannot send a picture by URL (in-app clients show it)")
+    if data["type"] == "miniprogrampage":
+        page = {k: content.get(k) for k in ("title", "pagepath", "thumb_media_id")}
+        return {"touser": openid, "msgtype": "miniprogrampage", "miniprogrampage": page}
     if data["type"] == "image":
         from kefu.media import fetch
 

@@ -2,6 +2,8 @@
 conversation already assigned or waiting, and the conditional writes change nothing).
 
 conversation.opened       rules pick queue + priority; assign in that queue, else it waits
+                          (not while the bot has it: status "bot" waits for handoff.requested)
+handoff.requested         the bot hands a conversation to people: routed as conversation.opened
 message.received          (reopened, without an agent) assign in its queue, else it waits
 conversation.transferred  (to a queue) assign in the new queue, not to the agent who let go
 agent.slot_freed          give the agent the next waiting conversations of their queues
@@ -205,7 +207,9 @@ def _reassign_in_queue(
 
 def handle(detail: dict[str, Any]) -> dict[str, Any]:
     kind, shop_id, data = detail["type"], detail["shop_id"], detail.get("data") or {}
-    if kind == events.CONVERSATION_OPENED:
+    if kind == events.CONVERSATION_OPENED and data.get("status") == "bot":
+        return {"skipped": "with the bot"}
+    if kind in (events.CONVERSATION_OPENED, events.HANDOFF_REQUESTED):
         return route_opened(detail)
     if kind == events.MESSAGE_RECEIVED:
         if not data.get("reopened"):

@@ -12,7 +12,7 @@ GSI waiting      wait_queue    = "<shop>#<queue>"        sort wait_rank "<9 - pr
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from kefu.storage.base import KefuModel, table_name
@@ -121,6 +121,13 @@ class Conversation(KefuModel):
     routed_at = NumberAttribute(null=True)
     routed_by_rule = UnicodeAttribute(null=True)
     transfer_note = UnicodeAttribute(null=True)
+    # The bot (kefu.bot, docs/bot.md): its memory of this conversation, written only in the
+    # transaction that sends its replies, guarded by bot_rev (two turns of one conversation
+    # handled at once: the later one retries on the state the first wrote); and why it handed
+    # the conversation to a person, for the agent who takes it.
+    bot_state = JSONAttribute(null=True)
+    bot_rev = NumberAttribute(null=True)
+    handoff = JSONAttribute(null=True)
 
     by_status = _ByStatus()
     by_assignee = _ByAssignee()
@@ -154,4 +161,5 @@ class Conversation(KefuModel):
             "priority": self.priority or 0,
             "queued_at": self.queued_at,
             "transfer_note": self.transfer_note,
+            "handoff": self.handoff,
         }

@@ -8,7 +8,7 @@ GSI shop_registry  registry = "shops" (profiles only)  sort pk: every shop, for 
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 
 from kefu.storage.base import KefuModel, table_name
@@ -44,6 +44,10 @@ class ShopProfile(KefuModel):
     shop_events_secret_id = UnicodeAttribute(null=True)
     created_at = NumberAttribute()
     registry = UnicodeAttribute(default="shops")
+    # Mirror of the bot settings' `enabled` (BotTable `settings`, written in the same
+    # transaction): intake reads the cached profile anyway, so it knows without a request
+    # whether a new conversation opens with the bot (docs/decisions.md).
+    bot_enabled = BooleanAttribute(null=True)
 
     shop_registry = _ShopRegistry()
 

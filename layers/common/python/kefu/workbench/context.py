@@ -113,6 +113,8 @@ def conversation_context(shop_id: str, username: str, conversation_id: str) -> d
     page, has_more = messages.result()
     return {
         "conversation": conv.to_public(),
+        # Why the bot handed this conversation over, with its transcript (docs/bot.md).
+        "handoff": conv.handoff,
         "messages": {
             "messages": [message_view(m) for m in page],
             # As GET /v1/conversations/{id}/messages: poll ?after=next_cursor, page back with

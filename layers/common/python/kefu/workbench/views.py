@@ -12,6 +12,8 @@ snoozed          by_assignee (<shop>#<me>)           newest activity    assigned
 my_queues        by_status (<shop>#queued)           newest activity    queue in my queues
 unassigned       by_status (<shop>#queued)           newest activity    -
 waiting_longest  by_status (<shop>#queued)           oldest activity    -
+bot              by_status (<shop>#bot)              newest activity    - (the bot's; counted
+                                                                        when the shop's bot is on)
 all              by_activity (<shop>), supervisors   newest activity    open statuses
 """
 
@@ -28,7 +30,7 @@ from kefu.pagination import decode_cursor, take_page
 from kefu.storage.conversations import OPEN_STATUSES, Conversation
 
 COUNT_CAP = 500
-VIEWS = ("mine", "snoozed", "my_queues", "unassigned", "waiting_longest", "all")
+VIEWS = ("mine", "snoozed", "my_queues", "unassigned", "waiting_longest", "bot", "all")
 SUPERVISOR_VIEWS = {"all"}
 
 
@@ -75,6 +77,9 @@ def _plan(actor: StaffActor, view: str, now: int, queues: list[str] | None) -> _
         return _Plan(
             Conversation.by_status, f"{shop}#queued", None, newest_first=view == "unassigned"
         )
+    if view == "bot":
+        # Agents may watch the bot's conversations and take one over (claim ends the bot's part).
+        return _Plan(Conversation.by_status, f"{shop}#bot", None)
     return _Plan(Conversation.by_activity, shop, Conversation.status.is_in(*OPEN_STATUSES))
 
 
@@ -108,11 +113,19 @@ def _count(plan: _Plan) -> dict:
     return {"count": int(data.get("Count", 0)), "more": "LastEvaluatedKey" in data}
 
 
+def _bot_enabled(shop_id: str) -> bool:
+    from kefu.shops import get_shop
+
+    return bool(get_shop(shop_id).bot_enabled)  # the profile is cached in the instance
+
+
 def view_counts(actor: StaffActor) -> dict:
     p.require(actor, p.CONVERSATIONS_READ)
     now = now_ms()
     queues = my_queues(actor)
     views = [v for v in VIEWS if v not in SUPERVISOR_VIEWS or actor.can(p.CONVERSATIONS_READ_ALL)]
+    if not _bot_enabled(actor.shop_id):
+        views.remove("bot")  # no request spent on a view that is always empty
     out = []
     counts: dict[str, dict] = {}
     for view in views:
