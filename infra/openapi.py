@@ -67,6 +67,16 @@ REQUEST_BODIES: dict[str, str] = {
     "NewComment": "kefu.tickets.service:NewComment",
     "CalendarBody": "kefu.tickets.sla:CalendarBody",
     "SlaPoliciesBody": "kefu.tickets.sla:SlaPoliciesBody",
+    "NewKbEntry": "kefu.knowledge.entries:NewKbEntry",
+    "KbEntryChange": "kefu.knowledge.entries:KbEntryChange",
+    "KbRestore": "kefu.knowledge.entries:KbRestore",
+    "KbImport": "kefu.knowledge.transfer:KbImport",
+    "KbDictionary": "kefu.knowledge.publish:KbDictionary",
+    "NewKeywordRule": "kefu.bot.keyword_rules:NewKeywordRule",
+    "KeywordRuleChange": "kefu.bot.keyword_rules:KeywordRuleChange",
+    "KeywordRuleTest": "kefu.bot.keyword_rules:KeywordRuleTest",
+    "AcceptSuggestion": "kefu.bot.learning:AcceptSuggestion",
+    "BotSettings": "kefu.bot.settings:BotSettings",
 }
 
 

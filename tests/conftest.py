@@ -21,9 +21,11 @@ os.environ.update(
         "ORDERS_TABLE": "kefu-test-orders",
         "WORKBENCH_TABLE": "kefu-test-workbench",
         "TICKETS_TABLE": "kefu-test-tickets",
+        "BOT_TABLE": "kefu-test-bot",
         "CONNECTIONS_TABLE": "kefu-test-connections",
         "EVENT_BUS_NAME": "kefu-test-events",
         "MEDIA_BUCKET": "kefu-test-media",
+        "KNOWLEDGE_BUCKET": "kefu-test-knowledge",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "kefu-test",
     }

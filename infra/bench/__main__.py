@@ -295,9 +295,22 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {}
     report["import time, ms (median of fresh processes)"] = import_times(args.import_runs)
     report["layer"] = layer_report(args.layer_dir)
+    # The bot's own layer (jieba, re2, openpyxl), built beside the common one.
+    report["bot layer"] = layer_report(args.layer_dir.parent / "BotLayer")
     from infra.bench import routing  # noqa: PLC0415 - routing and assignment figures
 
     report["routing and assignment"] = routing.report()
+    from infra.bench import bot_turn  # noqa: PLC0415 - the bot's requests per turn
+
+    report["bot turn"] = bot_turn.report()
+    print(
+        "DynamoDB requests per bot turn:",
+        report["bot turn"]["DynamoDB requests per bot turn"],
+        file=sys.stderr,
+    )
+    from infra.bench import keyword_rules  # noqa: PLC0415 - the bot's keyword-rule matching
+
+    report["keyword auto-reply rules"] = keyword_rules.report()
 
     aws_calls.install()
     from infra.local.__main__ import demo_data_hook, wechat_standin_hook

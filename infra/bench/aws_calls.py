@@ -157,3 +157,13 @@ def summarize(calls: list[Call], *, table_names: dict[str, str]) -> dict[str, An
         "dynamodb_requests_by_function": dict(functions),
         "aws_calls": len(calls),
     }
+
+
+def dynamodb_counts(calls: list[Call]) -> dict[str, Any]:
+    """DynamoDB requests in all, per operation (in order of first use) and the Scans among them."""
+    ops = Counter(c.operation for c in calls if c.service == "dynamodb")
+    return {
+        "dynamodb_requests": sum(ops.values()),
+        "per_operation": dict(ops),
+        "scans": ops.get("Scan", 0),
+    }

@@ -14,15 +14,14 @@
 
 from __future__ import annotations
 
-import gc
 import heapq
 import json
-import os
 import random
 import statistics
 import sys
 import time
-from contextlib import contextmanager
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +109,11 @@ def _rules(n: int, rng: random.Random) -> list:
     return [*extra, *base][:n] if n > len(base) else base[:n]
 
 
+def _decide_all(decide: Callable[[Any], object], facts: list) -> None:
+    for f in facts:
+        decide(f)
+
+
 def decision_cost(messages: int = 20_000, rounds: int = 11) -> dict[str, Any]:
     from kefu.routing.rules import CompiledRules, Facts
 
@@ -133,31 +137,20 @@ def decision_cost(messages: int = 20_000, rounds: int = 11) -> dict[str, Any]:
         t = time.perf_counter()
         compiled[n] = CompiledRules(rules)
         compile_ms[n] = (time.perf_counter() - t) * 1000
-    # Rounds alternate between the two rule sets, with the collector paused, so drift on this
-    # shared machine (and garbage from building 10,000 rules) lands on both sides alike.
-    per_round: dict[int, list[float]] = {10: [], 10_000: []}
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(rounds):
-            for n in (10, 10_000):
-                decide = compiled[n].decide
-                t = time.perf_counter()
-                for f in facts:
-                    decide(f)
-                per_round[n].append((time.perf_counter() - t) / len(facts) * 1e6)
-    finally:
-        gc.enable()
+    from infra.bench.rounds import alternating_rounds, paired_ratio
+
+    per_round = alternating_rounds(
+        {n: partial(_decide_all, compiled[n].decide, facts) for n in (10, 10_000)},
+        len(facts),
+        rounds,
+    )
     medians = {n: statistics.median(v) for n, v in per_round.items()}
     for n in (10, 10_000):
         out[f"{n} rules"] = {
             "median µs per decision": round(medians[n], 2),
             "compile ms (once per rule set version per instance)": round(compile_ms[n], 1),
         }
-    # The ratio of each round's pair, then the median: robust to load changing between rounds.
-    out["ratio 10,000 ÷ 10 (target ≤ 1.2)"] = round(
-        statistics.median(b / a for a, b in zip(per_round[10], per_round[10_000], strict=True)), 3
-    )
+    out["ratio 10,000 ÷ 10 (target ≤ 1.2)"] = paired_ratio(per_round[10_000], per_round[10])
     # For contrast: checking every rule in order, what the matcher avoids.
     from kefu.routing.rules import naive_decide
 
@@ -174,97 +167,21 @@ def decision_cost(messages: int = 20_000, rounds: int = 11) -> dict[str, Any]:
 # ------------------------------------------------------------------------------ requests
 
 
-@contextmanager
-def _moto_env():
-    saved = dict(os.environ)
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
-            "STAGE": "bench",
-            "SHOPS_TABLE": "bench-shops",
-            "CUSTOMERS_TABLE": "bench-customers",
-            "CONVERSATIONS_TABLE": "bench-conversations",
-            "MESSAGES_TABLE": "bench-messages",
-            "AUDIT_TABLE": "bench-audit",
-            "RUNTIME_TABLE": "bench-runtime",
-            "WORKBENCH_TABLE": "bench-workbench",
-            "EVENT_BUS_NAME": "bench-events",
-        }
-    )
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    os.environ.pop("AWS_PROFILE", None)
-    from kefu import aws, config, shops
-    from moto import mock_aws
-
-    def reset() -> None:
-        aws.client.cache_clear()
-        config.settings.cache_clear()
-        shops.clear_cache()
-
-    try:
-        with mock_aws():
-            reset()
-            import boto3
-
-            from infra.local.template import load_yaml
-
-            resources = load_yaml(ROOT / "template.yaml")["Resources"]
-            ddb = boto3.client("dynamodb", region_name="us-east-1")
-            for logical_id, env_var in {
-                "ShopsTable": "SHOPS_TABLE",
-                "CustomersTable": "CUSTOMERS_TABLE",
-                "ConversationsTable": "CONVERSATIONS_TABLE",
-                "MessagesTable": "MESSAGES_TABLE",
-                "AuditTable": "AUDIT_TABLE",
-                "RuntimeTable": "RUNTIME_TABLE",
-                "WorkbenchTable": "WORKBENCH_TABLE",
-            }.items():
-                props = resources[logical_id]["Properties"]
-                kwargs = {
-                    "TableName": os.environ[env_var],
-                    "KeySchema": props["KeySchema"],
-                    "AttributeDefinitions": props["AttributeDefinitions"],
-                    "BillingMode": "PAY_PER_REQUEST",
-                }
-                if props.get("GlobalSecondaryIndexes"):
-                    kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-                ddb.create_table(**kwargs)
-            boto3.client("events", region_name="us-east-1").create_event_bus(Name="bench-events")
-            yield
-    finally:
-        reset()
-        os.environ.clear()
-        os.environ.update(saved)
-
-
 def requests_per_assignment() -> dict[str, Any]:
     from infra.bench import aws_calls
+    from infra.bench.moto_env import customer_message, moto_env, seed_shop
 
     aws_calls.install()
-    with _moto_env():
+    with moto_env():
         from kefu.assignment import agents
-        from kefu.auth.actors import StaffActor
         from kefu.conversations import service
-        from kefu.conversations.inbound import InboundMessage, receive_customer_message
-        from kefu.customers import WECHAT_OPENID, Identity, resolve_customer
         from kefu.ids import now_ms
         from kefu.routing import admin, router
         from kefu.routing.rules import RoutingRule, RoutingRulesPut, RuleConditions
         from kefu.storage.conversations import Conversation
-        from kefu.storage.shops import ShopProfile, StaffMember
 
         shop = "bench"
-        at = now_ms()
-        ShopProfile(shop, name="bench", created_at=at).save()
-        actors = {}
-        for u, role in (("sup", "supervisor"), ("a1", "agent"), ("a2", "agent"), ("a3", "agent")):
-            StaffMember(
-                shop, StaffMember.key(u), username=u, role=role, created_at=at, updated_at=at
-            ).save()
-            actors[u] = StaffActor(shop, u, role)
+        actors = seed_shop(shop, {"sup": "supervisor", "a1": "agent", "a2": "agent", "a3": "agent"})
         sup = actors["sup"]
         admin.create_queue(
             sup, admin.NewQueue(queue_id="logistics", name="物流", members=["a1", "a2", "a3"])
@@ -286,20 +203,8 @@ def requests_per_assignment() -> dict[str, Any]:
             agents.set_my_status(actors[u], agents.StatusChange(status="online", capacity=1))
 
         def opened(openid: str, text: str) -> dict:
-            identity = resolve_customer(shop, Identity(WECHAT_OPENID, openid))
             t = now_ms()
-            r = receive_customer_message(
-                InboundMessage(
-                    shop_id=shop,
-                    channel="wechat_miniprogram",
-                    identity=identity,
-                    reply_to=f"{WECHAT_OPENID}:{openid}",
-                    type="text",
-                    content={"text": text},
-                    dedupe_key=f"{openid}:{t}",
-                    received_at=t,
-                )
-            )
+            r = customer_message(shop, openid, text, at=t)
             return {
                 "type": "conversation.opened",
                 "shop_id": shop,
@@ -315,18 +220,10 @@ def requests_per_assignment() -> dict[str, Any]:
                 },
             }
 
-        def count(fn) -> dict:  # noqa: ANN001
+        def count(fn: Callable[[], object]) -> dict:
             aws_calls.LOG.clear()
             fn()
-            calls = [c for c in aws_calls.LOG.snapshot() if c.service == "dynamodb"]
-            ops: dict[str, int] = {}
-            for c in calls:
-                ops[c.operation] = ops.get(c.operation, 0) + 1
-            return {
-                "dynamodb_requests": len(calls),
-                "per_operation": ops,
-                "scans": ops.get("Scan", 0),
-            }
+            return aws_calls.dynamodb_counts(aws_calls.LOG.snapshot())
 
         out: dict[str, Any] = {}
         first = opened("c1", "我的快递到哪了")

@@ -16,6 +16,11 @@ The app-login signing key of both shops is demo-app-login-key.
 Shop events (POST /v1/shop-events): both shops sign with demo-shop-events-key. In `demo`, 小明 has
 order DEMO-1001 shipped by 顺丰速运 (SF1234567890) with two logistics updates, and 小红 has a
 paid order DEMO-1002.
+The bot in `demo` (off until an owner turns it on: PUT /v1/bot/settings {"enabled": true}):
+a published knowledge base of nine entries (shipping time, returns, return postage, invoices,
+sizes, coupons, changing the address, couriers, and one in English), the shop words 运费险 and
+顺丰速运 in its dictionary, and two keyword rules: a greeting (exact 你好/您好/在吗/hi/hello,
+with the customer's name) and the customer-service hours (contains 营业时间/几点上班/人工几点).
 """
 
 from __future__ import annotations
@@ -111,7 +116,8 @@ def seed(env: dict[str, str], *, wechat_url: str | None = None) -> None:
         )
     _conversations(WeChatStandIn.openid_for)
     _orders(WeChatStandIn.openid_for)
-    log.info("demo data loaded: shops demo, demo-2; staff owner, agent1, agent2")
+    _bot()
+    log.info("demo data loaded: shops demo, demo-2; staff owner, agent1, agent2; demo's bot")
 
 
 def _put_secret(client: Any, name: str, value: str) -> None:
@@ -268,3 +274,114 @@ def _orders(openid_for: Any) -> None:
     ]
     events = [msgspec.convert(e, ShopEvent) for e in raw]
     ingest("demo", events)
+
+
+# The demo shop's own knowledge base: written for this demo (question, similar questions, answer).
+DEMO_KB = [
+    (
+        "什么时候发货",
+        ["下单后多久发货", "几天能发出", "今天下单今天能发吗", "多久能发货"],
+        "现货商品付款后 48 小时内发货（节假日顺延），预售商品以商品页写明的时间为准。",
+    ),
+    (
+        "支持七天无理由退货吗",
+        ["可以退货吗", "不喜欢能退吗", "怎么申请退货", "收到不合适可以退吗"],
+        "支持七天无理由退货：在「我的订单」里选中该订单，点「申请售后」即可，"
+        "商品需保持完好、不影响二次销售。",
+    ),
+    (
+        "退货运费谁出",
+        ["退货要自己付运费吗", "退货邮费谁承担", "运费险怎么理赔"],
+        "质量问题的退货运费由我们承担；七天无理由退货的运费由买家承担，买了运费险的可以按运费险理赔。",
+    ),
+    (
+        "可以开发票吗",
+        ["怎么开发票", "能开增值税专用发票吗", "发票怎么申请"],
+        "可以开电子普通发票或增值税专用发票：在订单详情页点「申请开票」，填写抬头和税号，"
+        "开好后发到您的邮箱。",
+    ),
+    (
+        "尺码怎么选",
+        ["我该穿什么码", "身高170体重60穿什么码", "衣服偏大还是偏小"],
+        "商品页有详细尺码表，一般按平时的尺码选即可；告诉我们您的身高体重，我们也可以帮您推荐～",
+    ),
+    (
+        "有优惠券吗",
+        ["怎么领优惠券", "优惠券怎么用", "有没有折扣"],
+        "新人可以在首页领取满 99 减 10 的优惠券，下单时在结算页选择优惠券即可使用。",
+    ),
+    (
+        "可以修改收货地址吗",
+        ["地址填错了怎么办", "怎么改地址", "收货地址写错了"],
+        "发货前可以自己改：在订单详情点「修改地址」；已经发货的请回复「转人工」，我们帮您联系快递改派。",
+    ),
+    (
+        "发什么快递",
+        ["默认什么快递", "能发顺丰吗", "可以指定快递吗"],
+        "默认发顺丰速运，偏远地区发中通快递，暂不支持指定其他快递。",
+    ),
+    (
+        "What is your return policy?",
+        ["Can I return an item?", "How do I send something back?", "Do you accept returns?"],
+        "You can return any item within 7 days of delivery: open the order, tap 'After-sales' "
+        "and follow the steps. We pay the postage when the item is faulty.",
+    ),
+]
+DEMO_DICTIONARY = ["运费险", "顺丰速运"]
+DEMO_RULES = [
+    {
+        "name": "问候",
+        "match_mode": "exact",
+        "keywords": ["你好", "您好", "在吗", "hi", "hello"],
+        "priority": 10,
+        "replies": [
+            {
+                "type": "text",
+                "content": "{customer_name|您}好！我是 Demo 小店的智能客服，"
+                "发货、退货、发票、尺码都可以问我；需要人工请回复「转人工」。",
+            }
+        ],
+    },
+    {
+        "name": "客服时间",
+        "match_mode": "contains",
+        "keywords": ["营业时间", "几点上班", "人工几点"],
+        "replies": [
+            {
+                "type": "text",
+                "content": "人工客服每天 9:00-21:00 在线，"
+                "其他时间可以先留言，我们上班后第一时间回复。",
+            }
+        ],
+    },
+]
+
+
+def _bot() -> None:
+    """demo's knowledge base, dictionary and keyword rules, published (the bot itself stays
+    off, so the walkthrough's conversations still go straight to agents)."""
+    import msgspec
+    from kefu.auth.actors import StaffActor
+    from kefu.bot import keyword_rules
+    from kefu.knowledge import entries, publish
+
+    owner = StaffActor("demo", "owner", "owner")
+    for question, similar, answer in DEMO_KB:
+        entries.create_entry(
+            owner,
+            None,
+            msgspec.convert(
+                {
+                    "question": question,
+                    "similar_questions": similar,
+                    "answer": [{"type": "text", "content": answer}],
+                },
+                entries.NewKbEntry,
+            ),
+        )
+    publish.put_dictionary(
+        owner, None, msgspec.convert({"words": DEMO_DICTIONARY}, publish.KbDictionary)
+    )
+    for rule in DEMO_RULES:
+        keyword_rules.create_rule(owner, msgspec.convert(rule, keyword_rules.NewKeywordRule))
+    publish.publish(owner, None)

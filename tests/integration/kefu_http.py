@@ -39,6 +39,23 @@ def wait_for(
         time.sleep(interval)
 
 
+def publish_knowledge(api: Api, token: str, *, timeout: float = 60) -> dict:
+    """POST /v1/knowledge/publish (202: the knowledge publisher builds it), then poll
+    GET /v1/knowledge until the publish is no longer under way. Returns the head."""
+    before = api.get("/v1/knowledge", token).json()["published_version"]
+    requested = api.post("/v1/knowledge/publish", token)
+    assert requested.status_code == 202, requested.text
+
+    def built() -> dict | None:
+        head = api.get("/v1/knowledge", token).json()
+        return None if head["publishing"] else head
+
+    head = wait_for(built, timeout=timeout, interval=0.5, what="the knowledge base published")
+    assert head["publish_error"] is None, head["publish_error"]
+    assert head["published_version"] > before, head
+    return head
+
+
 class Api:
     """kefu's HTTP API through the local gateway (API Gateway REST proxy events)."""
 

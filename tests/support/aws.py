@@ -6,46 +6,14 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from infra.local.template import load_yaml
+from infra.local.tables import create_tables_from_template
 
-ROOT = Path(__file__).resolve().parents[2]
-TABLE_ENV = {
-    "ShopsTable": "SHOPS_TABLE",
-    "CustomersTable": "CUSTOMERS_TABLE",
-    "ConversationsTable": "CONVERSATIONS_TABLE",
-    "MessagesTable": "MESSAGES_TABLE",
-    "AuditTable": "AUDIT_TABLE",
-    "RuntimeTable": "RUNTIME_TABLE",
-    "OrdersTable": "ORDERS_TABLE",
-    "WorkbenchTable": "WORKBENCH_TABLE",
-    "TicketsTable": "TICKETS_TABLE",
-    "ConnectionsTable": "CONNECTIONS_TABLE",
-}
 TEST_PASSWORD = "Kefu-Test-123!"
-
-
-def create_tables_from_template(dynamodb) -> None:
-    """Key schemas and indexes come from template.yaml, so models and template cannot drift."""
-    resources = load_yaml(ROOT / "template.yaml")["Resources"]
-    for logical_id, env_var in TABLE_ENV.items():
-        props = resources[logical_id]["Properties"]
-        kwargs = {
-            "TableName": os.environ[env_var],
-            "KeySchema": props["KeySchema"],
-            "AttributeDefinitions": props["AttributeDefinitions"],
-            "BillingMode": "PAY_PER_REQUEST",
-        }
-        if props.get("GlobalSecondaryIndexes"):
-            kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-        if props.get("LocalSecondaryIndexes"):
-            kwargs["LocalSecondaryIndexes"] = props["LocalSecondaryIndexes"]
-        dynamodb.create_table(**kwargs)
 
 
 def reset_kefu_caches() -> None:
@@ -65,6 +33,9 @@ def reset_kefu_caches() -> None:
     from kefu.realtime import push
 
     push.management_api.cache_clear()
+    from kefu.bot import keyword_rules
+
+    keyword_rules.clear_cache()
 
 
 @dataclass
@@ -117,6 +88,7 @@ def kefu_env(monkeypatch, tmp_path):
             Targets=[{"Id": "capture", "Arn": queue_arn}],
         )
         boto3.client("s3").create_bucket(Bucket=os.environ["MEDIA_BUCKET"])
+        boto3.client("s3").create_bucket(Bucket=os.environ["KNOWLEDGE_BUCKET"])
         secret_arn = boto3.client("secretsmanager").create_secret(
             Name="kefu/test/customer-token-key", SecretString="x" * 64
         )["ARN"]

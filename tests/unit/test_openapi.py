@@ -230,7 +230,8 @@ def test_request_body_schema_matches_msgspec(name):
     if "anyOf" in generated:  # a tagged union
         members = {ref["$ref"].rsplit("/", 1)[1] for ref in generated["anyOf"]}
         assert {r["$ref"].rsplit("/", 1)[1] for r in doc_schema["oneOf"]} == members
-        assert doc_schema["discriminator"]["propertyName"] == "type"
+        discriminator = generated["discriminator"]["propertyName"]  # "type", or "as"
+        assert doc_schema["discriminator"]["propertyName"] == discriminator
         mapping = {
             k: v.rsplit("/", 1)[1] for k, v in doc_schema["discriminator"]["mapping"].items()
         }

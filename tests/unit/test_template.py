@@ -367,3 +367,15 @@ def test_outbound_marks_a_reply_failed_on_the_attempt_that_sends_it_to_the_dlq()
     max_attempts = int(outbound["Environment"]["Variables"]["OUTBOUND_MAX_ATTEMPTS"])
     redrive = _props(resources["OutboundQueue"])["RedrivePolicy"]
     assert max_attempts == int(redrive["maxReceiveCount"])
+
+
+def test_the_knowledge_publisher_records_a_failure_on_the_attempt_that_sends_it_to_the_dlq():
+    """KNOWLEDGE_PUBLISH_MAX_ATTEMPTS must equal the queue's maxReceiveCount, or a dead-lettered
+    publish would show 'publishing' for ever instead of its error."""
+    resources = _resources()
+    publisher = _props(resources["KnowledgePublisherFunction"])
+    max_attempts = int(publisher["Environment"]["Variables"]["KNOWLEDGE_PUBLISH_MAX_ATTEMPTS"])
+    redrive = _props(resources["KnowledgePublishQueue"])["RedrivePolicy"]
+    assert max_attempts == int(redrive["maxReceiveCount"])
+    queue = _props(resources["KnowledgePublishQueue"])
+    assert queue["VisibilityTimeout"] >= 6 * publisher["Timeout"]

@@ -61,6 +61,13 @@ TICKET_UPDATED = "ticket.updated"
 TICKET_RESOLVED = "ticket.resolved"
 TICKET_SLA_BREACHED = "ticket.sla_breached"
 STAFF_NOTIFIED = "staff.notified"
+# The bot (kefu.bot.turn, docs/bot.md): what it answered, and a conversation it hands to people.
+BOT_REPLIED = "bot.replied"
+HANDOFF_REQUESTED = "handoff.requested"
+# The knowledge base (kefu.knowledge.publish, docs/knowledge-base.md): a publish asked for (the
+# knowledge_publisher function builds it), and a new published version.
+KNOWLEDGE_PUBLISH_REQUESTED = "knowledge.publish_requested"
+KNOWLEDGE_PUBLISHED = "knowledge.published"
 
 SOURCES = {
     MESSAGE_RECEIVED: "kefu.intake",
@@ -83,6 +90,10 @@ SOURCES = {
     TICKET_RESOLVED: "kefu.tickets",
     TICKET_SLA_BREACHED: "kefu.tickets",
     STAFF_NOTIFIED: "kefu.realtime",
+    BOT_REPLIED: "kefu.bot",
+    HANDOFF_REQUESTED: "kefu.bot",
+    KNOWLEDGE_PUBLISH_REQUESTED: "kefu.knowledge",
+    KNOWLEDGE_PUBLISHED: "kefu.knowledge",
 }
 
 

@@ -33,6 +33,12 @@ ROUTING_READ = "routing.read"  # queues, rules, agents' status and load
 ROUTING_MANAGE = "routing.manage"  # queues, routing rules, agents' capacity
 AGENT_STATUS_SET = "agents.status.set"  # one's own status and capacity
 CONVERSATIONS_TRANSFER = "conversations.transfer"  # one's own conversation (supervisors: any)
+KEYWORD_RULES_READ = "bot.keyword_rules.read"  # the bot's keyword auto-reply rules
+KEYWORD_RULES_MANAGE = "bot.keyword_rules.manage"  # create, change, delete them
+KNOWLEDGE_READ = "knowledge.read"  # the knowledge base's entries, versions, publishes
+KNOWLEDGE_MANAGE = "knowledge.manage"  # edit, import, the dictionary, publish
+BOT_INSIGHTS = "bot.insights"  # what the bot missed, suggestions from it, entry reports
+BOT_SETTINGS_MANAGE = "bot.settings.manage"  # the bot's settings (GET and PUT)
 
 _AGENT = {
     CONVERSATIONS_READ,
@@ -42,10 +48,16 @@ _AGENT = {
 }
 _AGENT |= {TICKETS_READ, TICKETS_CREATE, TICKETS_WORK}
 _AGENT |= {AGENT_STATUS_SET, CONVERSATIONS_TRANSFER}
+_AGENT |= {KEYWORD_RULES_READ}
+_AGENT |= {KNOWLEDGE_READ}
 _SUPERVISOR = _AGENT | {CONVERSATIONS_READ_ALL, CONVERSATIONS_ASSIGN, STAFF_READ, AUDIT_READ}
 _SUPERVISOR |= {CUSTOMERS_CONTACT_READ, QUICK_REPLIES_MANAGE}
 _SUPERVISOR |= {TICKETS_READ_ALL, TICKETS_MANAGE, TICKETS_SLA_MANAGE}
 _SUPERVISOR |= {ROUTING_READ, ROUTING_MANAGE}
+_SUPERVISOR |= {KEYWORD_RULES_MANAGE}
+_SUPERVISOR |= {KNOWLEDGE_MANAGE}
+_SUPERVISOR |= {BOT_INSIGHTS}
+_SUPERVISOR |= {BOT_SETTINGS_MANAGE}
 _OWNER = _SUPERVISOR | {STAFF_MANAGE}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -54,6 +66,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "owner": frozenset(_OWNER),
     # Not a staff role: the shop's own back end, authenticated by its signature.
     "shop_server": frozenset({SHOP_EVENTS_WRITE}),
+    # Not a staff role: the bot itself, recording an off-hours message on a ticket (kefu.bot).
+    "bot": frozenset(
+        {CONVERSATIONS_READ, CONVERSATIONS_READ_ALL, TICKETS_READ, TICKETS_READ_ALL}
+        | {TICKETS_CREATE, TICKETS_WORK, TICKETS_MANAGE}
+    ),
 }
 
 
