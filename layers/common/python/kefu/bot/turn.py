@@ -597,7 +597,10 @@ class Builder:
         merged = merge_hits(*lists, k=3) if lists else []
         thresholds = self.settings.thresholds()
         decision = decide(merged, thresholds)
-        candidates = self._usable_hits(merged, scope_of)
+        # Entries are read only where they can be shown: the best, and those good enough to
+        # offer as choices (a weak runner-up would cost a read on every warm answer).
+        worth = [h for i, h in enumerate(merged) if i == 0 or h.score >= thresholds.suggest]
+        candidates = self._usable_hits(worth, scope_of)
         best = candidates[0] if candidates else None
         if decision.outcome == "answer" and best and best["id"] == decision.hits[0].entry_id:
             self.answer(best["scope"], best["entry"], best["score"], question=self.text)
