@@ -46,6 +46,7 @@ KB = [
         "下单时填写发票抬头即可，电子发票会发到您的邮箱。",
     ),
     ("会员有什么权益", ["会员积分怎么用"], "会员可享95折和生日礼，积分可抵现。"),
+    ("下单后多久发货", ["几天能发货", "发货要几天"], "付款后48小时内发货。"),
 ]
 
 
@@ -389,6 +390,12 @@ def test_several_open_orders_are_offered_as_a_choice_then_the_chosen_one_answere
     assert outcome["outcome"] == "order"
     answer = bot_texts(SHOP, received.conversation_id)[-1]
     assert "SO-1" in answer and "等待发货" in answer
+
+
+def test_a_shipping_policy_question_without_orders_is_the_knowledge_bases_to_answer(shop):
+    r, outcome = ask(SHOP, "o1", "下单几天发货")
+    assert outcome["outcome"] == "answer"
+    assert bot_texts(SHOP, r.conversation_id) == ["付款后48小时内发货。"]
 
 
 def test_a_customer_without_orders_is_told_so_and_offered_a_person(shop):

@@ -368,6 +368,9 @@ class Builder:
         self.text = _text_of(self.kind, self.content)
         self.plan = Plan("silent", self.state, self.conv.status, at)
         self._orders: list[dict[str, Any]] | None = None
+        # An order question from a customer with no orders: said only if the knowledge base
+        # has nothing better (order_question).
+        self._no_orders: str | None = None
 
     # -- helpers
 
@@ -568,8 +571,11 @@ class Builder:
             self.say(reply.text, choices=[c["label"] for c in reply.choices])
             self.outcome("order_choice")
         elif reply.kind == "none":
-            self.say(reply.text)
-            self.outcome("no_orders")
+            # Nothing to look up: "下单几天发货" from someone without orders is a question about
+            # the shop's policy, the knowledge base's to answer; "no orders found" only if it
+            # has nothing (knowledge()).
+            self._no_orders = reply.text
+            return False
         else:
             self.say(reply.text)
             self.outcome("order")
@@ -614,6 +620,11 @@ class Builder:
             self.suggest([self._choice(c) for c in suggestible])
             self.miss("unanswered", self._best(suggestible[0]))
             self.outcome("suggest", score=suggestible[0]["score"])
+            return
+        if self._no_orders:
+            self.say(self._no_orders)
+            self.outcome("no_orders")
+            self.answered()
             return
         self.low(self._best(best) if best else self._hit_best(merged, scope_of))
 
