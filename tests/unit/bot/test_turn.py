@@ -112,8 +112,10 @@ def test_a_suggestion_then_the_choice_2_answers_the_second_entry(shop, kefu_env)
     assert outcome["outcome"] == "suggest"
     prompt = bot_texts(SHOP, r.conversation_id)[0]
     assert prompt.startswith("您是不是想问")
-    choices = _conv(r.conversation_id).bot_state["choices"]["items"]
+    state = _conv(r.conversation_id).bot_state
+    choices = state["choices"]["items"]
     assert len(choices) >= 2 and f"2. {choices[1]['label']}" in prompt
+    assert state["intent"] == choices[0]["label"]  # what an agent would see on a handoff
     _, outcome = ask(SHOP, "o1", "2")
     assert outcome["outcome"] == "answer"
     second = next(q for q, _, _ in KB if q == choices[1]["label"])

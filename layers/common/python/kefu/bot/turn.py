@@ -617,6 +617,9 @@ class Builder:
             return
         suggestible = [c for c in candidates if c["score"] >= thresholds.suggest]
         if decision.outcome in ("answer", "suggest") and suggestible:
+            # The likeliest topic is what the agent sees as the intent if this ends in a handoff.
+            top = suggestible[0]["entry"]
+            self.state["intent"] = top.get("category") or top.get("question")
             self.suggest([self._choice(c) for c in suggestible])
             self.miss("unanswered", self._best(suggestible[0]))
             self.outcome("suggest", score=suggestible[0]["score"])
