@@ -89,10 +89,10 @@ class KnowledgeIndex:
         self._centroids: dict[str, dict[str, float]] = data["centroids"]
         self._model: dict | None = data.get("intent_model")
         self._segmenter: Segmenter | None = None
-        self._sizes = Counter(self._question_entry)  # questions per entry
-        self._first_question: dict[int, int] = {}
+        # entry index -> its questions' indexes (standard question first)
+        self._entry_questions: list[list[int]] = [[] for _ in self._entries]
         for q, e in enumerate(self._question_entry):
-            self._first_question.setdefault(e, q)
+            self._entry_questions[e].append(q)
         n = len(self._questions)
         # Only a large knowledge base has terms common enough to skip (see search).
         self._common_idf = (
@@ -216,9 +216,6 @@ class KnowledgeIndex:
                 for q, dw in zip(*posting, strict=True):
                     by_question[q] += w * dw
         # Only the entries of the best few questions can rank: the rest are not scored.
-        per_entry: dict[int, list[tuple[float, int]]] = defaultdict(list)
-        for q, s in by_question.items():
-            per_entry[self._question_entry[q]].append((s, q))
         candidates = heapq.nlargest(CANDIDATES, by_question.items(), key=lambda item: item[1])
         chosen = {self._question_entry[q] for q, _ in candidates}
         intents = intent_model.predict(self._model, qvec) if self._model else {}
@@ -228,9 +225,12 @@ class KnowledgeIndex:
         for e in chosen:
             # Its best question, and the support of its best few (an entry whose several
             # paraphrases all match is likelier than one look-alike question) or its centroid.
-            sims = sorted(per_entry[e], reverse=True) or [(0.0, self._first_question[e])]
+            own = self._entry_questions[e]
+            sims = sorted(((by_question[q], q) for q in own if q in by_question), reverse=True) or [
+                (0.0, own[0])
+            ]
             top, q = sims[0]
-            support = sum(s for s, _ in sims[:NEIGHBOURS]) / min(NEIGHBOURS, self._sizes[e])
+            support = sum(s for s, _ in sims[:NEIGHBOURS]) / min(NEIGHBOURS, len(own))
             centroid = self._centroids.get(str(e))
             if centroid is not None:
                 support = max(support, sum(w * centroid.get(t, 0.0) for t, w in qvec.items()))
