@@ -24,11 +24,25 @@ SETTINGS_SK = "settings"
 TURN_TTL_SECONDS = 7 * 24 * 3600
 
 
-class BotSettingsItem(KefuModel):
+BOT_TABLE = table_name("BOT_TABLE", "kefu-bot")
+
+
+class BotItem(KefuModel):
+    """An item of a shop's partition of BotTable (the knowledge base's items name the partition
+    `scope` instead: it may be "platform")."""
+
     class Meta(KefuModel.Meta):
-        table_name = table_name("BOT_TABLE", "kefu-bot")
+        abstract = True
+        table_name = BOT_TABLE
 
     shop_id = UnicodeAttribute(hash_key=True, attr_name="pk")
+    sk = UnicodeAttribute(range_key=True)
+
+
+class BotSettingsItem(BotItem):
+    class Meta(BotItem.Meta):
+        abstract = False
+
     sk = UnicodeAttribute(range_key=True, default=SETTINGS_SK)
     # The settings document as PUT /v1/bot/settings validated it (kefu.bot.settings.BotSettings).
     doc = JSONAttribute()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
 
-from kefu.storage.base import KefuModel, table_name
+from kefu.storage.bot import BotItem
 
 MISS_PREFIX = "miss#"
 SUGGESTION_PREFIX = "suggestion#"
@@ -26,17 +26,8 @@ MISS_REASONS = ("unanswered", "rejected")
 SUGGESTION_STATES = ("accepted", "dismissed")
 
 
-class _BotLearningItem(KefuModel):
-    class Meta(KefuModel.Meta):
-        abstract = True
-        table_name = table_name("BOT_TABLE", "kefu-bot")
-
-    shop_id = UnicodeAttribute(hash_key=True, attr_name="pk")
-    sk = UnicodeAttribute(range_key=True)
-
-
-class MissItem(_BotLearningItem):
-    class Meta(_BotLearningItem.Meta):
+class MissItem(BotItem):
+    class Meta(BotItem.Meta):
         abstract = False
 
     miss_id = UnicodeAttribute()
@@ -60,8 +51,8 @@ class MissItem(_BotLearningItem):
         return f"{MISS_PREFIX}{max(since_ms, 0):013d}", f"{MISS_PREFIX}~"
 
 
-class SuggestionState(_BotLearningItem):
-    class Meta(_BotLearningItem.Meta):
+class SuggestionState(BotItem):
+    class Meta(BotItem.Meta):
         abstract = False
 
     key = UnicodeAttribute()

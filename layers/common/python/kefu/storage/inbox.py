@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 
-from kefu.storage.base import KefuModel, table_name
+from kefu.storage.workbench import WorkbenchItem
 
 INBOX_TTL_SECONDS = 30 * 86400
 
@@ -28,17 +28,8 @@ def seen_key(username: str) -> str:
     return f"INBOXSEEN#{username}"
 
 
-class _WorkbenchItem(KefuModel):
-    class Meta(KefuModel.Meta):
-        abstract = True
-        table_name = table_name("WORKBENCH_TABLE", "kefu-workbench")
-
-    shop_id = UnicodeAttribute(hash_key=True, attr_name="pk")
-    sk = UnicodeAttribute(range_key=True)
-
-
-class InboxItem(_WorkbenchItem):
-    class Meta(_WorkbenchItem.Meta):
+class InboxItem(WorkbenchItem):
+    class Meta(WorkbenchItem.Meta):
         abstract = False
 
     username = UnicodeAttribute()
@@ -52,8 +43,8 @@ class InboxItem(_WorkbenchItem):
     expires_at = NumberAttribute()  # epoch seconds (TTL)
 
 
-class InboxSeen(_WorkbenchItem):
-    class Meta(_WorkbenchItem.Meta):
+class InboxSeen(WorkbenchItem):
+    class Meta(WorkbenchItem.Meta):
         abstract = False
 
     read_all_at = NumberAttribute()  # ms

@@ -26,23 +26,14 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 
-from kefu.storage.base import KefuModel, table_name
+from kefu.storage.bot import BotItem
 
 RULES_HEAD = "rules"
 RULE_PREFIX = "rule#"
 
 
-class _KeywordRulesItem(KefuModel):
-    class Meta(KefuModel.Meta):
-        abstract = True
-        table_name = table_name("BOT_TABLE", "kefu-bot")
-
-    shop_id = UnicodeAttribute(hash_key=True, attr_name="pk")
-    sk = UnicodeAttribute(range_key=True)
-
-
-class KeywordRulesHead(_KeywordRulesItem):
-    class Meta(_KeywordRulesItem.Meta):
+class KeywordRulesHead(BotItem):
+    class Meta(BotItem.Meta):
         abstract = False
 
     revision = NumberAttribute(default=0)
@@ -56,11 +47,11 @@ class KeywordRulesHead(_KeywordRulesItem):
         return RULES_HEAD
 
 
-class KeywordRule(_KeywordRulesItem):
+class KeywordRule(BotItem):
     """Attributes are nullable on read: `add_hit` may race a delete and leave a counters-only
     stub (an update creates what it updates); `is_rule` tells a real rule from one."""
 
-    class Meta(_KeywordRulesItem.Meta):
+    class Meta(BotItem.Meta):
         abstract = False
 
     rule_id = UnicodeAttribute(null=True)

@@ -37,7 +37,8 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 
-from kefu.storage.base import KefuModel, table_name
+from kefu.storage.base import KefuModel
+from kefu.storage.bot import BOT_TABLE
 
 PLATFORM_SCOPE = "platform"
 HEAD = "kb"
@@ -65,7 +66,7 @@ def publish_sk(version: int) -> str:
 class _KnowledgeItem(KefuModel):
     class Meta(KefuModel.Meta):
         abstract = True
-        table_name = table_name("BOT_TABLE", "kefu-bot")
+        table_name = BOT_TABLE
 
     scope = UnicodeAttribute(hash_key=True, attr_name="pk")
     sk = UnicodeAttribute(range_key=True)

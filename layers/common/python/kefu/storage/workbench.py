@@ -37,7 +37,7 @@ AGENT_STATUSES = ("online", "away", "offline")
 DEFAULT_CAPACITY = 5
 
 
-class _WorkbenchItem(KefuModel):
+class WorkbenchItem(KefuModel):
     class Meta(KefuModel.Meta):
         abstract = True
         table_name = table_name("WORKBENCH_TABLE", "kefu-workbench")
@@ -46,8 +46,8 @@ class _WorkbenchItem(KefuModel):
     sk = UnicodeAttribute(range_key=True)
 
 
-class QueueItem(_WorkbenchItem):
-    class Meta(_WorkbenchItem.Meta):
+class QueueItem(WorkbenchItem):
+    class Meta(WorkbenchItem.Meta):
         abstract = False
 
     queue_id = UnicodeAttribute()
@@ -78,8 +78,8 @@ class QueueItem(_WorkbenchItem):
         }
 
 
-class RuleSetItem(_WorkbenchItem):
-    class Meta(_WorkbenchItem.Meta):
+class RuleSetItem(WorkbenchItem):
+    class Meta(WorkbenchItem.Meta):
         abstract = False
 
     version = NumberAttribute(default=0)
@@ -91,8 +91,8 @@ class RuleSetItem(_WorkbenchItem):
     updated_by = UnicodeAttribute(null=True)
 
 
-class AgentState(_WorkbenchItem):
-    class Meta(_WorkbenchItem.Meta):
+class AgentState(WorkbenchItem):
+    class Meta(WorkbenchItem.Meta):
         abstract = False
 
     username = UnicodeAttribute()
@@ -133,12 +133,12 @@ class AgentState(_WorkbenchItem):
 QUICKREPLY_PREFIX = "QUICKREPLY#"
 
 
-class QuickReply(_WorkbenchItem):
+class QuickReply(WorkbenchItem):
     """A canned reply. The id says its scope ("qrs_" shop-wide, "qrp_" personal), so a request
     naming only the id still reaches the item with one GetItem; a personal reply's key holds its
     owner, so no agent can address another's."""
 
-    class Meta(_WorkbenchItem.Meta):
+    class Meta(WorkbenchItem.Meta):
         abstract = False
 
     quick_reply_id = UnicodeAttribute()
@@ -180,10 +180,10 @@ class QuickReply(_WorkbenchItem):
         }
 
 
-class SlaCalendar(_WorkbenchItem):
+class SlaCalendar(WorkbenchItem):
     """A business-hours calendar in kefu.tickets.calendar's document form (docs/tickets.md)."""
 
-    class Meta(_WorkbenchItem.Meta):
+    class Meta(WorkbenchItem.Meta):
         abstract = False
 
     calendar = JSONAttribute()
@@ -195,10 +195,10 @@ class SlaCalendar(_WorkbenchItem):
         return f"CALENDAR#{calendar_id}"
 
 
-class SlaPolicy(_WorkbenchItem):
+class SlaPolicy(WorkbenchItem):
     """SLA targets (business minutes) for tickets of one priority."""
 
-    class Meta(_WorkbenchItem.Meta):
+    class Meta(WorkbenchItem.Meta):
         abstract = False
 
     priority = UnicodeAttribute()
