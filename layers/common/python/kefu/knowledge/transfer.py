@@ -57,17 +57,7 @@ ENTRIES_PER_TRANSACTION = 49  # 2 items each + the head + the audit record <= 10
 MAX_ERRORS_SHOWN = 200
 MAX_BLANK_RUN = 1000
 
-COLUMNS = (
-    "question",
-    "similar_questions",
-    "answer",
-    "category",
-    "tags",
-    "enabled",
-    "valid_from",
-    "valid_until",
-    "entry_id",
-)
+COLUMNS = (*kb.CONTENT_FIELDS, "entry_id")
 ALIASES = {
     "问题": "question",
     "标准问题": "question",
