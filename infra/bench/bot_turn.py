@@ -27,10 +27,10 @@ SHOP = "bench"
 def _setup() -> dict[str, Any]:
     import msgspec
     from kefu.bot import keyword_rules, settings
-    from kefu.knowledge import entries, publish
     from kefu.storage.orders import Order, OrderLine, customer_key
 
     from infra.bench.moto_env import seed_shop
+    from infra.local.demo_data import publish_knowledge_base
 
     sup = seed_shop(SHOP, {"sup": "supervisor"})["sup"]
     kb = [
@@ -38,20 +38,7 @@ def _setup() -> dict[str, Any]:
         ("发票怎么开", ["能开发票吗"], "下单时填写发票抬头即可。"),
         ("会员有什么权益", ["会员积分怎么用"], "会员可享95折。"),
     ]
-    for question, similar, answer in kb:
-        entries.create_entry(
-            sup,
-            None,
-            msgspec.convert(
-                {
-                    "question": question,
-                    "similar_questions": similar,
-                    "answer": [{"type": "text", "content": answer}],
-                },
-                entries.NewKbEntry,
-            ),
-        )
-    publish.publish(sup, None)
+    publish_knowledge_base(sup, kb)
     keyword_rules.create_rule(
         sup,
         msgspec.convert(

@@ -89,11 +89,16 @@ def seed_shop(shop: str, staff: dict[str, str]) -> dict[str, StaffActor]:
 
 
 def customer_message(
-    shop_id: str, openid: str, text: str, *, at: int | None = None, bot: bool = False
+    shop_id: str,
+    openid: str,
+    text: str,
+    *,
+    dedupe_key: str | None = None,
+    at: int | None = None,
+    bot: bool = False,
 ) -> Received:
     """A WeChat customer's text message received as intake receives it (the conversation opened
-    or continued); `bot`: the shop's bot is on. (tests/support/factories.py has its own: infra
-    does not import the tests.)"""
+    or continued); `bot`: the shop's bot is on. The tests' factories use it too."""
     from kefu.conversations.inbound import InboundMessage, receive_customer_message
     from kefu.customers import WECHAT_OPENID, Identity, resolve_customer
     from kefu.ids import now_ms
@@ -108,7 +113,7 @@ def customer_message(
             reply_to=f"{WECHAT_OPENID}:{openid}",
             type="text",
             content={"text": text},
-            dedupe_key=f"{openid}:{at}:{text}",
+            dedupe_key=dedupe_key or f"msg:{openid}:{at}:{text}",
             received_at=at,
             bot=bot,
         )

@@ -36,22 +36,9 @@ def enable_bot(sup: StaffActor, **fields: Any) -> dict:
 
 def publish_kb(sup: StaffActor, entries: list[tuple[str, list[str], str]]) -> dict[str, str]:
     """(question, similar questions, answer) entries, published. Returns question -> entry id."""
-    from kefu.knowledge import entries as kb
-    from kefu.knowledge import publish
+    from infra.local.demo_data import publish_knowledge_base
 
-    ids = {}
-    for question, similar, answer in entries:
-        req = msgspec.convert(
-            {
-                "question": question,
-                "similar_questions": similar,
-                "answer": [{"type": "text", "content": answer}],
-            },
-            kb.NewKbEntry,
-        )
-        ids[question] = kb.create_entry(sup, None, req)["entry_id"]
-    publish.publish(sup, None)
-    return ids
+    return publish_knowledge_base(sup, entries)
 
 
 def message_event(received: Received, text: str | None = None, **data: Any) -> dict:

@@ -7,10 +7,11 @@ import json
 import boto3
 from kefu.auth.actors import StaffActor
 from kefu.auth.staff_tokens import cognito_username
-from kefu.conversations.inbound import InboundMessage, Received, receive_customer_message
-from kefu.customers import WECHAT_OPENID, Identity, resolve_customer
+from kefu.conversations.inbound import Received
 from kefu.ids import now_ms
 from kefu.storage.shops import ShopProfile, StaffMember
+
+from infra.bench.moto_env import customer_message
 
 WECHAT = {"app_secret": "s3cret", "token": "pushtoken", "encoding_aes_key": "a" * 43}
 
@@ -67,21 +68,7 @@ def customer_says(
 ) -> Received:
     """A WeChat customer's text message, straight into the domain (no HTTP). `bot`: the shop's
     bot is on (what intake reads from the shop profile)."""
-    identity = resolve_customer(shop_id, Identity(WECHAT_OPENID, openid))
-    at = at if at is not None else now_ms()
-    return receive_customer_message(
-        InboundMessage(
-            shop_id=shop_id,
-            channel="wechat_miniprogram",
-            identity=identity,
-            reply_to=f"{WECHAT_OPENID}:{openid}",
-            type="text",
-            content={"text": text},
-            dedupe_key=dedupe_key or f"msg:{openid}:{at}:{text}",
-            received_at=at,
-            bot=bot,
-        )
-    )
+    return customer_message(shop_id, openid, text, dedupe_key=dedupe_key, at=at, bot=bot)
 
 
 def enable_shop_events(shop_id: str, key: str | None = None) -> str:
