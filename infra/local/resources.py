@@ -565,9 +565,16 @@ class Provisioner:
         return Resource(logical_id, "", name, attributes, status)
 
     def bucket_policy(self, logical_id: str, props: dict[str, Any]) -> Resource:
-        # moto does not enforce bucket policies; storing them keeps GetBucketPolicy honest.
+        # moto evaluates bucket policies, and the local endpoint is plain HTTP: a TLS-only deny
+        # (aws:SecureTransport false) would refuse every local request, so it is left out here.
+        # Any other statement is stored as written.
         policy = props.get("PolicyDocument")
-        text = policy if isinstance(policy, str) else json.dumps(policy)
+        document = json.loads(policy) if isinstance(policy, str) else dict(policy or {})
+        statements = [s for s in _as_list(document.get("Statement")) if not _requires_tls(s)]
+        if not statements:
+            log.debug("%s: only a TLS-only deny, not applied over local HTTP", logical_id)
+            return Resource(logical_id, "", self.name(logical_id), status="local")
+        text = json.dumps({**document, "Statement": statements})
         s3 = self.client("s3")
         try:
             current = s3.get_bucket_policy(Bucket=props["Bucket"])["Policy"]
@@ -847,6 +854,18 @@ class Provisioner:
             "local",
             {"stage": stage, "properties": props},
         )
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value] if value is not None else []
+
+
+def _requires_tls(statement: dict[str, Any]) -> bool:
+    """A Deny whose condition is aws:SecureTransport = false (a TLS-only bucket policy)."""
+    if statement.get("Effect") != "Deny":
+        return False
+    secure = ((statement.get("Condition") or {}).get("Bool") or {}).get("aws:SecureTransport")
+    return str(secure).lower() == "false"
 
 
 def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
