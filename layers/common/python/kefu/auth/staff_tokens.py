@@ -12,8 +12,9 @@ from functools import cache
 import jwt
 
 from kefu.auth.actors import StaffActor
+from kefu.auth.permissions import PLATFORM_ROLE
 from kefu.config import settings
-from kefu.errors import Forbidden, Unauthorized, UpstreamUnavailable
+from kefu.errors import Forbidden, NotFound, Unauthorized, UpstreamUnavailable
 from kefu.storage.shops import StaffMember
 
 USERNAME_SEPARATOR = ":"
@@ -45,6 +46,36 @@ def staff_actor_for(shop_id: str, username: str, member: StaffMember | None) -> 
     if member.status != "active":
         raise Forbidden("staff account is disabled", code="staff_disabled")
     return StaffActor(shop_id=shop_id, username=username, role=member.role)
+
+
+def acting_on(actor: StaffActor, shop_id: str) -> StaffActor:
+    """The actor acting on `shop_id` (X-Kefu-Shop): their own shop as they are; another shop
+    only for platform staff of a mall operator (the shop whose id is the mall id), and only a
+    shop of that mall. A shop outside it answers 404, as an unknown shop would."""
+    from kefu.shops import mall_of, operated_mall
+
+    if shop_id == actor.shop_id:
+        return actor
+    if actor.role != PLATFORM_ROLE:
+        raise Forbidden(
+            "only a mall's platform staff may act on another shop (X-Kefu-Shop)",
+            code="not_platform_staff",
+        )
+    mall = operated_mall(actor.shop_id)
+    if mall is None:
+        raise Forbidden(
+            "platform staff act on other shops only from their mall's operator shop",
+            code="not_platform_staff",
+        )
+    if mall_of(shop_id) != mall:
+        raise NotFound(f"unknown shop {shop_id!r}", code="shop_not_found")
+    return StaffActor(
+        shop_id=shop_id,
+        username=cognito_username(actor.shop_id, actor.username),
+        role=actor.role,
+        home_shop_id=actor.shop_id,
+        mall_id=mall,
+    )
 
 
 def staff_identity(token: str) -> tuple[str, str]:
