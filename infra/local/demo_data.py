@@ -358,11 +358,15 @@ DEMO_RULES = [
 
 
 def publish_knowledge_base(
-    actor: Any, entries: list[tuple[str, list[str], str]], *, dictionary: list[str] = ()
+    actor: Any,
+    entries: list[tuple[str, list[str], str]],
+    *,
+    dictionary: list[str] = (),
+    scope: str | None = None,
 ) -> dict[str, str]:
-    """(question, similar questions, text answer) entries in the actor's shop, the shop's
-    dictionary, published synchronously. Returns question -> entry id. (Also the bench's and the
-    tests' way to make a knowledge base.)"""
+    """(question, similar questions, text answer) entries in the actor's shop (or, with
+    scope="platform", their mall's platform entries), its dictionary, published synchronously.
+    Returns question -> entry id. (Also the bench's and the tests' way to make a knowledge base.)"""
     import msgspec
     from kefu.knowledge import entries as kb
     from kefu.knowledge import publish
@@ -377,12 +381,12 @@ def publish_knowledge_base(
             },
             kb.NewKbEntry,
         )
-        ids[question] = kb.create_entry(actor, None, req)["entry_id"]
+        ids[question] = kb.create_entry(actor, scope, req)["entry_id"]
     if dictionary:
         publish.put_dictionary(
-            actor, None, msgspec.convert({"words": list(dictionary)}, publish.KbDictionary)
+            actor, scope, msgspec.convert({"words": list(dictionary)}, publish.KbDictionary)
         )
-    publish.publish(actor, None)
+    publish.publish(actor, scope)
     return ids
 
 
