@@ -5,7 +5,7 @@ only M's platform staff (role "platform" at M's operator shop) write them."""
 from __future__ import annotations
 
 import pytest
-from kefu.errors import Forbidden, NotFound
+from kefu.errors import Forbidden
 from kefu.knowledge import entries
 from kefu.shops import clear_cache as clear_shops
 
@@ -88,9 +88,10 @@ def test_platform_entries_are_written_only_by_that_malls_platform_staff(malls):
     on_seller = acting_on(m_ops, "in-m")
     assert entries.list_entries(on_seller, "platform")[0][0]["scope"] == "platform/mall-m"
     # ...and cannot act on a shop of another mall or outside any mall at all.
-    for shop_id in ("in-n", "alone", "mall-n"):
-        with pytest.raises(NotFound):
+    for shop_id in ("in-n", "alone", "mall-n", "no-such-shop"):
+        with pytest.raises(Forbidden) as raised:
             acting_on(m_ops, shop_id)
+        assert raised.value.code == "shop_not_in_mall"
     # Only platform staff act on another shop.
     with pytest.raises(Forbidden) as raised:
         acting_on(make_staff("in-m", "boss", "owner"), "in-n")

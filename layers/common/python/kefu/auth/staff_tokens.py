@@ -14,7 +14,7 @@ import jwt
 from kefu.auth.actors import StaffActor
 from kefu.auth.permissions import PLATFORM_ROLE
 from kefu.config import settings
-from kefu.errors import Forbidden, NotFound, Unauthorized, UpstreamUnavailable
+from kefu.errors import Forbidden, Unauthorized, UpstreamUnavailable
 from kefu.storage.shops import StaffMember
 
 USERNAME_SEPARATOR = ":"
@@ -51,7 +51,8 @@ def staff_actor_for(shop_id: str, username: str, member: StaffMember | None) -> 
 def acting_on(actor: StaffActor, shop_id: str) -> StaffActor:
     """The actor acting on `shop_id` (X-Kefu-Shop): their own shop as they are; another shop
     only for platform staff of a mall operator (the shop whose id is the mall id), and only a
-    shop of that mall. A shop outside it answers 404, as an unknown shop would."""
+    shop of that mall. A shop outside it is refused exactly as an unknown one is, so the
+    answer does not tell whether it exists."""
     from kefu.shops import mall_of, operated_mall
 
     if shop_id == actor.shop_id:
@@ -68,7 +69,7 @@ def acting_on(actor: StaffActor, shop_id: str) -> StaffActor:
             code="not_platform_staff",
         )
     if mall_of(shop_id) != mall:
-        raise NotFound(f"unknown shop {shop_id!r}", code="shop_not_found")
+        raise Forbidden(f"shop {shop_id!r} is not a shop of your mall", code="shop_not_in_mall")
     return StaffActor(
         shop_id=shop_id,
         username=cognito_username(actor.shop_id, actor.username),
