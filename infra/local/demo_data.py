@@ -134,6 +134,7 @@ def seed(env: dict[str, str], *, wechat_url: str | None = None) -> None:
     _conversations(WeChatStandIn.openid_for)
     _orders(WeChatStandIn.openid_for)
     _bot()
+    _mall()
     log.info(
         "demo data loaded: shops demo, demo-2 in the mall demo-mall; staff owner, agent1, "
         "agent2, demo-mall's ops (platform); demo's bot"
@@ -421,4 +422,11 @@ def _bot() -> None:
     for rule in DEMO_RULES:
         keyword_rules.create_rule(owner, msgspec.convert(rule, keyword_rules.NewKeywordRule))
     publish_knowledge_base(owner, DEMO_KB, dictionary=DEMO_DICTIONARY)
+
+
+def _mall() -> None:
+    """demo-mall's platform-wide entries, published by its platform staff (needs the shops'
+    profiles: the operator is known by its own mall_id)."""
+    from kefu.auth.actors import StaffActor
+
     publish_knowledge_base(StaffActor(MALL, "ops", "platform"), MALL_KB, scope="platform")
