@@ -260,7 +260,7 @@ def _assert_no_leak(answer: Any, visible: set[str], cell: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world():
     """One world for the whole matrix (building it per operation would take minutes): the
     fake AWS of tests/support/aws.py's kefu_env, held for the module."""
     import jwt
@@ -271,7 +271,7 @@ def world(tmp_path_factory):
     from tests.unit.functions.conftest import STAFF_PASSWORD, Gateway
 
     with pytest.MonkeyPatch.context() as mp:
-        env_gen = kefu_env.__wrapped__(mp, tmp_path_factory.mktemp("tenancy"))
+        env_gen = kefu_env.__wrapped__(mp)
         env = next(env_gen)
         jwks = load_resource("cognitoidp/resources/jwks-public.json")
         mp.setattr(jwt.PyJWKClient, "fetch_data", lambda self: jwks)
