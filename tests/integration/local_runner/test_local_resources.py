@@ -17,7 +17,7 @@ import requests
 from infra.local.resources import provision
 from infra.local.stack import LocalStack
 
-REPO_ROOT = Path(__file__).resolve().parents[4]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_functions_see_resolved_environment(stack):
