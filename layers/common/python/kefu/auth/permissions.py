@@ -39,6 +39,7 @@ KNOWLEDGE_READ = "knowledge.read"  # the knowledge base's entries, versions, pub
 KNOWLEDGE_MANAGE = "knowledge.manage"  # edit, import, the dictionary, publish
 BOT_INSIGHTS = "bot.insights"  # what the bot missed, suggestions from it, entry reports
 BOT_SETTINGS_MANAGE = "bot.settings.manage"  # the bot's settings (GET and PUT)
+WECHAT_SETTINGS_MANAGE = "shop.wechat_settings.manage"  # appid, push mode, secrets (owner)
 
 _AGENT = {
     CONVERSATIONS_READ,
@@ -59,6 +60,7 @@ _SUPERVISOR |= {KNOWLEDGE_MANAGE}
 _SUPERVISOR |= {BOT_INSIGHTS}
 _SUPERVISOR |= {BOT_SETTINGS_MANAGE}
 _OWNER = _SUPERVISOR | {STAFF_MANAGE}
+_OWNER |= {WECHAT_SETTINGS_MANAGE}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "agent": frozenset(_AGENT),
