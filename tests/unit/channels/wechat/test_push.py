@@ -575,6 +575,12 @@ class TestPushMode:
             _open(query, body, ctype, mode=stored)
         assert exc.value.reason == "encryption_required"
 
+    def test_an_unsigned_or_forged_plain_push_to_a_secure_shop_is_still_a_401(self):
+        query, body, ctype = build_push(TEXT, fmt="json", token="forged", appid=APPID)
+        with rejected(401) as exc:
+            _open(query, body, ctype, mode="secure")
+        assert exc.value.reason == "bad_signature"
+
     def test_a_plain_push_is_accepted_only_without_an_aes_key(self):
         query, body, ctype = _build(mode="plain")
         assert _open(query, body, ctype, key=None, mode="plain").content == {

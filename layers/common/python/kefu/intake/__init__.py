@@ -160,8 +160,10 @@ def record_refused_push(shop_id: str, exc: PushRejected) -> None:
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
     log.warning(
-        "wechat push refused: %s",
+        "wechat push refused: reason=%s status=%s shop=%s",
         exc.reason,
+        exc.status,
+        shop_id,
         extra={"shop_id": shop_id, "reason": exc.reason, "status": exc.status},
     )
     with single_metric(

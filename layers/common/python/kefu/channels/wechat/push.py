@@ -166,13 +166,6 @@ def open_push(
             "unsupported_encrypt_type",
             f"unsupported encrypt_type {encrypt_type!r}; expected 'aes'",
         )
-    if mode != "plain" and encrypt_type != "aes":
-        raise PushRejected(
-            403,
-            "encryption_required",
-            f"this shop receives pushes in {mode} mode: only encrypt_type=aes with msg_signature "
-            "is accepted; set the mini-program console's 消息加密方式 to match",
-        )
     if encrypt_type == "aes":
         message, authenticated = _open_secure(
             query,
@@ -191,6 +184,15 @@ def open_push(
                 "bad_signature",
                 "signature does not match sha1(token, timestamp, nonce): check that the "
                 "configured Token equals the one in the mini-program console (消息推送配置)",
+            )
+        if mode != "plain":
+            # Signed by WeChat (checked above, so a forgery is a 401), but not in this shop's
+            # mode: the console and the shop's settings disagree, or someone strips encryption.
+            raise PushRejected(
+                403,
+                "encryption_required",
+                f"this shop receives pushes in {mode} mode: only encrypt_type=aes with "
+                "msg_signature is accepted; set the mini-program console's 消息加密方式 to match",
             )
         message = parse_body(body, content_type)
         if "Encrypt" in message:
