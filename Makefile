@@ -7,8 +7,10 @@ PY := $(VENV)/bin/python
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_CLI_VERSION := 1.170.0
+CHECKOV_VENV := .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: dev test lint format build bench bench-bot check-template clean
+.PHONY: dev test lint format build bench bench-bot check-template checkov clean
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +24,13 @@ $(SAM_VENV)/.installed:
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
 	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
+	touch $@
+
+# checkov's pins clash with requirements-dev.txt's: its own venv (requirements-checkov.txt).
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
 	touch $@
 
 dev: $(VENV)/.installed  ## the whole stack on 127.0.0.1 (API :3000, moto :5000, WeChat stand-in :3100)
@@ -39,7 +48,10 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-check-template: $(VENV)/.installed $(SAM_VENV)/.installed  ## cfn-lint + sam build (what CI runs)
+checkov: $(CHECKOV_VENV)/.installed  ## checkov on template.yaml; skips only those reviewed in .checkov.yaml
+	$(CHECKOV) --config-file .checkov.yaml --file template.yaml
+
+check-template: $(VENV)/.installed $(SAM_VENV)/.installed checkov  ## cfn-lint + checkov + sam build (what CI runs)
 	$(VENV)/bin/cfn-lint template.yaml
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(SAM) build --template template.yaml --build-dir .aws-sam/build
 
