@@ -304,3 +304,15 @@ def test_a_known_customers_push_still_costs_getitem_transactwriteitems_putevents
     )
     assert answer.status == 200
     assert calls == ["GetItem", "TransactWriteItems", "PutEvents"]
+
+
+def test_the_nonce_is_remembered_only_while_its_timestamp_is_acceptable(gateway):
+    from kefu.storage.runtime import PushNonce
+
+    _shop()
+    now = int(time.time())
+    assert _post(gateway, *_build(_text(), mode="secure", timestamp=now, nonce="777")).status == 200
+    item = PushNonce.get(PushNonce.key(SHOP, now, "777"))
+    # 300 s of accepted clock skew and a minute's margin: after that the timestamp is refused.
+    assert item.expires_at == now + 300 + 60
+    assert len(item.digest) == 64
