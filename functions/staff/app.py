@@ -6,6 +6,7 @@ from kefu.audit import list_audit
 from kefu.auth.permissions import AUDIT_READ, require
 from kefu.http import body, install_error_handling, json_response, query, request_id, staff_actor
 from kefu.pagination import page_limit
+from kefu.shops import wechat_settings
 
 app = Chalice(app_name="kefu-staff")
 install_error_handling(app)
@@ -52,3 +53,17 @@ def audit():
         target=(target_type, target_id) if target_type and target_id else None,
     )
     return json_response({"audit": records, "next_cursor": cursor})
+
+
+@app.route("/v1/shop/wechat-settings", methods=["GET"])
+def get_wechat_settings():
+    return json_response(wechat_settings.get_wechat_settings(staff_actor(app)))
+
+
+@app.route("/v1/shop/wechat-settings", methods=["PUT"])
+def put_wechat_settings():
+    actor = staff_actor(app)
+    change = body(app, wechat_settings.WeChatSettingsPut)
+    return json_response(
+        wechat_settings.put_wechat_settings(actor, change, request_id=request_id(app))
+    )

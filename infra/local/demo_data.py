@@ -105,6 +105,8 @@ def seed(env: dict[str, str], *, wechat_url: str | None = None) -> None:
             name=shop["name"],
             wechat_appid=shop["appid"],
             wechat_secret_id=wechat_secret,
+            # The demo shops have an EncodingAESKey: WeChat pushes reach them in secure mode.
+            wechat_push_mode="secure",
             app_login_secret_id=app_login_secret,
             shop_events_secret_id=shop_events_secret,
             created_at=now_ms(),

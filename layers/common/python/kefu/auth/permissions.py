@@ -44,6 +44,7 @@ KNOWLEDGE_MANAGE = "knowledge.manage"  # edit, import, the dictionary, publish
 BOT_INSIGHTS = "bot.insights"  # what the bot missed, suggestions from it, entry reports
 BOT_SETTINGS_MANAGE = "bot.settings.manage"  # the bot's settings (GET and PUT)
 PLATFORM_KNOWLEDGE = "knowledge.platform"  # read and manage the mall's platform-wide entries
+WECHAT_SETTINGS_MANAGE = "shop.wechat_settings.manage"  # appid, push mode, secrets (owner)
 
 _AGENT = {
     CONVERSATIONS_READ,
@@ -64,6 +65,7 @@ _SUPERVISOR |= {KNOWLEDGE_MANAGE}
 _SUPERVISOR |= {BOT_INSIGHTS}
 _SUPERVISOR |= {BOT_SETTINGS_MANAGE}
 _OWNER = _SUPERVISOR | {STAFF_MANAGE}
+_OWNER |= {WECHAT_SETTINGS_MANAGE}
 # Oversight of a seller's floor, without working it: no replies, claims, assignments, agent
 # status (so never assigned a conversation), unmasked contacts, staff or settings changes.
 _PLATFORM = {CONVERSATIONS_READ, CONVERSATIONS_READ_ALL, TICKETS_READ, TICKETS_READ_ALL}
