@@ -90,10 +90,10 @@ def report() -> dict[str, Any]:
     aws_calls.install()
     out: dict[str, Any] = {}
     with moto_env():
-        from kefu.bot import turn
+        from kefu.bot import snapshot, turn
 
         _setup()
-        turn.clear_cache()
+        snapshot.clear_cache()
 
         def count(openid: str, text: str, before: Any = None) -> dict[str, Any]:
             received, detail = _turn(openid, text)
