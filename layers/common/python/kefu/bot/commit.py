@@ -3,6 +3,7 @@ published after; a redelivered turn's events re-published; an off-hours message 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
@@ -147,14 +148,10 @@ def commit(shop_id: str, data: dict[str, Any], snap: Snapshot, plan: Plan) -> st
 
                 add_feedback(tx, plan.feedback[0], plan.feedback[1], plan.feedback[2])
     except TransactWriteError as exc:
-        # Positions as sent: condition checks, deletes, puts (the turn item first), updates
-        # (the conversation first).
-        first_put = len(tx._condition_check_items) + len(tx._delete_items)
-        conv_index = first_put + len(tx._put_items)
+        # The turn item is the first put, the conversation the first update.
+        first_put, conv_index = tx.put_index(0), tx.update_index(0)
         if condition_failed(exc, first_put):
             raw = old_item(exc, first_put) or {}
-            import json
-
             republish(shop_id, json.loads(raw.get("events", {}).get("S") or "[]"))
             return "duplicate"
         if condition_failed(exc, conv_index):
