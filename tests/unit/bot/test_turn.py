@@ -339,9 +339,9 @@ def test_a_redelivery_that_misses_the_first_turn_in_its_read_is_refused_by_the_c
 
 
 def test_a_keyword_rule_answers_with_its_variables_filled(shop):
-    from kefu.bot import keyword_rules
+    from kefu.bot import keyword_rules, keyword_rules_admin
 
-    keyword_rules.create_rule(
+    keyword_rules_admin.create_rule(
         shop["sup"],
         msgspec.convert(
             {

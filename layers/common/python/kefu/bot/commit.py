@@ -140,9 +140,9 @@ def commit(shop_id: str, data: dict[str, Any], snap: Snapshot, plan: Plan) -> st
 
                 add_hit(tx, plan.hit[0], plan.hit[1], at)
             if plan.rule_id:
-                from kefu.bot import keyword_rules
+                from kefu.bot.keyword_rules_matcher import add_hit as add_rule_hit
 
-                keyword_rules.add_hit(tx, shop_id, plan.rule_id, at)
+                add_rule_hit(tx, shop_id, plan.rule_id, at)
             if plan.feedback is not None:
                 from kefu.knowledge.published import add_feedback
 

@@ -265,7 +265,7 @@ class Planner:
     def keyword_rule(self) -> bool:
         if not self.snap.rules_revision:
             return False
-        from kefu.bot.keyword_rules import matcher_for
+        from kefu.bot.keyword_rules_matcher import matcher_for
         from kefu.bot.templates import render_replies
 
         matcher = matcher_for(self.shop_id, self.snap.rules_revision)
