@@ -2,7 +2,7 @@
 questions the bot could not answer, accepting or dismissing them, and the entry reports."""
 
 from chalice import Chalice
-from kefu.bot import learning
+from kefu.bot import learning, learning_reports
 from kefu.http import body, install_error_handling, json_response, query, staff_actor
 from kefu.pagination import page_limit
 
@@ -35,11 +35,11 @@ def dismiss_suggestion(key: str):
 
 @app.route("/v1/bot/reports/entries", methods=["GET"])
 def entry_report():
-    return json_response(learning.entry_report(staff_actor(app)))
+    return json_response(learning_reports.entry_report(staff_actor(app)))
 
 
 @app.route("/v1/bot/reports/unused", methods=["GET"])
 def unused_entries():
     actor = staff_actor(app)
     days = learning.parse_days(query(app, "days"))
-    return json_response(learning.unused_entries(actor, days=days))
+    return json_response(learning_reports.unused_entries(actor, days=days))

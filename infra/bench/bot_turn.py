@@ -26,7 +26,7 @@ SHOP = "bench"
 
 def _setup() -> dict[str, Any]:
     import msgspec
-    from kefu.bot import keyword_rules, settings
+    from kefu.bot import keyword_rules, keyword_rules_admin, settings
     from kefu.storage.orders import Order, OrderLine, customer_key
 
     from infra.bench.moto_env import seed_shop
@@ -39,7 +39,7 @@ def _setup() -> dict[str, Any]:
         ("会员有什么权益", ["会员积分怎么用"], "会员可享95折。"),
     ]
     publish_knowledge_base(sup, kb)
-    keyword_rules.create_rule(
+    keyword_rules_admin.create_rule(
         sup,
         msgspec.convert(
             {
@@ -90,10 +90,10 @@ def report() -> dict[str, Any]:
     aws_calls.install()
     out: dict[str, Any] = {}
     with moto_env():
-        from kefu.bot import turn
+        from kefu.bot import snapshot, turn
 
         _setup()
-        turn.clear_cache()
+        snapshot.clear_cache()
 
         def count(openid: str, text: str, before: Any = None) -> dict[str, Any]:
             received, detail = _turn(openid, text)

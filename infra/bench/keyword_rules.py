@@ -1,7 +1,7 @@
 """Keyword auto-reply matching cost: `python -m infra.bench.keyword_rules` (and in
 `python -m infra.bench`).
 
-The bot turn asks the shop's compiled rules (kefu.bot.keyword_rules.RuleMatcher) which rule
+The bot turn asks the shop's compiled rules (kefu.bot.keyword_rules_matcher.RuleMatcher) which rule
 answers a message. Exact and contains keywords of all rules are one Aho-Corasick automaton, so
 the cost must not grow with the number of rules: median µs per message with 10 and with 10,000
 rules, measured in one run over the same messages (alternating rounds, collector paused), and
@@ -86,7 +86,7 @@ def _match_all(match: Callable[..., object], sample: list, calendar: object) -> 
 
 
 def matching_cost(messages: int = 20_000, rounds: int = 11) -> dict[str, Any]:
-    from kefu.bot.keyword_rules import RuleMatcher
+    from kefu.bot.keyword_rules_matcher import RuleMatcher
     from kefu.tickets.calendar import DEFAULT_CALENDAR
 
     rng = random.Random(1)

@@ -418,11 +418,11 @@ def _bot() -> None:
     off, so the walkthrough's conversations still go straight to agents)."""
     import msgspec
     from kefu.auth.actors import StaffActor
-    from kefu.bot import keyword_rules
+    from kefu.bot import keyword_rules, keyword_rules_admin
 
     owner = StaffActor("demo", "owner", "owner")
     for rule in DEMO_RULES:
-        keyword_rules.create_rule(owner, msgspec.convert(rule, keyword_rules.NewKeywordRule))
+        keyword_rules_admin.create_rule(owner, msgspec.convert(rule, keyword_rules.NewKeywordRule))
     publish_knowledge_base(owner, DEMO_KB, dictionary=DEMO_DICTIONARY)
 
 

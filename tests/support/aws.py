@@ -35,9 +35,9 @@ def reset_kefu_caches() -> None:
     from kefu.realtime import push
 
     push.management_api.cache_clear()
-    from kefu.bot import keyword_rules
+    from kefu.bot import keyword_rules_matcher
 
-    keyword_rules.clear_cache()
+    keyword_rules_matcher.clear_cache()
 
 
 @dataclass

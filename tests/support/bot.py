@@ -17,12 +17,12 @@ from tests.support.factories import customer_says
 
 
 def reset_bot_caches() -> None:
-    from kefu.bot import keyword_rules, settings, turn
+    from kefu.bot import keyword_rules_matcher, settings, snapshot
     from kefu.knowledge import published
 
-    keyword_rules.clear_cache()
+    keyword_rules_matcher.clear_cache()
     settings.clear_cache()
-    turn.clear_cache()
+    snapshot.clear_cache()
     published.clear_cache()
 
 

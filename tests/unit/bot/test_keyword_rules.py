@@ -15,16 +15,16 @@ import msgspec
 import pytest
 from kefu.audit import list_audit
 from kefu.bot import keyword_rules as kr
+from kefu.bot import keyword_rules_admin as admin
+from kefu.bot import keyword_rules_matcher as matching
 from kefu.bot.keyword_rules import (
     KeywordRuleChange,
     KeywordRuleTest,
     NewKeywordRule,
-    RuleMatcher,
-    add_hit,
     check_rule,
-    matcher_for,
     normalise,
 )
+from kefu.bot.keyword_rules_matcher import RuleMatcher, add_hit, matcher_for
 from kefu.errors import BadRequest, Conflict, Forbidden, NotFound
 from kefu.storage.keyword_rules import KeywordRule, KeywordRulesHead
 from kefu.storage.tx import write_transaction
@@ -368,24 +368,24 @@ def staff(kefu_env):
 
 
 def _revision(shop="shop-a"):
-    return kr.revision(shop)
+    return admin.revision(shop)
 
 
 def test_each_change_bumps_the_revision_with_its_audit_record(staff):
     owner = staff["owner"]
     assert _revision() == 0
-    created = kr.create_rule(owner, new_rule(name="退款", keywords=["退款"], priority=3))
+    created = admin.create_rule(owner, new_rule(name="退款", keywords=["退款"], priority=3))
     rule_id = created["rule_id"]
     assert rule_id.startswith("kwr_") and created["hits"] == 0 and created["last_hit_at"] is None
     assert _revision() == 1
-    changed = kr.update_rule(staff["sup"], rule_id, KeywordRuleChange(priority=7, enabled=False))
+    changed = admin.update_rule(staff["sup"], rule_id, KeywordRuleChange(priority=7, enabled=False))
     assert (changed["priority"], changed["enabled"], changed["updated_by"]) == (7, False, "laoli")
     assert changed["keywords"] == ["退款"]
     assert _revision() == 2
-    kr.delete_rule(owner, rule_id)
+    admin.delete_rule(owner, rule_id)
     assert _revision() == 3
     with pytest.raises(NotFound):
-        kr.get_rule(owner, rule_id)
+        admin.get_rule(owner, rule_id)
     records, _ = list_audit("shop-a", target=("keyword_rule", rule_id))
     assert [r["action"] for r in records] == [
         "keyword_rule.deleted",
@@ -399,14 +399,16 @@ def test_each_change_bumps_the_revision_with_its_audit_record(staff):
 
 def test_a_change_is_checked_as_a_whole_rule(staff):
     owner = staff["owner"]
-    rule_id = kr.create_rule(owner, new_rule(keywords=["(a)"]))["rule_id"]
+    rule_id = admin.create_rule(owner, new_rule(keywords=["(a)"]))["rule_id"]
     with pytest.raises(BadRequest) as err:  # contains keywords are not patterns until switched
-        kr.update_rule(owner, rule_id, KeywordRuleChange(match_mode="regex", keywords=["(a)\\1"]))
+        admin.update_rule(
+            owner, rule_id, KeywordRuleChange(match_mode="regex", keywords=["(a)\\1"])
+        )
     assert err.value.code == "invalid_regex"
     with pytest.raises(BadRequest) as err:
-        kr.update_rule(owner, rule_id, KeywordRuleChange())
+        admin.update_rule(owner, rule_id, KeywordRuleChange())
     assert err.value.code == "empty_change"
-    switched = kr.update_rule(owner, rule_id, KeywordRuleChange(match_mode="regex"))
+    switched = admin.update_rule(owner, rule_id, KeywordRuleChange(match_mode="regex"))
     assert switched["match_mode"] == "regex"
     assert KeywordRulesHead.get("shop-a", KeywordRulesHead.key()).regex_rule_count == 1
 
@@ -414,64 +416,64 @@ def test_a_change_is_checked_as_a_whole_rule(staff):
 def test_agents_read_and_try_owners_and_supervisors_edit(staff):
     agent = staff["agent"]
     with pytest.raises(Forbidden):
-        kr.create_rule(agent, new_rule(keywords=["x"]))
-    rule_id = kr.create_rule(staff["sup"], new_rule(keywords=["x"]))["rule_id"]
-    assert kr.get_rule(agent, rule_id)["rule_id"] == rule_id
-    assert [r["rule_id"] for r in kr.list_rules(agent)["rules"]] == [rule_id]
-    assert kr.try_rules(agent, KeywordRuleTest(text="x"))["matched"] is True
+        admin.create_rule(agent, new_rule(keywords=["x"]))
+    rule_id = admin.create_rule(staff["sup"], new_rule(keywords=["x"]))["rule_id"]
+    assert admin.get_rule(agent, rule_id)["rule_id"] == rule_id
+    assert [r["rule_id"] for r in admin.list_rules(agent)["rules"]] == [rule_id]
+    assert admin.try_rules(agent, KeywordRuleTest(text="x"))["matched"] is True
     with pytest.raises(Forbidden):
-        kr.update_rule(agent, rule_id, KeywordRuleChange(priority=1))
+        admin.update_rule(agent, rule_id, KeywordRuleChange(priority=1))
     with pytest.raises(Forbidden):
-        kr.delete_rule(agent, rule_id)
+        admin.delete_rule(agent, rule_id)
 
 
 def test_a_shop_sees_only_its_own_rules(staff):
-    rule_id = kr.create_rule(staff["owner"], new_rule(keywords=["退款"]))["rule_id"]
+    rule_id = admin.create_rule(staff["owner"], new_rule(keywords=["退款"]))["rule_id"]
     other = staff["other"]
     with pytest.raises(NotFound):
-        kr.get_rule(other, rule_id)
+        admin.get_rule(other, rule_id)
     with pytest.raises(NotFound):
-        kr.update_rule(other, rule_id, KeywordRuleChange(priority=1))
+        admin.update_rule(other, rule_id, KeywordRuleChange(priority=1))
     with pytest.raises(NotFound):
-        kr.delete_rule(other, rule_id)
-    assert kr.list_rules(other)["rules"] == []
-    assert kr.try_rules(other, KeywordRuleTest(text="退款"))["matched"] is False
+        admin.delete_rule(other, rule_id)
+    assert admin.list_rules(other)["rules"] == []
+    assert admin.try_rules(other, KeywordRuleTest(text="退款"))["matched"] is False
     with pytest.raises(NotFound):
-        kr.get_rule(other, "../rules")
+        admin.get_rule(other, "../rules")
 
 
 def test_a_concurrent_edit_is_a_409_not_a_silent_overwrite(staff, monkeypatch):
     owner = staff["owner"]
-    rule_id = kr.create_rule(owner, new_rule(keywords=["x"]))["rule_id"]
-    stale = kr._get("shop-a", rule_id)
-    kr.update_rule(owner, rule_id, KeywordRuleChange(name="first"))
-    monkeypatch.setattr(kr, "_get", lambda shop_id, rid: stale)
+    rule_id = admin.create_rule(owner, new_rule(keywords=["x"]))["rule_id"]
+    stale = admin._get("shop-a", rule_id)
+    admin.update_rule(owner, rule_id, KeywordRuleChange(name="first"))
+    monkeypatch.setattr(admin, "_get", lambda shop_id, rid: stale)
     with pytest.raises(Conflict) as err:
-        kr.update_rule(owner, rule_id, KeywordRuleChange(name="second"))
+        admin.update_rule(owner, rule_id, KeywordRuleChange(name="second"))
     assert err.value.code == "stale"
     monkeypatch.undo()
-    assert kr.get_rule(owner, rule_id)["name"] == "first"
+    assert admin.get_rule(owner, rule_id)["name"] == "first"
 
 
 def test_the_shops_limits_are_kept_in_the_write(staff, monkeypatch):
     owner = staff["owner"]
-    monkeypatch.setattr(kr, "MAX_REGEX_RULES", 1)
-    monkeypatch.setattr(kr, "MAX_RULES", 2)
-    kr.create_rule(owner, new_rule(match_mode="regex", keywords=[r"\d+"]))
+    monkeypatch.setattr(admin, "MAX_REGEX_RULES", 1)
+    monkeypatch.setattr(admin, "MAX_RULES", 2)
+    admin.create_rule(owner, new_rule(match_mode="regex", keywords=[r"\d+"]))
     with pytest.raises(BadRequest) as err:
-        kr.create_rule(owner, new_rule(match_mode="regex", keywords=[r"\w+"]))
+        admin.create_rule(owner, new_rule(match_mode="regex", keywords=[r"\w+"]))
     assert err.value.code == "rule_limit" and "regex" in err.value.message
-    kr.create_rule(owner, new_rule(keywords=["x"]))
+    admin.create_rule(owner, new_rule(keywords=["x"]))
     with pytest.raises(BadRequest) as err:
-        kr.create_rule(owner, new_rule(keywords=["y"]))
+        admin.create_rule(owner, new_rule(keywords=["y"]))
     assert err.value.code == "rule_limit"
     assert _revision() == 2  # refused writes change nothing
 
 
 def test_the_matcher_is_cached_per_revision_and_reloaded_with_one_query(staff, monkeypatch):
     owner = staff["owner"]
-    assert matcher_for("shop-a", 0) is kr.EMPTY  # never had a rule: nothing to read
-    kr.create_rule(owner, new_rule(name="a", keywords=["退款"]))
+    assert matcher_for("shop-a", 0) is matching.EMPTY  # never had a rule: nothing to read
+    admin.create_rule(owner, new_rule(name="a", keywords=["退款"]))
     queries = []
     real_query = KeywordRule.query
     monkeypatch.setattr(
@@ -482,7 +484,7 @@ def test_the_matcher_is_cached_per_revision_and_reloaded_with_one_query(staff, m
     assert len(queries) == 1
     assert first.match("我要退款", "app", MONDAY_10).name == "a"
     assert first.match("发票", "app", MONDAY_10) is None
-    kr.create_rule(owner, new_rule(name="b", keywords=["发票"]))
+    admin.create_rule(owner, new_rule(name="b", keywords=["发票"]))
     second = matcher_for("shop-a", _revision())
     assert second is not first and len(queries) == 2
     assert second.match("发票", "app", MONDAY_10).name == "b"
@@ -490,28 +492,28 @@ def test_the_matcher_is_cached_per_revision_and_reloaded_with_one_query(staff, m
 
 def test_hits_are_counted_in_the_callers_transaction(staff):
     owner = staff["owner"]
-    rule_id = kr.create_rule(owner, new_rule(keywords=["退款"]))["rule_id"]
+    rule_id = admin.create_rule(owner, new_rule(keywords=["退款"]))["rule_id"]
     for at in (MONDAY_10, MONDAY_23):
         with write_transaction() as tx:
             add_hit(tx, "shop-a", rule_id, at)
-    listed = kr.list_rules(staff["agent"])["rules"]
+    listed = admin.list_rules(staff["agent"])["rules"]
     assert [(r["hits"], r["last_hit_at"]) for r in listed] == [(2, MONDAY_23)]
     # A hit racing a delete leaves a counters-only stub that nothing shows or matches.
-    kr.delete_rule(owner, rule_id)
+    admin.delete_rule(owner, rule_id)
     with write_transaction() as tx:
         add_hit(tx, "shop-a", rule_id, MONDAY_23)
-    assert kr.list_rules(owner)["rules"] == []
+    assert admin.list_rules(owner)["rules"] == []
     assert len(matcher_for("shop-a", _revision())) == 0
     with pytest.raises(NotFound):
-        kr.get_rule(owner, rule_id)
+        admin.get_rule(owner, rule_id)
 
 
 def test_listing_pages_through_the_rules(staff):
     owner = staff["owner"]
-    ids = [kr.create_rule(owner, new_rule(keywords=[f"k{i}"]))["rule_id"] for i in range(3)]
-    first = kr.list_rules(owner, limit=2)
+    ids = [admin.create_rule(owner, new_rule(keywords=[f"k{i}"]))["rule_id"] for i in range(3)]
+    first = admin.list_rules(owner, limit=2)
     assert [r["rule_id"] for r in first["rules"]] == ids[:2] and first["revision"] == 3
-    rest = kr.list_rules(owner, limit=2, cursor=first["next_cursor"])
+    rest = admin.list_rules(owner, limit=2, cursor=first["next_cursor"])
     assert [r["rule_id"] for r in rest["rules"]] == ids[2:]
 
 
@@ -519,7 +521,7 @@ def test_trying_a_message_with_saved_and_draft_rules(staff):
     from kefu.storage.workbench import SlaCalendar
 
     owner = staff["owner"]
-    saved = kr.create_rule(
+    saved = admin.create_rule(
         owner,
         new_rule(
             name="退款",
@@ -527,14 +529,14 @@ def test_trying_a_message_with_saved_and_draft_rules(staff):
             replies=[{"type": "text", "content": "{customer_name|亲}您好，{shop_name}7 天无理由"}],
         ),
     )
-    tried = kr.try_rules(owner, KeywordRuleTest(text="我要退款", variables={"shop_name": "A店"}))
+    tried = admin.try_rules(owner, KeywordRuleTest(text="我要退款", variables={"shop_name": "A店"}))
     assert (tried["matched"], tried["draft"], tried["keyword"]) == (True, False, "退款")
     assert tried["rule"]["rule_id"] == saved["rule_id"] and tried["revision"] == 1
     assert tried["replies"] == [{"type": "text", "content": {"text": "亲您好，A店7 天无理由"}}]
     draft = new_rule(
         name="草稿", keywords=["退款"], priority=5, replies=[{"type": "text", "content": "新"}]
     )
-    tried = kr.try_rules(owner, KeywordRuleTest(text="退款", rule=draft))
+    tried = admin.try_rules(owner, KeywordRuleTest(text="退款", rule=draft))
     assert (tried["draft"], tried["rule"]["name"], tried["replies"][0]["content"]["text"]) == (
         True,
         "草稿",
@@ -542,17 +544,21 @@ def test_trying_a_message_with_saved_and_draft_rules(staff):
     )
     # Trying an edit: the draft stands in for the saved rule.
     edit = new_rule(name="改", keywords=["发票"])
-    tried = kr.try_rules(owner, KeywordRuleTest(text="退款", rule=edit, replaces=saved["rule_id"]))
+    tried = admin.try_rules(
+        owner, KeywordRuleTest(text="退款", rule=edit, replaces=saved["rule_id"])
+    )
     assert tried["matched"] is False
     with pytest.raises(NotFound):
-        kr.try_rules(
+        admin.try_rules(
             owner, KeywordRuleTest(text="x", rule=edit, replaces="kwr_0000000000000aaaaaaaaaa")
         )
     # Off-hours rules are tried against the shop's stored calendar.
     night = new_rule(name="夜", keywords=["退款"], priority=9, active={"when": "off_hours"})
-    kr.create_rule(owner, night)
+    admin.create_rule(owner, night)
     at_night = KeywordRuleTest(text="退款", at=MONDAY_23)
-    assert kr.try_rules(owner, at_night)["rule"]["name"] == "退款"  # no calendar: never off hours
+    assert (
+        admin.try_rules(owner, at_night)["rule"]["name"] == "退款"
+    )  # no calendar: never off hours
     SlaCalendar(
         "shop-a",
         SlaCalendar.key(),
@@ -560,6 +566,8 @@ def test_trying_a_message_with_saved_and_draft_rules(staff):
         updated_at=1,
         updated_by="boss",
     ).save()
-    assert kr.try_rules(owner, at_night)["rule"]["name"] == "夜"
-    assert kr.try_rules(owner, KeywordRuleTest(text="退款", at=MONDAY_10))["rule"]["name"] == "退款"
-    assert kr.list_rules(owner)["rules"][0]["hits"] == 0  # trying counts nothing
+    assert admin.try_rules(owner, at_night)["rule"]["name"] == "夜"
+    assert (
+        admin.try_rules(owner, KeywordRuleTest(text="退款", at=MONDAY_10))["rule"]["name"] == "退款"
+    )
+    assert admin.list_rules(owner)["rules"][0]["hits"] == 0  # trying counts nothing

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from kefu.audit import list_audit
-from kefu.bot import learning
+from kefu.bot import learning, learning_grouping, learning_reports
 from kefu.bot.learning import AcceptAsEntry, AcceptAsSimilar, record_miss
 from kefu.errors import BadRequest, Conflict, Forbidden, NotFound
 from kefu.knowledge import entries
@@ -45,6 +45,7 @@ class Clock:
 def clock(monkeypatch):
     c = Clock(NOW)
     monkeypatch.setattr(learning, "now_ms", c)
+    monkeypatch.setattr(learning_reports, "now_ms", c)
     monkeypatch.setattr(entries, "now_ms", c)
     return c
 
@@ -199,7 +200,7 @@ def test_a_suggestion_counts_misses_customers_reasons_and_when(staff):
     assert (s["count"], s["customers"], s["distinct_questions"]) == (5, 3, 3)
     assert s["reasons"] == {"unanswered": 4, "rejected": 1}
     assert (s["first_seen"], s["last_seen"]) == (NOW - 5 * DAY, NOW - DAY)
-    assert s["key"] == learning.question_key(terms("发票怎么开"))
+    assert s["key"] == learning_grouping.question_key(terms("发票怎么开"))
     assert s["best_entry"] is None and s["suggested"] == {"as": "entry"}
 
 
@@ -248,7 +249,7 @@ def test_groups_and_keys_are_stable(staff):
     first = learning.suggestions(staff["sup"])["suggestions"]
     misses = misses_of("shop-a")
 
-    again = learning.group_questions(list(reversed(misses)))
+    again = learning_grouping.group_questions(list(reversed(misses)))
     assert [(g.key, sorted(g.texts())) for g in again] == [
         (s["key"], sorted(s["samples"])) for s in first
     ]
@@ -491,7 +492,7 @@ def test_entry_report_counts_hits_and_helpfulness_most_hit_first(staff):
     hit(invoice, 3, at=NOW - DAY, helpful=2, unhelpful=1)
     hit(refund, 5, at=NOW - 2 * DAY, helpful=1)
 
-    report = learning.entry_report(staff["sup"])
+    report = learning_reports.entry_report(staff["sup"])
 
     rows = report["entries"]
     assert [r["entry_id"] for r in rows] == [
@@ -525,7 +526,7 @@ def test_entry_report_counts_hits_and_helpfulness_most_hit_first(staff):
 def test_deleted_entries_are_not_reported(staff):
     gone = new_entry(staff["sup"], "怎么退款")
     entries.delete_entry(staff["sup"], None, gone["entry_id"])
-    assert learning.entry_report(staff["sup"])["entries"] == []
+    assert learning_reports.entry_report(staff["sup"])["entries"] == []
 
 
 def test_unused_entries_are_enabled_ones_not_hit_in_the_window_or_never(staff, clock):
@@ -543,7 +544,7 @@ def test_unused_entries_are_enabled_ones_not_hit_in_the_window_or_never(staff, c
     hit(stale, at=NOW - 40 * DAY)
     hit(busy, at=NOW - 3 * DAY)
 
-    report = learning.unused_entries(staff["sup"], days=30)
+    report = learning_reports.unused_entries(staff["sup"], days=30)
     assert [(r["entry_id"], r["never_hit"]) for r in report["entries"]] == [
         (never["entry_id"], True),
         (stale["entry_id"], False),
@@ -551,10 +552,10 @@ def test_unused_entries_are_enabled_ones_not_hit_in_the_window_or_never(staff, c
     assert report["since"] == NOW - 30 * DAY
     # Over a week, the new entry has been around long enough; over 50 days the stale one
     # was used.
-    week = learning.unused_entries(staff["sup"], days=4)
+    week = learning_reports.unused_entries(staff["sup"], days=4)
     assert fresh["entry_id"] in [r["entry_id"] for r in week["entries"]]
     assert busy["entry_id"] not in [r["entry_id"] for r in week["entries"]]
-    fifty = learning.unused_entries(staff["sup"], days=50)
+    fifty = learning_reports.unused_entries(staff["sup"], days=50)
     assert [r["entry_id"] for r in fifty["entries"]] == [never["entry_id"]]
 
 
@@ -569,8 +570,8 @@ def test_agents_may_not_use_the_learning_loop(staff):
         lambda: learning.suggestions(agent),
         lambda: learning.accept(agent, key, AcceptAsEntry(answer=text("x"))),
         lambda: learning.dismiss(agent, key),
-        lambda: learning.entry_report(agent),
-        lambda: learning.unused_entries(agent),
+        lambda: learning_reports.entry_report(agent),
+        lambda: learning_reports.unused_entries(agent),
     ):
         with pytest.raises(Forbidden):
             call()
@@ -595,7 +596,7 @@ def test_each_shop_sees_and_decides_only_its_own(staff):
         learning.accept(staff["other"], b_key, AcceptAsSimilar(entry_id=a_entry["entry_id"]))
     assert err.value.code == "entry_not_found"
     assert [s["key"] for s in learning.suggestions(staff["sup"])["suggestions"]] == [a_key]
-    assert learning.entry_report(staff["other"])["entries"] == []
+    assert learning_reports.entry_report(staff["other"])["entries"] == []
     # ...nor a platform-wide entry, unless it is the platform's staff.
     with pytest.raises(Forbidden):
         learning.accept(

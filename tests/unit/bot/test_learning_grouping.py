@@ -10,7 +10,7 @@ import itertools
 import random
 
 import pytest
-from kefu.bot.learning import group_questions
+from kefu.bot.learning_grouping import group_questions
 from kefu.storage.bot_learning import MissItem
 
 TOPICS = [

@@ -311,13 +311,37 @@ def test_the_same_event_delivered_twice_sends_one_reply(shop, kefu_env):
     assert len(ids) == 1
 
 
+def test_a_redelivery_that_misses_the_first_turn_in_its_read_is_refused_by_the_commit(
+    shop, monkeypatch, kefu_env
+):
+    # The redelivery read before the first turn committed: its own transaction's conditional
+    # put of the turn item (the transaction's first put) fails, and it re-publishes instead.
+    received = customer_says(SHOP, "o1", "怎么退货", bot=True)
+    event = message_event(received, "怎么退货")
+    first = turn.handle(event)
+    real_read = turn.read
+
+    def read_without_the_turn(*args):
+        snap = real_read(*args)
+        snap.done = None
+        return snap
+
+    monkeypatch.setattr(turn, "read", read_without_the_turn)
+    again = turn.handle(event)
+    assert first["outcome"] == "answer" and again["duplicate"] is True
+    assert len(bot_messages(SHOP, received.conversation_id)) == 1
+    assert _entry(shop["kb"]["怎么退货"]).hits == 1
+    published = kefu_env.events(events.REPLY_CREATED)
+    assert len(published) == 2 and len({e["event_id"] for e in published}) == 1
+
+
 # ------------------------------------------------------------------------------ keyword rules
 
 
 def test_a_keyword_rule_answers_with_its_variables_filled(shop):
-    from kefu.bot import keyword_rules
+    from kefu.bot import keyword_rules, keyword_rules_admin
 
-    keyword_rules.create_rule(
+    keyword_rules_admin.create_rule(
         shop["sup"],
         msgspec.convert(
             {

@@ -28,7 +28,7 @@ def test_demo_knowledge_base_is_published_and_answers_its_own_paraphrases(kefu_e
 
 
 def test_demo_keyword_rules_greet_by_name_and_tell_the_hours(kefu_env):
-    from kefu.bot.keyword_rules import matcher_for
+    from kefu.bot.keyword_rules_matcher import matcher_for
     from kefu.bot.templates import render_replies
     from kefu.storage.keyword_rules import KeywordRulesHead
 

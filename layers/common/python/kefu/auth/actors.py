@@ -34,6 +34,22 @@ class StaffActor:
 
 
 @dataclass(frozen=True)
+class BotActor:
+    """Who the bot is when it records an off-hours message on a ticket (audited as "bot")."""
+
+    shop_id: str
+    username: str = "bot"
+    role: str = "bot"
+
+    @property
+    def actor_id(self) -> str:
+        return "bot"
+
+    def can(self, permission: str) -> bool:
+        return has_permission(self.role, permission)
+
+
+@dataclass(frozen=True)
 class CustomerActor:
     shop_id: str
     customer_id: str

@@ -5,6 +5,9 @@ Every change writes, in one transaction: the entry (conditional on the revision 
 read: 409 `revision_conflict` when someone else changed it first), an immutable snapshot of the
 new revision, the head's new draft revision, and the audit record. Deleting marks the entry
 deleted and keeps it and its versions, so any version can be restored, deleted or not.
+
+Over 500 lines because an entry's content rules, its reads and its audited writes share the
+same validation and keys; its sections (content, reads, writes) are where it would split.
 """
 
 from __future__ import annotations

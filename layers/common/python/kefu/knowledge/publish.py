@@ -1,4 +1,6 @@
 """Publishing: the draft (entries and the shop dictionary) becomes the index the bot searches.
+(Over 500 lines because requesting, building and restoring a publish share one head item and
+its conditions; split them apart and each would re-derive the others' invariants.)
 
 Over HTTP a publish is *requested* (`request_publish`): the request is recorded on the head
 (`publish_requested_revision`), audited and announced as `knowledge.publish_requested`, and

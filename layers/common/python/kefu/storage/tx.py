@@ -8,6 +8,9 @@ from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from kefu.storage.base import KefuModel
@@ -21,9 +24,67 @@ def _connection(region: str, endpoint: str | None) -> Connection:
     return Connection(region=region)
 
 
-def write_transaction() -> TransactWrite:
+class WriteTransaction(TransactWrite):
+    """pynamodb's TransactWrite that also knows where each action sits in the request it sends
+    (condition checks, then deletes, then puts, then updates), so a caller can read why the
+    n-th put or update was cancelled without pynamodb's private lists."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.counts = {"condition_check": 0, "delete": 0, "put": 0, "update": 0}
+
+    def condition_check(
+        self,
+        model_cls: type[Model],
+        hash_key: Any,
+        range_key: Any = None,
+        condition: Condition | None = None,
+    ) -> None:
+        super().condition_check(model_cls, hash_key, range_key=range_key, condition=condition)
+        self.counts["condition_check"] += 1
+
+    def delete(
+        self,
+        model: Model,
+        condition: Condition | None = None,
+        *,
+        add_version_condition: bool = True,
+    ) -> None:
+        super().delete(model, condition, add_version_condition=add_version_condition)
+        self.counts["delete"] += 1
+
+    def save(
+        self, model: Model, condition: Condition | None = None, return_values: str | None = None
+    ) -> None:
+        super().save(model, condition, return_values)
+        self.counts["put"] += 1
+
+    def update(
+        self,
+        model: Model,
+        actions: list[Action],
+        condition: Condition | None = None,
+        return_values: str | None = None,
+        *,
+        add_version_condition: bool = True,
+    ) -> None:
+        super().update(
+            model, actions, condition, return_values, add_version_condition=add_version_condition
+        )
+        self.counts["update"] += 1
+
+    def put_index(self, n: int) -> int:
+        """The request position of the n-th `save` (0-based), for condition_failed/old_item."""
+        return self.counts["condition_check"] + self.counts["delete"] + n
+
+    def update_index(self, n: int) -> int:
+        """The request position of the n-th `update` (0-based)."""
+        return self.put_index(self.counts["put"]) + n
+
+
+def write_transaction() -> WriteTransaction:
     """A TransactWriteItems over any of kefu's tables: one request, all or nothing."""
-    return TransactWrite(
+    return WriteTransaction(
         connection=_connection(KefuModel.Meta.region, os.environ.get("AWS_ENDPOINT_URL"))
     )
 

@@ -1,6 +1,10 @@
 """Tickets: what staff do with them. Every call checks a permission, stays in the actor's shop
 (the shop is every key's partition), and writes the change, its history items and its audit
-record in one transaction, guarded by the ticket's version (a concurrent change -> 409)."""
+record in one transaction, guarded by the ticket's version (a concurrent change -> 409).
+
+Over 500 lines because every ticket action shares the same load, permission, version guard
+and audit steps; its sections (reading, writing) are where it would split.
+"""
 
 from __future__ import annotations
 

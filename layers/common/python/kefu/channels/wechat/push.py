@@ -21,22 +21,27 @@ remembers (shop, timestamp, nonce) so that a captured push cannot be replayed wi
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from xml.etree.ElementTree import Element, ParseError
-
-import defusedxml.ElementTree as SafeET
-from defusedxml import DefusedXmlException
 
 from kefu.channels.wechat.crypto import (
     WeChatCrypto,
     WeChatCryptoError,
     sha1_signature,
     signature_matches,
+)
+from kefu.channels.wechat.push_format import (
+    PushRejected,
+    detect_format,
+    optional_str,
+    parse_json,
+    parse_xml,
+    to_json,
+    to_xml,
+    validate_message,
 )
 
 __all__ = [
@@ -67,25 +72,6 @@ _NONCE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _MESSAGE_FIELDS = ("ToUserName", "FromUserName", "CreateTime", "MsgType")
 _JSON_TYPE = "application/json"
 _XML_TYPE = "text/xml"
-
-
-class PushRejected(ValueError):
-    """A push that must not be processed; ``status`` is the HTTP status to answer with and
-    ``reason`` a stable code for logs and metrics (the message explains it to a person).
-
-    400 malformed body/query, 401 bad or missing signature, stale timestamp or replayed nonce,
-    403 message for another appid or not in the shop's push mode, 413 body too large, 500 our
-    own configuration is incomplete.
-    """
-
-    def __init__(self, status: int, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.reason = reason
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.reason}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -130,9 +116,9 @@ def parse_body(body: bytes, content_type: str | None) -> dict[str, Any]:
             "body_too_large",
             f"push body is {len(body)} bytes, over the {MAX_BODY_BYTES}-byte limit",
         )
-    fmt = _detect_format(body, content_type)
-    message = _parse_json(body) if fmt == "json" else _parse_xml(body)
-    _validate(message, fmt)
+    fmt = detect_format(body, content_type)
+    message = parse_json(body) if fmt == "json" else parse_xml(body)
+    validate_message(message, fmt)
     return message
 
 
@@ -266,7 +252,7 @@ def build_push(
         raise ValueError(f"fmt must be 'json' or 'xml', not {fmt!r}")
     ts = str(int(time.time()) if timestamp is None else timestamp)
     nonce = nonce if nonce is not None else str(secrets.randbelow(9 * 10**9) + 10**9)
-    serialize = _to_json if fmt == "json" else _to_xml
+    serialize = to_json if fmt == "json" else to_xml
     content_type = _JSON_TYPE if fmt == "json" else _XML_TYPE
 
     query = {"signature": sha1_signature(token, ts, nonce), "timestamp": ts, "nonce": nonce}
@@ -310,7 +296,7 @@ def _open_secure(
             f"secure-mode push received but no EncodingAESKey is configured for appid {appid}",
         )
     _require_params(query, ("msg_signature", "timestamp", "nonce"), status=401)
-    fmt = _detect_format(body, content_type)
+    fmt = detect_format(body, content_type)
     envelope = parse_body(body, content_type)
     encrypted = envelope.get("Encrypt")
     if not isinstance(encrypted, str) or not encrypted:
@@ -362,118 +348,6 @@ def _open_secure(
     return inner, authenticated
 
 
-# --- parsing ---------------------------------------------------------------------------------
-
-
-def _detect_format(body: bytes, content_type: str | None) -> Literal["json", "xml"]:
-    ctype = (content_type or "").split(";", 1)[0].strip().lower()
-    if ctype.endswith("json"):
-        return "json"
-    if ctype.endswith("xml"):
-        return "xml"
-    first = body.lstrip()[:1]
-    if first == b"{":
-        return "json"
-    if first == b"<":
-        return "xml"
-    raise PushRejected(
-        400,
-        "malformed_push",
-        f"cannot tell the body format: Content-Type is {content_type!r} and the body starts "
-        "with neither '{' nor '<'",
-    )
-
-
-def _decode_text(body: bytes) -> str:
-    try:
-        return body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise PushRejected(400, "malformed_push", f"body is not UTF-8: {exc}") from exc
-
-
-def _parse_json(body: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(_decode_text(body))
-    except json.JSONDecodeError as exc:
-        raise PushRejected(400, "malformed_push", f"body is not valid JSON: {exc}") from exc
-    if not isinstance(value, dict):
-        raise PushRejected(
-            400, "malformed_push", f"JSON body must be an object, got {type(value).__name__}"
-        )
-    return value
-
-
-def _parse_xml(body: bytes) -> dict[str, Any]:
-    # defusedxml refuses DTDs/entities (billion laughs, XXE); never parse pushes with the stdlib.
-    try:
-        root = SafeET.fromstring(body, forbid_dtd=True)
-    except (ParseError, DefusedXmlException) as exc:
-        raise PushRejected(400, "malformed_push", f"body is not acceptable XML: {exc}") from exc
-    if root.tag != "xml":
-        raise PushRejected(
-            400, "malformed_push", f"XML root element must be <xml>, got <{root.tag}>"
-        )
-    value = _element_to_value(root)
-    return value if isinstance(value, dict) else {}
-
-
-def _element_to_value(element: Element) -> Any:
-    children = list(element)
-    if not children:
-        return element.text or ""
-    result: dict[str, Any] = {}
-    for child in children:
-        value = _element_to_value(child)
-        if child.tag in result:  # repeated tags (e.g. list items in some events) become a list
-            existing = result[child.tag]
-            result[child.tag] = (
-                [*existing, value] if isinstance(existing, list) else [existing, value]
-            )
-        else:
-            result[child.tag] = value
-    return result
-
-
-def _validate(message: dict[str, Any], fmt: str) -> None:
-    if "Encrypt" in message:
-        for name in ("ToUserName", "Encrypt"):
-            _require_str(message, name)
-        return
-    for name in ("ToUserName", "FromUserName", "MsgType"):
-        _require_str(message, name)
-    if "CreateTime" not in message:
-        raise PushRejected(400, "malformed_push", "push is missing required field CreateTime")
-    create_time = message["CreateTime"]
-    if fmt == "xml" and isinstance(create_time, str) and create_time.strip().isdigit():
-        message["CreateTime"] = int(create_time.strip())  # XML has no types; JSON must be int
-    elif isinstance(create_time, bool) or not isinstance(create_time, int):
-        raise PushRejected(
-            400,
-            "malformed_push",
-            f"CreateTime must be an integer (Unix seconds), got {create_time!r}",
-        )
-
-
-def _require_str(message: dict[str, Any], name: str) -> str:
-    if name not in message:
-        raise PushRejected(400, "malformed_push", f"push is missing required field {name}")
-    value = message[name]
-    if not isinstance(value, str) or not value:
-        raise PushRejected(
-            400, "malformed_push", f"field {name} must be a non-empty string, got {value!r}"
-        )
-    return value
-
-
-def _optional_str(message: dict[str, Any], name: str) -> str | None:
-    value = message.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise PushRejected(400, "malformed_push", f"field {name} must be a string, got {value!r}")
-    return value
-
-
 def _require_params(query: dict[str, str], names: tuple[str, ...], *, status: int) -> None:
     missing = [name for name in names if not query.get(name)]
     if missing:
@@ -494,27 +368,27 @@ def _to_inbound(
         raise PushRejected(
             400, "malformed_push", f"MsgId must be an integer or string, got {msg_id!r}"
         )
-    event = _optional_str(message, "Event")
-    session_from = _optional_str(message, "SessionFrom")
+    event = optional_str(message, "Event")
+    session_from = optional_str(message, "SessionFrom")
 
     content: dict[str, Any]
     if msg_type == "text":
-        text = _optional_str(message, "Content")
+        text = optional_str(message, "Content")
         if text is None:
             raise PushRejected(400, "malformed_push", "text push is missing field Content")
         content = {"text": text}
     elif msg_type == "image":
         content = {
-            "pic_url": _optional_str(message, "PicUrl"),
-            "media_id": _optional_str(message, "MediaId"),
+            "pic_url": optional_str(message, "PicUrl"),
+            "media_id": optional_str(message, "MediaId"),
         }
     elif msg_type == "miniprogrampage":
         content = {
-            "title": _optional_str(message, "Title"),
-            "app_id": _optional_str(message, "AppId"),
-            "page_path": _optional_str(message, "PagePath"),
-            "thumb_url": _optional_str(message, "ThumbUrl"),
-            "thumb_media_id": _optional_str(message, "ThumbMediaId"),
+            "title": optional_str(message, "Title"),
+            "app_id": optional_str(message, "AppId"),
+            "page_path": optional_str(message, "PagePath"),
+            "thumb_url": optional_str(message, "ThumbUrl"),
+            "thumb_media_id": optional_str(message, "ThumbMediaId"),
         }
     elif msg_type == "event":
         if not event:
@@ -538,30 +412,3 @@ def _to_inbound(
         nonce=nonce,
         digest=digest,
     )
-
-
-# --- serialization (build_push) --------------------------------------------------------------
-
-
-def _to_json(message: dict[str, Any]) -> bytes:
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def _to_xml(message: dict[str, Any]) -> bytes:
-    return f"<xml>{_xml_fields(message)}</xml>".encode()
-
-
-def _xml_fields(message: dict[str, Any]) -> str:
-    parts = []
-    for key, value in message.items():
-        items = value if isinstance(value, list) else [value]
-        for item in items:
-            if isinstance(item, dict):
-                inner = _xml_fields(item)
-            elif isinstance(item, int) and not isinstance(item, bool):
-                inner = str(item)  # WeChat writes numbers bare, strings as CDATA
-            else:
-                # "]]>" cannot appear inside CDATA; split it across two sections.
-                inner = "<![CDATA[" + str(item).replace("]]>", "]]]]><![CDATA[>") + "]]>"
-            parts.append(f"<{key}>{inner}</{key}>")
-    return "".join(parts)
