@@ -36,6 +36,9 @@ def reset_kefu_caches() -> None:
     from kefu.bot import keyword_rules
 
     keyword_rules.clear_cache()
+    from kefu import limits
+
+    limits.clear_cache()
 
 
 @dataclass

@@ -48,6 +48,10 @@ class ShopProfile(KefuModel):
     # transaction): intake reads the cached profile anyway, so it knows without a request
     # whether a new conversation opens with the bot (docs/decisions.md).
     bot_enabled = BooleanAttribute(null=True)
+    # Limits (kefu.limits); unset = the defaults there. Messages per customer per 10 s on
+    # kefu's client API, and customer logins per minute for the whole shop.
+    customer_message_limit = NumberAttribute(null=True)
+    customer_login_limit = NumberAttribute(null=True)
 
     shop_registry = _ShopRegistry()
 
