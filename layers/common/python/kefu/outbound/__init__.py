@@ -28,7 +28,12 @@ from pynamodb.exceptions import UpdateError
 from urllib3.exceptions import ConnectTimeoutError
 
 from kefu import events
-from kefu.channels.wechat.api import WeChatApi, WeChatApiError, WeChatUnavailable
+from kefu.channels.wechat.api import (
+    DEFAULT_TIMEOUT,
+    WeChatApi,
+    WeChatApiError,
+    WeChatUnavailable,
+)
 from kefu.channels.wechat.tokens import access_token, refresh_after_rejection
 from kefu.config import settings
 from kefu.ids import now_ms
@@ -36,6 +41,16 @@ from kefu.shops import get_shop, wechat_credentials
 from kefu.storage.messages import Message
 
 CLAIMABLE = ("pending", "retrying", "failed")
+# One reply's worst case (_send_wechat): access token, media upload, send; on a rejected
+# token: refresh, upload, send again — each at the WeChat client's connect + read timeouts —
+# plus DynamoDB/S3/EventBridge. The consumer starts a record only with this much time left.
+WECHAT_CALLS_PER_REPLY = 6
+OTHER_WORK_PER_REPLY_MS = 3_000
+RECORD_BUDGET_MS = (
+    WECHAT_CALLS_PER_REPLY
+    * int((DEFAULT_TIMEOUT.connect_timeout + DEFAULT_TIMEOUT.read_timeout) * 1000)
+    + OTHER_WORK_PER_REPLY_MS
+)
 STUCK_SENDING_MS = 60_000  # an instance that died mid-send: let the next attempt take over
 
 UNDELIVERABLE_REASONS = {
