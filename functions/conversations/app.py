@@ -71,6 +71,11 @@ def reply(conversation_id: str):
     return json_response(replied.message, status=200 if replied.duplicate else 201)
 
 
+@app.route("/v1/conversations/{conversation_id}/messages/{message_id}/resend", methods=["POST"])
+def resend(conversation_id: str, message_id: str):
+    return json_response(service.resend(staff_actor(app), conversation_id, message_id))
+
+
 @app.route("/v1/conversations/{conversation_id}/resolve", methods=["POST"])
 def resolve(conversation_id: str):
     return json_response(service.resolve(staff_actor(app), conversation_id))

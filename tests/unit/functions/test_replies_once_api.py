@@ -127,3 +127,67 @@ def test_a_retry_of_a_delivered_reply_publishes_nothing_again(gateway, agent, co
     again = gateway.post(f"/v1/conversations/{conv}/replies", token=agent, json_body=REPLY)
     assert (again.status, again.json()["delivery_status"]) == (200, "delivered")
     assert len(kefu_env.events("reply.created")) == 1  # still only the first
+
+
+# --------------------------------------------------------------- resending, on the agent's word
+
+
+def _mark(conv, cursor, status, error=None):
+    actions = [Message.delivery_status.set(status)]
+    if error:
+        actions.append(Message.delivery_error.set(error))
+    Message(f"shop-a#{conv}", cursor).update(actions=actions)
+
+
+def test_an_agent_resends_a_reply_whose_delivery_is_unknown(
+    gateway, agent, conv, kefu_env, monkeypatch
+):
+    sent = gateway.post(f"/v1/conversations/{conv}/replies", token=agent, json_body=REPLY).json()
+    _mark(conv, sent["cursor"], "unknown", "delivery unknown: ...")
+    listed = gateway.get(f"/v1/conversations/{conv}/messages", token=agent).json()["messages"]
+    assert [m["delivery_status"] for m in listed if m["direction"] == "out"] == ["unknown"]
+
+    url = f"/v1/conversations/{conv}/messages/{sent['message_id']}/resend"
+    resent = gateway.post(url, token=agent)
+
+    assert resent.status == 200, resent.text
+    assert resent.json()["message_id"] == sent["message_id"]
+    assert resent.json()["delivery_status"] == "pending"
+    assert "delivery_error" not in resent.json()
+    published = kefu_env.events("reply.created")
+    assert [e["data"]["message_id"] for e in published] == [sent["message_id"]] * 2
+    assert published[0]["event_id"] != published[1]["event_id"]
+    with wechat_standin(monkeypatch, shops=("shop-a",)) as wechat:
+        assert deliver_reply(published[1], attempt=1, last_attempt=False).status == "delivered"
+        assert len(wechat.requests(SEND)) == 1
+    # Delivered now: a second resend is refused.
+    again = gateway.post(url, token=agent)
+    assert (again.status, again.error["code"]) == (409, "not_resendable")
+
+
+def test_resending_is_audited(gateway, agent, conv, staff_token):
+    sent = gateway.post(f"/v1/conversations/{conv}/replies", token=agent, json_body=REPLY).json()
+    _mark(conv, sent["cursor"], "failed", "WeChat 45009")
+    url = f"/v1/conversations/{conv}/messages/{sent['message_id']}/resend"
+    assert gateway.post(url, token=agent).status == 200
+    from kefu.storage.audit import AuditRecord
+
+    records = [r for r in AuditRecord.query("shop-a") if r.action == "message.resent"]
+    assert len(records) == 1
+    assert records[0].target_id == sent["message_id"]
+
+
+def test_resend_refuses_pending_unknown_ids_and_other_peoples_conversations(
+    gateway, agent, conv, staff_token
+):
+    sent = gateway.post(f"/v1/conversations/{conv}/replies", token=agent, json_body=REPLY).json()
+    base = f"/v1/conversations/{conv}/messages"
+    pending = gateway.post(f"{base}/{sent['message_id']}/resend", token=agent)
+    assert (pending.status, pending.error["code"]) == (409, "not_resendable")
+    for bad in ("msg_0000000000000ffffffffff", "nonsense"):
+        missing = gateway.post(f"{base}/{bad}/resend", token=agent)
+        assert (missing.status, missing.error["code"]) == (404, "message_not_found")
+    other = staff_token("shop-a", "xiaoli", "agent")
+    _mark(conv, sent["cursor"], "unknown")
+    theirs = gateway.post(f"{base}/{sent['message_id']}/resend", token=other)
+    assert (theirs.status, theirs.error["code"]) == (403, "not_your_conversation")

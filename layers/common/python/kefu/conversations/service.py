@@ -4,6 +4,9 @@ audit record in one transaction."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import re
 from dataclasses import dataclass
 
 import msgspec
@@ -455,6 +458,79 @@ def _replayed(conv: Conversation, first: FirstCopy) -> Replied:
             except UpdateError:
                 stored.refresh(consistent_read=True)  # outbound got to it first
     return Replied(message_view(stored), duplicate=True)
+
+
+RESENDABLE = ("unknown", "failed")
+_MESSAGE_ID = re.compile(r"^msg_(\d{13})[0-9a-f]{10}$")
+
+
+def resend(actor: StaffActor, conversation_id: str, message_id: str) -> dict:
+    """Send a reply again, on the agent's word: one whose delivery is `unknown` (WeChat may have
+    received it; kefu never resends such a reply on its own) or `failed`. The same message goes
+    back to outbound; audited."""
+    p.require(actor, p.CONVERSATIONS_REPLY)
+    conv = get_conversation(actor, conversation_id)
+    if conv.status == "closed":
+        raise Conflict(
+            "conversation is closed; the customer's next message opens a new one", code="closed"
+        )
+    if conv.assignee != actor.username and not actor.can(p.CONVERSATIONS_ASSIGN):
+        raise Conflict("claim the conversation before replying", code="not_assigned_to_you")
+    found = _MESSAGE_ID.match(message_id)
+    msg = None
+    if found:
+        with contextlib.suppress(Message.DoesNotExist):
+            msg = Message.get(
+                conversation_key(actor.shop_id, conversation_id),
+                message_key(int(found.group(1)), message_id),
+                consistent_read=True,
+            )
+    if msg is None or msg.direction != "out":
+        raise NotFound(f"no reply {message_id!r} in this conversation", code="message_not_found")
+    if msg.delivery_status not in RESENDABLE:
+        raise Conflict(
+            f"the reply is {msg.delivery_status}; only a reply whose delivery is "
+            f"{' or '.join(RESENDABLE)} can be sent again",
+            code="not_resendable",
+        )
+    at = now_ms()
+    before = {"delivery_status": msg.delivery_status, "delivery_error": msg.delivery_error}
+    try:
+        with write_transaction() as tx:
+            tx.save(
+                staff_change(
+                    actor,
+                    action="message.resent",
+                    target_type="message",
+                    target_id=message_id,
+                    before=before,
+                    after={"delivery_status": "pending"},
+                    at_ms=at,
+                )
+            )
+            tx.update(
+                msg,
+                [Message.delivery_status.set("pending"), Message.delivery_error.remove()],
+                condition=Message.delivery_status == msg.delivery_status,
+            )
+    except TransactWriteError as exc:
+        if condition_failed(exc, 1):  # puts before updates: audit 0, message 1
+            raise Conflict("the reply changed meanwhile: reload it", code="stale") from None
+        raise
+    msg.delivery_status, msg.delivery_error = "pending", None
+    event = reply_created_event(conv, msg)
+    # Its own event id: consumers that drop repeated ids must see this as new.
+    event = dataclasses.replace(event, event_id=f"{event.event_id}:resend:{at}", occurred_at=at)
+    try:
+        events.publish(event)
+    except Exception as exc:
+        Message(msg.conversation_key, msg.msg_key).update(
+            actions=[Message.delivery_status.set("failed"), Message.delivery_error.set(NOT_QUEUED)]
+        )
+        raise UpstreamUnavailable("the reply could not be queued: send it again") from exc
+    from kefu.conversations.views import message_view
+
+    return message_view(msg)
 
 
 # --- the outbound path, shared by agents' replies and the bot's (kefu.bot.turn) --------------
