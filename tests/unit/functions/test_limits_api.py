@@ -4,7 +4,6 @@ limit the answer is 429 with Retry-After and nothing is stored; every 2xx was st
 import pytest
 from kefu import intake, limits
 from kefu.shops import clear_cache as clear_shop_cache
-from kefu.storage.messages import Message, conversation_key
 from kefu.storage.shops import PROFILE, ShopProfile
 
 from tests.support.factories import make_shop
