@@ -13,7 +13,7 @@ install_error_handling(app)
 
 @app.route("/v1/staff/me", methods=["GET"])
 def me():
-    actor = staff_actor(app)
+    actor = staff_actor(app).at_home()  # platform staff on a seller: their own record
     return json_response(staff.get_staff(actor.shop_id, actor.username).to_public())
 
 

@@ -12,6 +12,7 @@ from functools import cache
 import jwt
 
 from kefu.auth.actors import StaffActor
+from kefu.auth.permissions import PLATFORM_ROLE
 from kefu.config import settings
 from kefu.errors import Forbidden, Unauthorized, UpstreamUnavailable
 from kefu.storage.shops import StaffMember
@@ -45,6 +46,37 @@ def staff_actor_for(shop_id: str, username: str, member: StaffMember | None) -> 
     if member.status != "active":
         raise Forbidden("staff account is disabled", code="staff_disabled")
     return StaffActor(shop_id=shop_id, username=username, role=member.role)
+
+
+def acting_on(actor: StaffActor, shop_id: str) -> StaffActor:
+    """The actor acting on `shop_id` (X-Kefu-Shop): their own shop as they are; another shop
+    only for platform staff of a mall operator (the shop whose id is the mall id), and only a
+    shop of that mall. A shop outside it is refused exactly as an unknown one is, so the
+    answer does not tell whether it exists."""
+    from kefu.shops import mall_of, operated_mall
+
+    if shop_id == actor.shop_id:
+        return actor
+    if actor.role != PLATFORM_ROLE:
+        raise Forbidden(
+            "only a mall's platform staff may act on another shop (X-Kefu-Shop)",
+            code="not_platform_staff",
+        )
+    mall = operated_mall(actor.shop_id)
+    if mall is None:
+        raise Forbidden(
+            "platform staff act on other shops only from their mall's operator shop",
+            code="not_platform_staff",
+        )
+    if mall_of(shop_id) != mall:
+        raise Forbidden(f"shop {shop_id!r} is not a shop of your mall", code="shop_not_in_mall")
+    return StaffActor(
+        shop_id=shop_id,
+        username=cognito_username(actor.shop_id, actor.username),
+        role=actor.role,
+        home_shop_id=actor.shop_id,
+        mall_id=mall,
+    )
 
 
 def staff_identity(token: str) -> tuple[str, str]:
