@@ -65,7 +65,7 @@ def event_consumer(
         )
 
     @logger.inject_lambda_context
-    def handler(event: dict, context: Any) -> dict:
+    def handler(event: dict, context: Any) -> Any:
         invocation.update(context=context, started=0, deferred=[])
         try:
             return process_partial_response(

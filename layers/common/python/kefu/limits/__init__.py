@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.condition import Condition
 
 from kefu.errors import RateLimited
 from kefu.storage.runtime import RateCounter
@@ -54,7 +55,7 @@ class Window:
     ends_at_ms: int
     what: str  # for the error message: "messages" | "logins"
 
-    def update(self) -> tuple[RateCounter, list, object]:
+    def update(self) -> tuple[RateCounter, list, Condition]:
         """(item, actions, condition) of the counting update, for a transaction or alone."""
         return (
             RateCounter(self.key),

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import cast
 
 from pynamodb.exceptions import UpdateError
 from urllib3.exceptions import ConnectTimeoutError
@@ -46,11 +47,10 @@ CLAIMABLE = ("pending", "retrying", "failed")
 # plus DynamoDB/S3/EventBridge. The consumer starts a record only with this much time left.
 WECHAT_CALLS_PER_REPLY = 6
 OTHER_WORK_PER_REPLY_MS = 3_000
-RECORD_BUDGET_MS = (
-    WECHAT_CALLS_PER_REPLY
-    * int((DEFAULT_TIMEOUT.connect_timeout + DEFAULT_TIMEOUT.read_timeout) * 1000)
-    + OTHER_WORK_PER_REPLY_MS
-)
+_CONNECT_S = cast(float, DEFAULT_TIMEOUT.connect_timeout)
+_READ_S = cast(float, DEFAULT_TIMEOUT.read_timeout)
+_CALL_MS = int((_CONNECT_S + _READ_S) * 1000)
+RECORD_BUDGET_MS = WECHAT_CALLS_PER_REPLY * _CALL_MS + OTHER_WORK_PER_REPLY_MS
 STUCK_SENDING_MS = 60_000  # an instance that died mid-send: let the next attempt take over
 
 UNDELIVERABLE_REASONS = {
