@@ -5,8 +5,8 @@ A cursor is signed (HMAC-SHA256) over the key it carries, the shop and the query
 returned for (method, route, path parameters and query parameters other than `cursor` and
 `limit`): a forged or edited cursor, or one returned to another shop or for other filters, is
 refused with 400 `invalid_cursor` before it reaches DynamoDB. The signing key is derived
-(HKDF) from the customer-token secret, which Secrets Manager serves from the instance's cache,
-so signing adds no AWS call to a warm request.
+(HKDF) from a Secrets Manager secret (CURSOR_SECRET_ARN, else the customer-token secret), served
+from the instance's cache, so signing adds no AWS call to a warm request.
 
 The query a cursor is tied to is set once per HTTP request (`kefu.http` does it); the shop is
 the one `decode_cursor` is called with, which every list does before its Query, so the cursor
@@ -73,10 +73,13 @@ def _derive(material: str) -> bytes:
 
 
 def _signing_key() -> bytes:
-    from kefu.config import settings
+    from kefu.config import env, settings
     from kefu.secrets import secret_string
 
-    return _derive(secret_string(settings().customer_token_secret_arn))
+    # A dedicated secret when the stack gives one (so listing functions need not read the
+    # customer-token key); else the customer-token secret, which HKDF keeps apart from tokens.
+    secret_id = env("CURSOR_SECRET_ARN") or settings().customer_token_secret_arn
+    return _derive(secret_string(secret_id))
 
 
 def _mac(payload: bytes, shop_id: str) -> bytes:
