@@ -21,6 +21,7 @@ same push, up to 4 attempts. Then, for each accepted message: stored exactly onc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import urllib.parse
@@ -279,32 +280,34 @@ def test_no_accepted_message_is_lost_under_injected_faults(
     api: Api, owner: str, faults: Faults, bus_copy
 ):
     sent: list[Sent] = []
+    injected: list[Fault] = []
     for name, (target, times, status, body) in INTAKE_FAULTS.items():
         # From the mini-program API...
         text = unique(f"fault-{name}-client")
-        faults.add(Fault(target, text, times, status, body))
+        injected.append(faults.add(Fault(target, text, times, status, body)))
         token = api.customer_login("demo", unique("fault"))["token"]
         sent.append(_client_sends(api, token, text))
         # ...and from WeChat's push.
         text = unique(f"fault-{name}-push")
-        fault = faults.add(Fault(target, text, times, status, body))
+        injected.append(faults.add(Fault(target, text, times, status, body)))
         code = unique("fault-wx")
         push = _wechat_pushes(api, StandIn.openid("demo", code), text)
         push.conversation_id = _conversation_of(api, owner, code)
         sent.append(push)
-        assert fault.hits == times, f"{name}: the fault was not met ({fault})"
-
-    # Every fault was met and every sender got through within its retries...
-    assert all(one.accepted for one in sent), [(s.text, s.answers) for s in sent]
-    assert all(len(one.answers) > 1 for one in sent), [(s.text, s.answers) for s in sent]
-    # ...and nothing accepted was lost on the way.
 
     def published() -> set[str] | None:
         ids = bus_copy()
         return ids if len(ids) >= len(sent) else None
 
-    wait_for(published, timeout=15, what="message.received for every accepted message")
+    with contextlib.suppress(AssertionError):  # a shortfall is counted below, one by one
+        wait_for(published, timeout=15, what="message.received for every accepted message")
+    # Nothing accepted was lost on the way...
     assert _lost(api, owner, sent, bus_copy()) == []
+    # ...every sender got through within its retries, and every fault was met (a fault that
+    # never fired, or a first answer that was already 2xx, would prove nothing).
+    assert all(one.accepted for one in sent), [(s.text, s.answers) for s in sent]
+    assert [f for f in injected if f.hits != f.times] == []
+    assert all(len(one.answers) > 1 for one in sent), [(s.text, s.answers) for s in sent]
 
 
 def test_no_reply_is_lost_when_wechat_fails_or_answers_late(
