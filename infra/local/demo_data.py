@@ -3,7 +3,7 @@
 Shops
   demo     "Demo 小店"     appid wxdemo000000000001   staff: owner (owner), agent1 (agent)
   demo-2   "Demo 二号店"   appid wxdemo000000000002   staff: agent2 (agent)
-  Every staff password is the local-only kefu-demo-123.
+  Every staff password is the local-only Kefu-demo-123.
 WeChat (for pushes and logins against the stand-in)
   push token kefu-demo-token, EncodingAESKey DEMO_AES_KEY below, app secret demo-app-secret.
   The stand-in's jscode2session accepts any code; the same code is always the same openid.
@@ -33,7 +33,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-PASSWORD = "kefu-demo-123"
+PASSWORD = "Kefu-demo-123"
 PUSH_TOKEN = "kefu-demo-token"
 DEMO_AES_KEY = "kefuDemoEncodingAesKey0123456789abcdefghijk"  # 43 chars, as WeChat issues
 APP_SECRET = "demo-app-secret"

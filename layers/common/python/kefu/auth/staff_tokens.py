@@ -2,7 +2,8 @@
 
 The Cognito username is "<shop_id>:<username>", so one user pool serves every shop of a mall and
 a token names exactly one shop. The role is read from the shop's staff record on each request,
-so a role change or a disabled account takes effect at once.
+so a role change or a disabled account takes effect at once; the shop's status is checked on each
+request too (cached seconds: kefu.shops.shop_status), so a suspended shop's staff lose access.
 """
 
 from __future__ import annotations
@@ -44,7 +45,21 @@ def staff_actor_for(shop_id: str, username: str, member: StaffMember | None) -> 
         raise Forbidden("staff account no longer exists", code="staff_not_found")
     if member.status != "active":
         raise Forbidden("staff account is disabled", code="staff_disabled")
+    require_shop_active(shop_id)
     return StaffActor(shop_id=shop_id, username=username, role=member.role)
+
+
+def require_shop_active(shop_id: str) -> None:
+    from kefu.shops import shop_status
+
+    status = shop_status(shop_id)
+    if status is None:
+        raise Forbidden("this shop no longer exists", code="shop_not_found")
+    if status != "active":
+        raise Forbidden(
+            f"this shop is {status}: staff cannot sign in or work until it is active again",
+            code="shop_suspended",
+        )
 
 
 def staff_identity(token: str) -> tuple[str, str]:
