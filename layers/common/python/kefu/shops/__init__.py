@@ -41,7 +41,7 @@ _status_cache: dict[str, tuple[float, str | None]] = {}
 
 
 def shop_status(shop_id: str) -> str | None:
-    """"active", "suspended", ... or None for no such shop; cached STATUS_TTL_SECONDS."""
+    """ "active", "suspended", ... or None for no such shop; cached STATUS_TTL_SECONDS."""
     hit = _status_cache.get(shop_id)
     if hit and hit[0] > time.monotonic():
         return hit[1]

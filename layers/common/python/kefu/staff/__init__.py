@@ -187,7 +187,9 @@ def update_staff(
                 staff_change(
                     actor,
                     # A role change is its own action, so the audit can be filtered for it.
-                    action="staff.role_changed" if "role" in _changed(before, after) else (
+                    action="staff.role_changed"
+                    if "role" in _changed(before, after)
+                    else (
                         "staff.disabled"
                         if "status" in _changed(before, after) and change.status == "disabled"
                         else "staff.updated"
@@ -287,4 +289,5 @@ def _ensure_cognito_user(shop_id: str, username: str, password: str, *, permanen
             ) from None
 
 
-from kefu.staff.login import StaffLogin, staff_login  # noqa: E402 - re-exported for callers
+from kefu.staff.login import StaffLogin as StaffLogin  # noqa: E402 - re-exported
+from kefu.staff.login import staff_login as staff_login  # noqa: E402

@@ -33,9 +33,13 @@ def _call(fn, **kwargs):  # noqa: ANN001, ANN202 - one Cognito call, errors with
     try:
         return fn(**kwargs)
     except idp.exceptions.NotAuthorizedException:
-        raise Unauthorized("token expired or revoked: sign in again", code="invalid_token") from None
+        raise Unauthorized(
+            "token expired or revoked: sign in again", code="invalid_token"
+        ) from None
     except (idp.exceptions.CodeMismatchException, idp.exceptions.EnableSoftwareTokenMFAException):
-        raise BadRequest("wrong code: enter the current one from the app", code="bad_mfa_code") from None
+        raise BadRequest(
+            "wrong code: enter the current one from the app", code="bad_mfa_code"
+        ) from None
     except idp.exceptions.InvalidParameterException:
         raise BadRequest(
             "set up the authenticator first (POST /v1/staff/me/mfa/totp)", code="mfa_not_set_up"
@@ -81,9 +85,7 @@ def verify_totp(
 
 def disable_totp(actor: StaffActor, access_token: str, *, request_id: str | None = None) -> dict:
     if actor.role == "owner":
-        raise Forbidden(
-            "an owner's MFA stays on once enabled", code="mfa_required_for_owner"
-        )
+        raise Forbidden("an owner's MFA stays on once enabled", code="mfa_required_for_owner")
     idp = client("cognito-idp")
     _call(
         idp.set_user_mfa_preference,

@@ -180,6 +180,3 @@ def close_connections(shop_id: str, username: str) -> int:
         forget(conn.connection_id)
         closed += 1
     return closed
-
-
-
