@@ -4,6 +4,7 @@ from http.cookies import SimpleCookie
 
 from chalice import Chalice
 from kefu.auth.customer_login import AppLogin, WeChatLogin, login_app_user, login_with_wechat
+from kefu.errors import BadRequest
 from kefu.http import body, install_error_handling, json_response, query, request_id
 from kefu.staff import login as staff
 
@@ -27,8 +28,10 @@ def app_user_login():
     return json_response(login_app_user(app.current_request.raw_body, signature, req))
 
 
-def _wants_cookie(flag: bool) -> bool:
-    return flag or query(app, "refresh_cookie") in ("1", "true")
+def _wants_cookie(flag: bool, param: str | None) -> bool:
+    if param not in (None, "1", "true", "0", "false"):
+        raise BadRequest("refresh_cookie must be 1 or 0", code="invalid_refresh_cookie")
+    return flag or param in ("1", "true")
 
 
 def _signed_in(result: dict, cookie: bool):  # noqa: ANN202 - chalice Response
@@ -52,27 +55,26 @@ def _signed_in(result: dict, cookie: bool):  # noqa: ANN202 - chalice Response
 def staff_sign_in():
     req = body(app, staff.StaffLogin)
     result = staff.staff_login(req, request_id=request_id(app))
-    return _signed_in(result, _wants_cookie(req.refresh_cookie))
+    return _signed_in(result, _wants_cookie(req.refresh_cookie, query(app, "refresh_cookie")))
 
 
 @app.route("/v1/staff/login/new-password", methods=["POST"])
 def staff_new_password():
-    req = body(app, staff.NewPasswordAnswer)
+    req = body(app, staff.StaffNewPassword)
     result = staff.answer_new_password(req, request_id=request_id(app))
-    return _signed_in(result, _wants_cookie(req.refresh_cookie))
+    return _signed_in(result, _wants_cookie(req.refresh_cookie, query(app, "refresh_cookie")))
 
 
 @app.route("/v1/staff/login/mfa", methods=["POST"])
 def staff_mfa():
-    req = body(app, staff.MfaAnswer)
+    req = body(app, staff.StaffMfaAnswer)
     result = staff.answer_mfa(req, request_id=request_id(app))
-    return _signed_in(result, _wants_cookie(req.refresh_cookie))
+    return _signed_in(result, _wants_cookie(req.refresh_cookie, query(app, "refresh_cookie")))
 
 
 @app.route("/v1/staff/login/refresh", methods=["POST"])
 def staff_refresh():
-    raw = app.current_request.raw_body
-    req = body(app, staff.RefreshRequest) if raw and raw.strip() else staff.RefreshRequest()
+    req = body(app, staff.StaffRefresh)  # {} when the token is in the cookie
     token = req.refresh_token
     if token is None:
         jar = SimpleCookie()

@@ -37,7 +37,7 @@ class StaffLogin(msgspec.Struct, forbid_unknown_fields=True):
     refresh_cookie: bool = False  # the console: refresh token in an HttpOnly cookie
 
 
-class NewPasswordAnswer(msgspec.Struct, forbid_unknown_fields=True):
+class StaffNewPassword(msgspec.Struct, forbid_unknown_fields=True):
     shop_id: str
     username: str
     session: Session
@@ -45,7 +45,7 @@ class NewPasswordAnswer(msgspec.Struct, forbid_unknown_fields=True):
     refresh_cookie: bool = False
 
 
-class MfaAnswer(msgspec.Struct, forbid_unknown_fields=True):
+class StaffMfaAnswer(msgspec.Struct, forbid_unknown_fields=True):
     shop_id: str
     username: str
     session: Session
@@ -53,9 +53,8 @@ class MfaAnswer(msgspec.Struct, forbid_unknown_fields=True):
     refresh_cookie: bool = False
 
 
-class RefreshRequest(msgspec.Struct, forbid_unknown_fields=True):
-    refresh_token: str | None = None  # or the kefu_refresh cookie
-    refresh_cookie: bool = False
+class StaffRefresh(msgspec.Struct, forbid_unknown_fields=True):
+    refresh_token: str | None = None  # or the kefu_refresh cookie (send {})
 
 
 def _failed(shop_id: str, username: str, reason: str, request_id: str | None) -> None:
@@ -100,7 +99,7 @@ def staff_login(login: StaffLogin, *, request_id: str | None = None) -> dict:
     return _outcome(login.shop_id, login.username, resp, request_id, method="password")
 
 
-def answer_new_password(answer: NewPasswordAnswer, *, request_id: str | None = None) -> dict:
+def answer_new_password(answer: StaffNewPassword, *, request_id: str | None = None) -> dict:
     from kefu.staff import check_password_policy
 
     check_password_policy(answer.new_password)
@@ -115,7 +114,7 @@ def answer_new_password(answer: NewPasswordAnswer, *, request_id: str | None = N
     )
 
 
-def answer_mfa(answer: MfaAnswer, *, request_id: str | None = None) -> dict:
+def answer_mfa(answer: StaffMfaAnswer, *, request_id: str | None = None) -> dict:
     _shop_gate(answer.shop_id, answer.username, request_id)
     return _respond(
         answer.shop_id,
