@@ -228,8 +228,10 @@ def _disable_everywhere(actor: StaffActor, username: str, request_id: str | None
 
     idp = client("cognito-idp")
     name = cognito_username(actor.shop_id, username)
-    idp.admin_disable_user(UserPoolId=settings().user_pool_id, Username=name)
-    idp.admin_user_global_sign_out(UserPoolId=settings().user_pool_id, Username=name)
+    # No Cognito user (never created, or removed by hand): nobody can sign in as them anyway.
+    with suppress(idp.exceptions.UserNotFoundException):
+        idp.admin_disable_user(UserPoolId=settings().user_pool_id, Username=name)
+        idp.admin_user_global_sign_out(UserPoolId=settings().user_pool_id, Username=name)
     return offboard(actor, username, request_id=request_id)
 
 
