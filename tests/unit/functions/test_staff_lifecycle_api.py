@@ -152,3 +152,21 @@ def test_unmasked_contact_views_message_searches_and_exports_are_audited(
         "kb",
         "csv",
     )
+
+
+def test_a_suspended_shops_staff_are_refused_on_every_path(gateway, owner, staff_token):
+    from kefu import shops
+    from kefu.storage.shops import PROFILE, ShopProfile
+
+    received = customer_says("shop-a", "openid-9", "在吗")
+    agent = staff_token("shop-a", "xiaowang", "agent")
+    conv = received.conversation_id
+    assert gateway.get(f"/v1/workbench/conversations/{conv}", token=agent).status == 200
+    ShopProfile("shop-a", PROFILE).update(actions=[ShopProfile.status.set("suspended")])
+    shops.clear_cache()  # what the 5-second status cache does, without the wait
+
+    for path in ("/v1/staff/me", f"/v1/workbench/conversations/{conv}", "/v1/conversations"):
+        answer = gateway.get(path, token=agent)
+        assert (answer.status, answer.error["code"]) == (403, "shop_suspended"), path
+    login = gateway.staff_login("shop-a", "xiaowang")
+    assert (login.status, login.error["code"]) == (403, "shop_suspended")

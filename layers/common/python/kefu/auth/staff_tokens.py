@@ -9,6 +9,7 @@ request too (cached seconds: kefu.shops.shop_status), so a suspended shop's staf
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 import jwt
 
@@ -39,23 +40,35 @@ def verify_staff_token(token: str) -> StaffActor:
     return staff_actor_for(shop_id, username, member)
 
 
-def staff_actor_for(shop_id: str, username: str, member: StaffMember | None) -> StaffActor:
-    """The actor, once the staff record is read (callers may batch that read with their own)."""
+_UNREAD: Any = object()
+
+
+def staff_actor_for(
+    shop_id: str, username: str, member: StaffMember | None, *, shop: Any = _UNREAD
+) -> StaffActor:
+    """The actor, once the staff record is read (callers may batch that read with their own,
+    and the shop profile's too: `shop`, the ShopProfile or None)."""
     if member is None:
         raise Forbidden("staff account no longer exists", code="staff_not_found")
     if member.status != "active":
         raise Forbidden("staff account is disabled", code="staff_disabled")
-    require_shop_active(shop_id)
+    if shop is _UNREAD:
+        require_shop_active(shop_id)
+    else:
+        _refuse_inactive(shop.status if shop is not None else None)
     return StaffActor(shop_id=shop_id, username=username, role=member.role)
 
 
 def require_shop_active(shop_id: str) -> None:
     from kefu.shops import shop_status
 
-    status = shop_status(shop_id)
-    if status is None:
-        raise Forbidden("this shop no longer exists", code="shop_not_found")
-    if status != "active":
+    _refuse_inactive(shop_status(shop_id))
+
+
+def _refuse_inactive(status: str | None) -> None:
+    # No profile at all is not a suspension: the "platform" pseudo-shop has staff and no
+    # profile (docs/staff.md). Only a profile that says so refuses its staff.
+    if status is not None and status != "active":
         raise Forbidden(
             f"this shop is {status}: staff cannot sign in or work until it is active again",
             code="shop_suspended",

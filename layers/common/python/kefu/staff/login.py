@@ -58,6 +58,10 @@ class StaffRefresh(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def _failed(shop_id: str, username: str, reason: str, request_id: str | None) -> None:
+    from kefu.shops import shop_status
+
+    if shop_status(shop_id) is None:  # cached by the gate: no extra read
+        return  # a shop id nobody created has no trail (and anyone could name one)
     record_event(
         shop_id=shop_id,
         actor=f"staff:{username}",
@@ -70,12 +74,10 @@ def _failed(shop_id: str, username: str, reason: str, request_id: str | None) ->
 
 
 def _shop_gate(shop_id: str, username: str, request_id: str | None) -> None:
+    """A suspended shop's staff are refused before Cognito is asked."""
     try:
         require_shop_active(shop_id)
     except Forbidden as exc:
-        if exc.code == "shop_not_found":
-            # No such shop: nothing to audit it in, and the same answer as a wrong password.
-            raise Unauthorized("wrong shop, username or password", code="bad_credentials") from None
         _failed(shop_id, username, exc.code, request_id)
         raise
 
