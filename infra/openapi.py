@@ -47,6 +47,7 @@ REQUEST_BODIES: dict[str, str] = {
     "TotpVerify": "kefu.staff.mfa:TotpVerify",
     "NewStaff": "kefu.staff:NewStaff",
     "StaffChange": "kefu.staff:StaffChange",
+    "WeChatSettingsPut": "kefu.shops.wechat_settings:WeChatSettingsPut",
     "UploadRequest": "kefu.media:UploadRequest",
     "AssignRequest": "kefu.conversations.service:AssignRequest",
     "NewQueue": "kefu.routing.admin:NewQueue",

@@ -14,6 +14,7 @@ from kefu.http import (
     staff_actor,
 )
 from kefu.pagination import page_limit
+from kefu.shops import wechat_settings
 from kefu.staff import mfa
 from kefu.workbench.search import parse_time
 
@@ -23,7 +24,7 @@ install_error_handling(app)
 
 @app.route("/v1/staff/me", methods=["GET"])
 def me():
-    actor = staff_actor(app)
+    actor = staff_actor(app).at_home()  # platform staff on a seller: their own record
     return json_response(staff.get_staff(actor.shop_id, actor.username).to_public())
 
 
@@ -97,3 +98,17 @@ def audit():
         to_ms=parse_time(query(app, "to"), "to", end=True),
     )
     return json_response({"audit": records, "next_cursor": cursor})
+
+
+@app.route("/v1/shop/wechat-settings", methods=["GET"])
+def get_wechat_settings():
+    return json_response(wechat_settings.get_wechat_settings(staff_actor(app)))
+
+
+@app.route("/v1/shop/wechat-settings", methods=["PUT"])
+def put_wechat_settings():
+    actor = staff_actor(app)
+    change = body(app, wechat_settings.WeChatSettingsPut)
+    return json_response(
+        wechat_settings.put_wechat_settings(actor, change, request_id=request_id(app))
+    )

@@ -3,6 +3,10 @@
 Shops
   demo     "Demo 小店"     appid wxdemo000000000001   staff: owner (owner), agent1 (agent)
   demo-2   "Demo 二号店"   appid wxdemo000000000002   staff: agent2 (agent)
+  demo-mall "Demo 商城"    appid wxdemo000000000003   staff: ops (platform)
+  demo and demo-2 sell in the mall demo-mall (its operator: the shop of the same id); ops is
+  its platform staff: the mall's platform entries (one, 商城客服热线是多少) and read-only
+  oversight of demo and demo-2 (X-Kefu-Shop).
   Every staff password is the local-only Kefu-demo-123.
 WeChat (for pushes and logins against the stand-in)
   push token kefu-demo-token, EncodingAESKey DEMO_AES_KEY below, app secret demo-app-secret.
@@ -40,11 +44,23 @@ APP_SECRET = "demo-app-secret"
 APP_LOGIN_KEY = "demo-app-login-key"
 SHOP_EVENTS_KEY = "demo-shop-events-key"
 
+# demo and demo-2 sell in the mall "demo-mall", whose operator is the shop of the same id.
+MALL = "demo-mall"
 SHOPS = [
-    {"shop_id": "demo", "name": "Demo 小店", "appid": "wxdemo000000000001"},
-    {"shop_id": "demo-2", "name": "Demo 二号店", "appid": "wxdemo000000000002"},
+    {"shop_id": "demo", "name": "Demo 小店", "appid": "wxdemo000000000001", "mall_id": MALL},
+    {"shop_id": "demo-2", "name": "Demo 二号店", "appid": "wxdemo000000000002", "mall_id": MALL},
+    {"shop_id": MALL, "name": "Demo 商城", "appid": "wxdemo000000000003", "mall_id": MALL},
 ]
 STAFF = [("demo", "owner", "owner"), ("demo", "agent1", "agent"), ("demo-2", "agent2", "agent")]
+STAFF += [(MALL, "ops", "platform")]  # the mall's platform staff
+# The mall's platform-wide entries: every shop of the mall answers from them.
+MALL_KB = [
+    (
+        "商城客服热线是多少",
+        ["平台客服电话", "商城电话多少"],
+        "Demo 商城平台客服热线 400-000-0000（每天 9:00-21:00）。",
+    ),
+]
 
 
 def secret_names(stage: str, shop_id: str) -> tuple[str, str]:
@@ -89,9 +105,12 @@ def seed(env: dict[str, str], *, wechat_url: str | None = None) -> None:
             name=shop["name"],
             wechat_appid=shop["appid"],
             wechat_secret_id=wechat_secret,
+            # The demo shops have an EncodingAESKey: WeChat pushes reach them in secure mode.
+            wechat_push_mode="secure",
             app_login_secret_id=app_login_secret,
             shop_events_secret_id=shop_events_secret,
             created_at=now_ms(),
+            mall_id=shop.get("mall_id"),
         ).save()
         if wechat_url:
             _control(wechat_url, "apps", {"appid": shop["appid"], "secret": APP_SECRET})
@@ -117,7 +136,11 @@ def seed(env: dict[str, str], *, wechat_url: str | None = None) -> None:
     _conversations(WeChatStandIn.openid_for)
     _orders(WeChatStandIn.openid_for)
     _bot()
-    log.info("demo data loaded: shops demo, demo-2; staff owner, agent1, agent2; demo's bot")
+    _mall()
+    log.info(
+        "demo data loaded: shops demo, demo-2 in the mall demo-mall; staff owner, agent1, "
+        "agent2, demo-mall's ops (platform); demo's bot"
+    )
 
 
 def _put_secret(client: Any, name: str, value: str) -> None:
@@ -358,11 +381,15 @@ DEMO_RULES = [
 
 
 def publish_knowledge_base(
-    actor: Any, entries: list[tuple[str, list[str], str]], *, dictionary: list[str] = ()
+    actor: Any,
+    entries: list[tuple[str, list[str], str]],
+    *,
+    dictionary: list[str] = (),
+    scope: str | None = None,
 ) -> dict[str, str]:
-    """(question, similar questions, text answer) entries in the actor's shop, the shop's
-    dictionary, published synchronously. Returns question -> entry id. (Also the bench's and the
-    tests' way to make a knowledge base.)"""
+    """(question, similar questions, text answer) entries in the actor's shop (or, with
+    scope="platform", their mall's platform entries), its dictionary, published synchronously.
+    Returns question -> entry id. (Also the bench's and the tests' way to make a knowledge base.)"""
     import msgspec
     from kefu.knowledge import entries as kb
     from kefu.knowledge import publish
@@ -377,12 +404,12 @@ def publish_knowledge_base(
             },
             kb.NewKbEntry,
         )
-        ids[question] = kb.create_entry(actor, None, req)["entry_id"]
+        ids[question] = kb.create_entry(actor, scope, req)["entry_id"]
     if dictionary:
         publish.put_dictionary(
-            actor, None, msgspec.convert({"words": list(dictionary)}, publish.KbDictionary)
+            actor, scope, msgspec.convert({"words": list(dictionary)}, publish.KbDictionary)
         )
-    publish.publish(actor, None)
+    publish.publish(actor, scope)
     return ids
 
 
@@ -397,3 +424,11 @@ def _bot() -> None:
     for rule in DEMO_RULES:
         keyword_rules.create_rule(owner, msgspec.convert(rule, keyword_rules.NewKeywordRule))
     publish_knowledge_base(owner, DEMO_KB, dictionary=DEMO_DICTIONARY)
+
+
+def _mall() -> None:
+    """demo-mall's platform-wide entries, published by its platform staff (needs the shops'
+    profiles: the operator is known by its own mall_id)."""
+    from kefu.auth.actors import StaffActor
+
+    publish_knowledge_base(StaffActor(MALL, "ops", "platform"), MALL_KB, scope="platform")

@@ -294,6 +294,13 @@ def sqs_sources(functions: dict[str, LocalFunction], registry: Any) -> list[SqsS
     sources = []
     for function in functions.values():
         for event_name, event in function.events.items():
+            if event.get("Type") in ("DynamoDB", "Kinesis"):
+                # Stream sources are not polled locally (the audit archiver's bucket exists,
+                # the stream too; its unit tests feed it stream records directly).
+                log.info(
+                    "%s/%s: %s stream not polled locally", function.name, event_name, event["Type"]
+                )
+                continue
             if event.get("Type") != "SQS":
                 continue
             props = event["Properties"]

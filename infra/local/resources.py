@@ -196,6 +196,7 @@ class Provisioner:
             "AWS::Events::EventBus": self.event_bus,
             "AWS::Events::Rule": self.rule,
             "AWS::S3::Bucket": self.bucket,
+            "AWS::S3::BucketPolicy": self.bucket_policy,
             "AWS::Cognito::UserPool": self.user_pool,
             "AWS::Cognito::UserPoolClient": self.user_pool_client,
             "AWS::Cognito::UserPoolGroup": self.user_pool_group,
@@ -214,6 +215,9 @@ class Provisioner:
             "AWS::Serverless::Api": self.api,
             "AWS::ApiGateway::RestApi": self.api,
         }
+        # Deliberately not emulated (moto has nothing the functions would see): WAFv2 web ACLs
+        # and their associations, CloudWatch alarms, IAM roles, API Gateway account settings.
+        # They get placeholder ids like every other type without a creator.
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -502,6 +506,8 @@ class Provisioner:
         except ClientError as exc:
             if error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
                 raise
+            if truthy(props.get("ObjectLockEnabled", False)):
+                params["ObjectLockEnabledForBucket"] = True  # only possible at creation
             s3.create_bucket(**params)
         cors = (props.get("CorsConfiguration") or {}).get("CorsRules")
         if cors:
@@ -528,6 +534,23 @@ class Provisioner:
                 "PutPublicAccessBlock",
                 {"Bucket": name, "PublicAccessBlockConfiguration": public_access},
             )
+        lock = props.get("ObjectLockConfiguration")
+        if lock and status == "created" and truthy(props.get("ObjectLockEnabled", False)):
+            self.call(
+                "s3",
+                "PutObjectLockConfiguration",
+                {"Bucket": name, "ObjectLockConfiguration": lock},
+            )
+        lifecycle = (props.get("LifecycleConfiguration") or {}).get("Rules")
+        if lifecycle:
+            self.call(
+                "s3",
+                "PutBucketLifecycleConfiguration",
+                {
+                    "Bucket": name,
+                    "LifecycleConfiguration": {"Rules": [_lifecycle_rule(r) for r in lifecycle]},
+                },
+            )
         self._bucket_notifications(logical_id, name, props.get("NotificationConfiguration"))
         if props.get("Tags"):
             s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tags_list(props["Tags"])})
@@ -540,6 +563,29 @@ class Provisioner:
             "WebsiteURL": f"http://{name}.s3-website-{t.region}.{t.url_suffix}",
         }
         return Resource(logical_id, "", name, attributes, status)
+
+    def bucket_policy(self, logical_id: str, props: dict[str, Any]) -> Resource:
+        # moto evaluates bucket policies, and the local endpoint is plain HTTP: a TLS-only deny
+        # (aws:SecureTransport false) would refuse every local request, so it is left out here.
+        # Any other statement is stored as written.
+        policy = props.get("PolicyDocument")
+        document = json.loads(policy) if isinstance(policy, str) else dict(policy or {})
+        statements = [s for s in _as_list(document.get("Statement")) if not _requires_tls(s)]
+        if not statements:
+            log.debug("%s: only a TLS-only deny, not applied over local HTTP", logical_id)
+            return Resource(logical_id, "", self.name(logical_id), status="local")
+        text = json.dumps({**document, "Statement": statements})
+        s3 = self.client("s3")
+        try:
+            current = s3.get_bucket_policy(Bucket=props["Bucket"])["Policy"]
+        except ClientError as exc:
+            if error_code(exc) != "NoSuchBucketPolicy":
+                raise
+            current = None
+        if current is not None and _same_attribute(current, text):
+            return Resource(logical_id, "", self.name(logical_id), status="reused")
+        s3.put_bucket_policy(Bucket=props["Bucket"], Policy=text)
+        return Resource(logical_id, "", self.name(logical_id))
 
     def _bucket_notifications(self, logical_id: str, name: str, config: Any) -> None:
         if not config:
@@ -787,6 +833,10 @@ class Provisioner:
             if error_code(exc) != "ResourceAlreadyExistsException":
                 raise
             status = "reused"
+        if props.get("RetentionInDays"):
+            logs.put_retention_policy(
+                logGroupName=name, retentionInDays=int(props["RetentionInDays"])
+            )
         arn = self.arn("logs", f"log-group:{name}:*")
         return Resource(logical_id, "", name, {"Arn": arn}, status)
 
@@ -816,6 +866,50 @@ class Provisioner:
             "local",
             {"stage": stage, "properties": props},
         )
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value] if value is not None else []
+
+
+def _requires_tls(statement: dict[str, Any]) -> bool:
+    """A Deny whose condition is aws:SecureTransport = false (a TLS-only bucket policy)."""
+    if statement.get("Effect") != "Deny":
+        return False
+    secure = ((statement.get("Condition") or {}).get("Bool") or {}).get("aws:SecureTransport")
+    return str(secure).lower() == "false"
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """A CloudFormation lifecycle rule as PutBucketLifecycleConfiguration takes it (the parts
+    kefu uses; anything else is dropped with a debug line)."""
+    converted: dict[str, Any] = {"Status": rule.get("Status", "Enabled")}
+    if "Id" in rule:
+        converted["ID"] = rule["Id"]
+    converted["Filter"] = {"Prefix": rule.get("Prefix", "")}
+    if "ExpirationInDays" in rule:
+        converted["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+    noncurrent = rule.get("NoncurrentVersionExpiration")
+    if noncurrent:
+        converted["NoncurrentVersionExpiration"] = {
+            "NoncurrentDays": int(noncurrent["NoncurrentDays"])
+        }
+    abort = rule.get("AbortIncompleteMultipartUpload")
+    if abort:
+        converted["AbortIncompleteMultipartUpload"] = {
+            "DaysAfterInitiation": int(abort["DaysAfterInitiation"])
+        }
+    dropped = set(rule) - {
+        "Id",
+        "Status",
+        "Prefix",
+        "ExpirationInDays",
+        "NoncurrentVersionExpiration",
+        "AbortIncompleteMultipartUpload",
+    }
+    if dropped:
+        log.debug("lifecycle rule %s: %s not emulated locally", rule.get("Id"), sorted(dropped))
+    return converted
 
 
 _STRING_SHAPE = type("_StringShape", (), {"type_name": "string"})()

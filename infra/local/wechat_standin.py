@@ -245,6 +245,13 @@ class WeChatStandIn:
         self._requests: list[dict[str, Any]] = []
         self._failures: dict[str, deque[_Failure]] = {}
 
+    def handle_request(
+        self, method: str, path: str, query: dict[str, str], content_type: str, body: bytes
+    ) -> tuple[int, bytes, str]:
+        """Answer one request in-process, exactly as over HTTP: ``(status, body, content_type)``
+        (the unit tests' in-memory transport)."""
+        return self._handle(_Request(method, path, query, content_type, body))
+
     def _handle(self, req: _Request) -> tuple[int, bytes, str]:
         """Answer one request: ``(http_status, body, content_type)``."""
         with self._lock:

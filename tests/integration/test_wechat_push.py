@@ -50,7 +50,7 @@ def test_secure_push_retried_three_times_is_stored_once(api: Api, owner: str):
     assert _texts(api, owner, conversation["conversation_id"]) == ["在吗？我想改一下收货地址"]
 
 
-def test_plain_xml_push_is_stored(api: Api, owner: str):
+def test_xml_push_is_stored(api: Api, owner: str):
     code = unique("push-xml")
     customer = api.customer_login("demo", code)
     openid = StandIn.openid("demo", code)
@@ -78,3 +78,33 @@ def test_push_with_a_wrong_signature_is_refused_and_not_stored(api: Api, owner: 
     resp = api.get("/v1/messages", customer["token"])
     assert resp.status_code == 200, resp.text
     assert resp.json()["messages"] == []
+
+
+def test_a_plain_push_to_the_demo_shop_is_refused_because_it_has_an_aes_key(api: Api):
+    code = unique("push-plain")
+    customer = api.customer_login("demo", code)
+    message = text_message("demo", StandIn.openid("demo", code), "plain text over the wire")
+
+    status, body = send_push(api.base_url, "demo", message, mode="plain")
+
+    assert status == 403
+    assert body.startswith("encryption_required: ")
+    assert api.get("/v1/messages", customer["token"]).json()["messages"] == []
+
+
+def test_a_push_replayed_with_the_same_nonce_and_another_message_is_refused(api: Api, owner: str):
+    code = unique("push-replay")
+    customer = api.customer_login("demo", code)
+    openid = StandIn.openid("demo", code)
+    now, nonce = int(time.time()), str(time.time_ns() % 10**10)
+    first = text_message("demo", openid, "第一条", msg_id=time.time_ns() // 1000)
+    other = text_message("demo", openid, "第二条", msg_id=time.time_ns() // 1000 + 1)
+
+    sent = send_push(api.base_url, "demo", first, timestamp=now, nonce=nonce)
+    retried = send_push(api.base_url, "demo", first, timestamp=now, nonce=nonce)
+    replayed = send_push(api.base_url, "demo", other, timestamp=now, nonce=nonce)
+
+    assert sent == retried == (200, "success")  # WeChat's retry of the same push
+    assert replayed[0] == 401 and replayed[1].startswith("replayed_nonce: ")
+    conversation = _conversation_of(api, owner, customer["customer_id"])
+    assert _texts(api, owner, conversation["conversation_id"]) == ["第一条"]

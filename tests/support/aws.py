@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 import boto3
 import pytest
@@ -65,9 +67,34 @@ class KefuEnv:
         return [e for e in self.seen if type_ is None or e["type"] == type_]
 
 
-@pytest.fixture
-def kefu_env(monkeypatch, tmp_path):
-    with mock_aws():
+@dataclass
+class _Baseline:
+    """The fake AWS every unit test starts from: built once per session, restored after each
+    test. Building it (eleven tables with their indexes, a user pool, the bus, queues, buckets
+    and a secret) costs about a second; restoring it costs a few milliseconds."""
+
+    mock: Any
+    capture_queue_url: str
+    user_pool_id: str
+    client_id: str
+    secret_arn: str
+    tables: frozenset[str]
+    queues: frozenset[str]
+    buckets: frozenset[str]
+    secrets: frozenset[str]
+
+
+_baseline: _Baseline | None = None
+
+# Services whose baseline resources are kept between tests and restored item by item; every
+# other moto backend a test touches (KMS, SNS, SSM, API Gateway management…) is reset whole.
+_KEPT = {"dynamodb", "cognito-idp", "s3", "sqs", "secretsmanager", "events", "sts"}
+
+
+def _build_baseline() -> _Baseline:
+    mock = mock_aws()
+    mock.start()
+    try:
         region = os.environ["AWS_REGION"]
         create_tables_from_template(boto3.client("dynamodb", region_name=region))
         events = boto3.client("events")
@@ -87,8 +114,9 @@ def kefu_env(monkeypatch, tmp_path):
             EventBusName=os.environ["EVENT_BUS_NAME"],
             Targets=[{"Id": "capture", "Arn": queue_arn}],
         )
-        boto3.client("s3").create_bucket(Bucket=os.environ["MEDIA_BUCKET"])
-        boto3.client("s3").create_bucket(Bucket=os.environ["KNOWLEDGE_BUCKET"])
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=os.environ["MEDIA_BUCKET"])
+        s3.create_bucket(Bucket=os.environ["KNOWLEDGE_BUCKET"])
         secret_arn = boto3.client("secretsmanager").create_secret(
             Name="kefu/test/customer-token-key", SecretString="x" * 64
         )["ARN"]
@@ -99,17 +127,119 @@ def kefu_env(monkeypatch, tmp_path):
             ClientName="console",
             ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
         )["UserPoolClient"]["ClientId"]
+        return _Baseline(
+            mock=mock,
+            capture_queue_url=queue_url,
+            user_pool_id=pool_id,
+            client_id=client_id,
+            secret_arn=secret_arn,
+            tables=frozenset(_backend("dynamodb").tables),
+            queues=frozenset(_backend("sqs").queues),
+            buckets=frozenset(_backend("s3", "aws").buckets),
+            secrets=frozenset(_backend("secretsmanager").secrets.keys()),
+        )
+    finally:
+        mock.stop(remove_data=False)
+
+
+def _backend(service: str, region: str | None = None) -> Any:
+    from moto.backends import get_backend
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    return get_backend(service)[DEFAULT_ACCOUNT_ID][region or os.environ["AWS_REGION"]]
+
+
+def _intact(base: _Baseline) -> bool:
+    """False when something reset moto's backends meanwhile (the local runner's tests run a
+    moto server in this process, whose reset clears every backend)."""
+    return (
+        base.tables <= set(_backend("dynamodb").tables)
+        and base.queues <= set(_backend("sqs").queues)
+        and base.buckets <= set(_backend("s3", "aws").buckets)
+        and base.user_pool_id in _backend("cognito-idp").user_pools
+        and base.secrets <= set(_backend("secretsmanager").secrets.keys())
+    )
+
+
+def _restore(base: _Baseline) -> None:
+    """Put the fake AWS back as the baseline left it: no items, messages, objects, users or
+    resources that a test made."""
+    from moto.core.base_backend import BackendDict
+
+    for backend_dict in list(BackendDict._instances):
+        if backend_dict.service_name not in _KEPT:
+            for account_backend in backend_dict.values():
+                account_backend.reset()
+    ddb = _backend("dynamodb")
+    for name in list(ddb.tables):
+        if name not in base.tables:
+            del ddb.tables[name]
+            continue
+        table = ddb.tables[name]
+        table.items = defaultdict(dict)
+        if table.stream_shard is not None:
+            table.stream_shard.items = []
+    sqs = _backend("sqs")
+    for name in list(sqs.queues):
+        if name in base.queues:
+            sqs.queues[name]._messages.clear()
+        else:
+            del sqs.queues[name]
+    s3 = boto3.client("s3")
+    for name in list(_backend("s3", "aws").buckets):
+        if name not in base.buckets:
+            del _backend("s3", "aws").buckets[name]
+            continue
+        listing = s3.list_object_versions(Bucket=name)
+        doomed = [
+            {"Key": v["Key"], "VersionId": v["VersionId"]}
+            for v in listing.get("Versions", []) + listing.get("DeleteMarkers", [])
+        ]
+        for start in range(0, len(doomed), 1000):
+            s3.delete_objects(Bucket=name, Delete={"Objects": doomed[start : start + 1000]})
+    secrets = _backend("secretsmanager").secrets
+    for name in list(secrets.keys()):
+        if name not in base.secrets:
+            secrets.pop(name)
+    idp = _backend("cognito-idp")
+    for pool_id in list(idp.user_pools):
+        if pool_id != base.user_pool_id:
+            del idp.user_pools[pool_id]
+            continue
+        pool = idp.user_pools[pool_id]
+        pool.users.clear()
+        pool.groups.clear()
+
+
+@pytest.fixture
+def kefu_env(monkeypatch):
+    global _baseline
+    if _baseline is None or not _intact(_baseline):
+        _baseline = _build_baseline()
+    base = _baseline
+    base.mock.start(reset=False)
+    try:
         # moto signs every pool's tokens with one bundled key: answer the JWKS fetch with it
         # (the integration tests fetch it over HTTP from the moto server instead).
         from tests.support.cognito import serve_moto_jwks
 
         serve_moto_jwks(monkeypatch)
-        monkeypatch.setenv("CUSTOMER_TOKEN_SECRET_ARN", secret_arn)
-        monkeypatch.setenv("USER_POOL_ID", pool_id)
-        monkeypatch.setenv("USER_POOL_CLIENT_ID", client_id)
+        region = os.environ["AWS_REGION"]
+        monkeypatch.setenv("CUSTOMER_TOKEN_SECRET_ARN", base.secret_arn)
+        monkeypatch.setenv("USER_POOL_ID", base.user_pool_id)
+        monkeypatch.setenv("USER_POOL_CLIENT_ID", base.client_id)
         monkeypatch.setenv(
-            "COGNITO_ISSUER", f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
+            "COGNITO_ISSUER", f"https://cognito-idp.{region}.amazonaws.com/{base.user_pool_id}"
         )
         reset_kefu_caches()
-        yield KefuEnv(capture_queue_url=queue_url, user_pool_id=pool_id, client_id=client_id)
+        yield KefuEnv(
+            capture_queue_url=base.capture_queue_url,
+            user_pool_id=base.user_pool_id,
+            client_id=base.client_id,
+        )
         reset_kefu_caches()
+    finally:
+        try:
+            _restore(base)
+        finally:
+            base.mock.stop(remove_data=False)

@@ -16,7 +16,9 @@ from infra.bench.moto_env import customer_message
 WECHAT = {"app_secret": "s3cret", "token": "pushtoken", "encoding_aes_key": "a" * 43}
 
 
-def make_shop(shop_id: str = "shop-a", *, appid: str | None = None) -> ShopProfile:
+def make_shop(
+    shop_id: str = "shop-a", *, appid: str | None = None, mall_id: str | None = None
+) -> ShopProfile:
     sm = boto3.client("secretsmanager")
     secret_id = f"kefu/test/shops/{shop_id}/wechat"
     sm.create_secret(Name=secret_id, SecretString=json.dumps(WECHAT))
@@ -29,6 +31,7 @@ def make_shop(shop_id: str = "shop-a", *, appid: str | None = None) -> ShopProfi
         wechat_secret_id=secret_id,
         app_login_secret_id=app_login_id,
         created_at=now_ms(),
+        mall_id=mall_id,
     )
     shop.save()
     return shop

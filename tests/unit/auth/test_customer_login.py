@@ -21,7 +21,7 @@ from kefu.storage.shops import PROFILE, ShopProfile
 
 from infra.local.wechat_standin import WeChatStandIn
 from tests.support.factories import WECHAT, make_shop
-from tests.support.wechat import shop_appid, wechat_standin
+from tests.support.wechat import IN_MEMORY_URL, shop_appid, wechat_standin
 
 LOGIN = "/sns/jscode2session"
 
@@ -81,7 +81,7 @@ def test_one_person_in_two_shops_is_two_customers_even_with_one_unionid(wechat):
 
 
 def test_the_session_key_never_leaves_the_server(wechat):
-    session_key = WeChatApi(wechat.url).jscode2session(
+    session_key = WeChatApi(IN_MEMORY_URL).jscode2session(
         shop_appid("shop-a"), WECHAT["app_secret"], "code-alice"
     )["session_key"]
 

@@ -1,6 +1,9 @@
 """Specification: the intake function over HTTP — customers' messages from kefu's client API and
 from WeChat's push, through API Gateway REST proxy events routed by template.yaml."""
 
+import json
+
+import boto3
 import pytest
 from kefu.channels.wechat.push import build_push
 from kefu.customers import WECHAT_OPENID, Identity, find_identity
@@ -27,7 +30,7 @@ def _appid(shop_id):
     return f"wx{shop_id.replace('-', '')}"
 
 
-def _push(message, *, fmt, secure, shop_id="shop-a", appid=None, token=None):
+def _push(message, *, fmt, secure, shop_id="shop-a", appid=None, token=None, **kw):
     return build_push(
         message,
         fmt=fmt,
@@ -35,7 +38,22 @@ def _push(message, *, fmt, secure, shop_id="shop-a", appid=None, token=None):
         appid=appid or _appid(shop_id),
         encoding_aes_key=WECHAT["encoding_aes_key"],
         secure=secure,
+        **kw,
     )
+
+
+def _make_plain_shop(shop_id="shop-a"):
+    """A shop with no EncodingAESKey: the only kind that accepts plain-mode pushes."""
+    shop = make_shop(shop_id)
+    secret = {k: v for k, v in WECHAT.items() if k != "encoding_aes_key"}
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId=shop.wechat_secret_id, SecretString=json.dumps(secret)
+    )
+    return shop
+
+
+def _make_shop(shop_id="shop-a", *, secure):
+    return make_shop(shop_id) if secure else _make_plain_shop(shop_id)
 
 
 def _text_push(openid="oUser-1", msg_id=6054768590064713728, text="你好，我的订单还没到"):
@@ -265,7 +283,7 @@ def test_url_verification_with_a_bad_signature_is_401(gateway):
 @pytest.mark.parametrize("fmt", ["json", "xml"])
 @pytest.mark.parametrize("secure", [False, True], ids=["plain", "secure"])
 def test_a_push_in_each_format_and_mode_is_acknowledged_and_stored(gateway, kefu_env, fmt, secure):
-    make_shop("shop-a")
+    _make_shop("shop-a", secure=secure)
     query, body, content_type = _push(_text_push(), fmt=fmt, secure=secure)
     answer = gateway.post(
         "/v1/wechat/shop-a/push", query=query, body=body, headers={"Content-Type": content_type}
@@ -307,9 +325,10 @@ def test_a_secure_push_encrypted_for_another_appid_is_403(gateway):
     assert _wechat_messages("shop-a", "oUser-1") == []
 
 
-def test_a_push_with_a_bad_signature_is_401_and_not_stored(gateway):
-    make_shop("shop-a")
-    query, body, content_type = _push(_text_push(), fmt="json", secure=False, token="wrong")
+@pytest.mark.parametrize("secure", [False, True], ids=["plain", "secure"])
+def test_a_push_with_a_bad_signature_is_401_and_not_stored(gateway, secure):
+    _make_shop("shop-a", secure=secure)
+    query, body, content_type = _push(_text_push(), fmt="json", secure=secure, token="wrong")
     answer = gateway.post(
         "/v1/wechat/shop-a/push", query=query, body=body, headers={"Content-Type": content_type}
     )
@@ -333,7 +352,7 @@ def test_a_push_for_an_unknown_shop_is_404(gateway, method):
 
 
 def test_an_oversized_or_malformed_push_is_refused_without_a_crash(gateway):
-    make_shop("shop-a")
+    _make_plain_shop("shop-a")
     query, _, _ = _push(_text_push(), fmt="xml", secure=False)
     big = gateway.post(
         "/v1/wechat/shop-a/push",

@@ -25,7 +25,8 @@ ENTRY = {
 def shops(kefu_env):
     from kefu.knowledge import published
 
-    make_shop("shop-a")
+    make_shop("mall-hq", mall_id="mall-hq")  # a mall's operator shop
+    make_shop("shop-a", mall_id="mall-hq")
     make_shop("shop-b")
     published.clear_cache()
     yield
@@ -175,7 +176,7 @@ def test_another_shop_and_the_platform_scope_are_out_of_reach(
 ):
     sup = staff_token("shop-a", "laoli", "supervisor")
     other = staff_token("shop-b", "dazhang", "owner")
-    ops = staff_token("platform", "ops", "supervisor")
+    ops = staff_token("mall-hq", "ops", "platform")
     eid = gateway.post("/v1/knowledge/entries", token=sup, json_body=ENTRY).json()["entry_id"]
 
     assert gateway.get(f"/v1/knowledge/entries/{eid}", token=other).status == 404
@@ -189,12 +190,19 @@ def test_another_shop_and_the_platform_scope_are_out_of_reach(
     made = gateway.post(
         "/v1/knowledge/entries", token=ops, json_body=ENTRY, query={"scope": "platform"}
     )
-    assert made.status == 201 and made.json()["scope"] == "platform"
+    assert made.status == 201 and made.json()["scope"] == "platform/mall-hq"
     requested = gateway.post("/v1/knowledge/publish", token=ops, query={"scope": "platform"})
-    assert (requested.status, requested.json()["scope"]) == (202, "platform")
+    assert (requested.status, requested.json()["scope"]) == (202, "platform/mall-hq")
     assert publisher() == [{"batchItemFailures": []}]
     platform = gateway.get("/v1/knowledge", token=ops, query={"scope": "platform"}).json()
-    assert platform["index_key"].startswith("platform/kb/")
+    assert platform["index_key"].startswith("platform/mall-hq/kb/")
+    # Acting on a seller of the mall (X-Kefu-Shop), the same mall's entries.
+    on_seller = gateway.get(
+        "/v1/knowledge", token=ops, query={"scope": "platform"}, headers={"X-Kefu-Shop": "shop-a"}
+    )
+    assert on_seller.json()["index_key"] == platform["index_key"]
+    outside = gateway.get("/v1/knowledge", token=ops, headers={"X-Kefu-Shop": "shop-b"})
+    assert (outside.status, outside.error["code"]) == (403, "shop_not_in_mall")
     assert gateway.get("/v1/knowledge", token=sup).json()["published_version"] == 0
     bad_scope = gateway.get("/v1/knowledge", token=sup, query={"scope": "everyone"})
     assert (bad_scope.status, bad_scope.error["code"]) == (400, "invalid_scope")

@@ -40,3 +40,21 @@ def test_demo_keyword_rules_greet_by_name_and_tell_the_hours(kefu_env):
     assert text.startswith("小明好！")
     assert matcher.match("你好，我想问下发货", "wechat_miniprogram", 0) is None  # exact only
     assert matcher.match("客服营业时间是几点", "app", 0).name == "客服时间"
+
+
+def test_demo_mall_publishes_platform_entries_both_demo_shops_answer_from(kefu_env):
+    from kefu.knowledge import published
+    from kefu.retrieval import decide
+    from kefu.shops import mall_of
+    from kefu.storage.knowledge import KbHead, platform_scope
+
+    from tests.support.factories import make_shop
+
+    for shop in demo_data.SHOPS:
+        make_shop(shop["shop_id"], mall_id=shop.get("mall_id"))
+    demo_data._mall()
+    assert {mall_of("demo"), mall_of("demo-2")} == {demo_data.MALL}
+    scope = platform_scope(demo_data.MALL)
+    stored = KbHead.get(scope, "kb")
+    index = published.load_index(scope, stored.published_version, stored.index_key)
+    assert decide(index.search("平台客服电话")).outcome == "answer"

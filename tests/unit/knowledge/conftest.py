@@ -1,5 +1,5 @@
-"""A shop with knowledge-base staff (agent, supervisor, owner), another shop, and the platform
-shop's staff; helpers to write entries."""
+"""A shop with knowledge-base staff (agent, supervisor, owner) that sells in the mall "mall-hq",
+another shop outside it, and the mall operator's platform staff; helpers to write entries."""
 
 import msgspec
 import pytest
@@ -11,7 +11,8 @@ from tests.support.factories import make_shop, make_staff
 def staff(kefu_env):
     from kefu.knowledge import published
 
-    make_shop("shop-a")
+    make_shop("mall-hq", mall_id="mall-hq")  # the mall's operator: its id is the mall's
+    make_shop("shop-a", mall_id="mall-hq")
     make_shop("shop-b")
     published.clear_cache()
     yield {
@@ -19,7 +20,8 @@ def staff(kefu_env):
         "sup": make_staff("shop-a", "sup", "supervisor"),
         "owner": make_staff("shop-a", "owner", "owner"),
         "other": make_staff("shop-b", "sup", "supervisor"),
-        "platform": make_staff("platform", "ops", "supervisor"),
+        "platform": make_staff("mall-hq", "ops", "platform"),
+        "mall_sup": make_staff("mall-hq", "sup", "supervisor"),
     }
     published.clear_cache()
 

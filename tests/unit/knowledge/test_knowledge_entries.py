@@ -9,6 +9,7 @@ from kefu.knowledge import entries
 from kefu.knowledge.entries import KbRestore
 from kefu.knowledge.publish import get_head
 
+from tests.support.factories import make_shop, make_staff
 from tests.unit.knowledge.conftest import change, new_entry, text
 
 
@@ -227,12 +228,13 @@ def test_another_shops_entry_does_not_exist_for_the_caller(staff):
     assert entries.list_entries(other, None)[0] == []
 
 
-def test_only_the_platform_shop_works_on_platform_entries(staff):
+def test_only_the_malls_platform_staff_work_on_its_platform_entries(staff):
     ops = staff["platform"]
     entry = entries.create_entry(ops, "platform", new_entry("平台包邮规则"))
-    assert entry["scope"] == "platform"
+    assert entry["scope"] == "platform/mall-hq"
     assert [e["entry_id"] for e in entries.list_entries(ops, "platform")[0]] == [entry["entry_id"]]
-    for actor in (staff["sup"], staff["owner"], staff["agent"]):
+    # Neither the sellers' staff nor the operator shop's other roles.
+    for actor in (staff["sup"], staff["owner"], staff["agent"], staff["mall_sup"]):
         with pytest.raises(Forbidden):
             entries.list_entries(actor, "platform")
     with pytest.raises(Forbidden):
@@ -242,24 +244,26 @@ def test_only_the_platform_shop_works_on_platform_entries(staff):
     with pytest.raises(BadRequest) as raised:
         entries.list_entries(ops, "shop-a")
     assert raised.value.code == "invalid_scope"
-    # Audited in the platform shop's trail, naming the scope.
-    records, _ = list_audit("platform", target=("kb_entry", entry["entry_id"]))
-    assert records[0]["after"]["scope"] == "platform"
+    # Audited in the mall operator's trail, naming the scope.
+    records, _ = list_audit("mall-hq", target=("kb_entry", entry["entry_id"]))
+    assert records[0]["after"]["scope"] == "platform/mall-hq"
 
 
-def test_a_shop_called_platform_is_not_the_platform_when_another_shop_is(staff, monkeypatch):
-    from kefu import config
-
-    monkeypatch.setenv("PLATFORM_SHOP_ID", "mall-hq")
-    config.settings.cache_clear()
-    try:
-        with pytest.raises(Forbidden):
-            entries.list_entries(staff["platform"], None)
-        with pytest.raises(Forbidden):
-            entries.list_entries(staff["platform"], "platform")
-    finally:
-        monkeypatch.delenv("PLATFORM_SHOP_ID")
-        config.settings.cache_clear()
+def test_the_platform_role_outside_a_mall_operator_and_a_shop_called_platform_reach_nothing(
+    staff,
+):
+    # Role "platform" at a seller (not the operator) manages no mall's entries.
+    seller_platform = make_staff("shop-a", "rogue", "platform")
+    with pytest.raises(Forbidden):
+        entries.list_entries(seller_platform, "platform")
+    # A shop whose id happens to be "platform" is an ordinary shop: its own partition only.
+    make_shop("platform")
+    plain = make_staff("platform", "sup", "supervisor")
+    made = entries.create_entry(plain, None, new_entry("自家规则"))
+    assert made["scope"] == "platform"
+    with pytest.raises(Forbidden):
+        entries.list_entries(plain, "platform")
+    assert entries.list_entries(staff["platform"], "platform")[0] == []
 
 
 def test_listing_filters_and_pages_newest_first(staff):

@@ -153,7 +153,7 @@ def test_agents_cannot_publish_and_platform_publishing_is_for_the_platform(staff
     ops = staff["platform"]
     make(ops, "平台包邮规则", scope="platform")
     record = publish.publish(ops, "platform")["publish"]
-    assert record["index_key"].startswith("platform/kb/000001-")
+    assert record["index_key"].startswith("platform/mall-hq/kb/000001-")
     assert publish.get_head(staff["sup"], None)["published_version"] == 0
 
 
@@ -189,7 +189,7 @@ def test_the_cache_keeps_a_few_scopes_and_drops_the_oldest(staff, monkeypatch):
     make(ops, "平台规则", scope="platform")
     head = publish.publish(ops, "platform")["knowledge_base"]
     monkeypatch.setattr(published, "MAX_CACHED", 1)
-    published.load_index("platform", head["published_version"], head["index_key"])
+    published.load_index("platform/mall-hq", head["published_version"], head["index_key"])
     make(staff["sup"], "怎么退货")
     shop = publish.publish(staff["sup"], None)["knowledge_base"]
     published.load_index("shop-a", shop["published_version"], shop["index_key"])

@@ -138,9 +138,9 @@ def test_only_managers_request_and_platform_publishing_is_for_the_platform(
     ops = staff["platform"]
     make(ops, "平台包邮规则", scope="platform")
     answer = publish.request_publish(ops, "platform")
-    assert (answer["scope"], answer["status"]) == ("platform", "publishing")
+    assert (answer["scope"], answer["status"]) == ("platform/mall-hq", "publishing")
     (event,) = kefu_env.events(events.KNOWLEDGE_PUBLISH_REQUESTED)
-    assert (event["shop_id"], event["data"]["scope"]) == ("platform", "platform")
+    assert (event["shop_id"], event["data"]["scope"]) == ("mall-hq", "platform/mall-hq")
     assert publish.get_head(staff["sup"], None)["publishing"] is False
 
 

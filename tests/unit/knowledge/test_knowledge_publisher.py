@@ -216,15 +216,15 @@ def test_a_rollback_cancels_a_pending_request(staff, kefu_env):
     assert publish.get_head(sup, None)["published_version"] == 2
 
 
-def test_the_platform_scope_is_published_for_the_platform_shop(staff, kefu_env):
+def test_the_platform_scope_is_published_for_the_malls_platform_staff(staff, kefu_env):
     ops = staff["platform"]
     make(ops, "平台包邮规则", scope="platform")
     publish.request_publish(ops, "platform")
 
     out = publisher.handle(requested(kefu_env))
 
-    assert (out["scope"], out["version"]) == ("platform", 1)
-    assert publish.get_head(ops, "platform")["index_key"].startswith("platform/kb/000001-")
+    assert (out["scope"], out["version"]) == ("platform/mall-hq", 1)
+    assert publish.get_head(ops, "platform")["index_key"].startswith("platform/mall-hq/kb/000001-")
     assert publish.get_head(staff["sup"], None)["published_version"] == 0
     (announced,) = kefu_env.events(events.KNOWLEDGE_PUBLISHED)
-    assert (announced["shop_id"], announced["data"]["scope"]) == ("platform", "platform")
+    assert (announced["shop_id"], announced["data"]["scope"]) == ("mall-hq", "platform/mall-hq")

@@ -21,8 +21,6 @@ class Settings:
     event_bus_name: str
     media_bucket: str
     knowledge_bucket: str
-    # The shop whose staff manage the platform-wide knowledge base (pk "platform").
-    platform_shop_id: str
     wechat_api_base_url: str
     customer_token_secret_arn: str
     customer_token_ttl_seconds: int
@@ -45,7 +43,6 @@ def settings() -> Settings:
         event_bus_name=env("EVENT_BUS_NAME", "kefu-events"),
         media_bucket=env("MEDIA_BUCKET", "kefu-media"),
         knowledge_bucket=env("KNOWLEDGE_BUCKET", "kefu-knowledge"),
-        platform_shop_id=env("PLATFORM_SHOP_ID", "platform"),
         wechat_api_base_url=env("WECHAT_API_BASE_URL", "https://api.weixin.qq.com"),
         customer_token_secret_arn=env("CUSTOMER_TOKEN_SECRET_ARN"),
         customer_token_ttl_seconds=int(env("CUSTOMER_TOKEN_TTL_SECONDS", "7200")),

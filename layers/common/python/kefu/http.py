@@ -124,10 +124,19 @@ def bearer_token(app: Chalice) -> str:
     return token.strip()
 
 
-def staff_actor(app: Chalice):  # noqa: ANN201 - returns StaffActor (import deferred)
-    from kefu.auth.staff_tokens import verify_staff_token
+def acting_shop(app: Chalice) -> str | None:
+    """The shop a staff request acts on when it names one (X-Kefu-Shop): platform staff
+    choose one of their mall's shops per request; anyone else may only name their own."""
+    value = (app.current_request.headers.get("x-kefu-shop") or "").strip()
+    return value or None
 
-    return verify_staff_token(bearer_token(app))
+
+def staff_actor(app: Chalice):  # noqa: ANN201 - returns StaffActor (import deferred)
+    from kefu.auth.staff_tokens import acting_on, verify_staff_token
+
+    actor = verify_staff_token(bearer_token(app))
+    shop_id = acting_shop(app)
+    return actor if shop_id is None else acting_on(actor, shop_id)
 
 
 def staff_identity(app: Chalice) -> tuple[str, str]:

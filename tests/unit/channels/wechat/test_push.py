@@ -10,6 +10,7 @@ from kefu.channels.wechat.push import (
     InboundPush,
     PushRejected,
     build_push,
+    effective_push_mode,
     open_push,
     parse_body,
     verify_url,
@@ -59,11 +60,13 @@ ENTER = {
 
 
 def push(message, *, fmt="json", secure=False, **kw):
-    """Build a push as WeChat sends it and open it as the webhook would."""
+    """Build a push as WeChat sends it and open it as the webhook would: a secure push for a
+    shop with an EncodingAESKey, a plain one for a shop without."""
     query, body, ctype = build_push(
         message, fmt=fmt, token=TOKEN, appid=APPID, encoding_aes_key=KEY, secure=secure
     )
-    return open_push(query, body, ctype, token=TOKEN, encoding_aes_key=KEY, appid=APPID, **kw)
+    key = KEY if secure else None
+    return open_push(query, body, ctype, token=TOKEN, encoding_aes_key=key, appid=APPID, **kw)
 
 
 @contextmanager
@@ -95,7 +98,13 @@ class TestDocsVectors:
             }
         ).encode()
         got = open_push(
-            query, body, "application/json", token=TOKEN, encoding_aes_key=KEY, appid=APPID
+            query,
+            body,
+            "application/json",
+            token=TOKEN,
+            encoding_aes_key=KEY,
+            appid=APPID,
+            now=1714112445,
         )
         assert got.msg_type == "event"
         assert got.event == "debug_demo"
@@ -115,7 +124,13 @@ class TestDocsVectors:
             b'"debug_str":"hello world"}'
         )
         got = open_push(
-            query, body, "application/json", token=TOKEN, encoding_aes_key=None, appid=APPID
+            query,
+            body,
+            "application/json",
+            token=TOKEN,
+            encoding_aes_key=None,
+            appid=APPID,
+            now=1714037059,
         )
         assert (got.event, got.create_time) == ("debug_demo", 1714037059)
 
@@ -146,6 +161,7 @@ class TestDocsVectors:
             token="spamtest",
             encoding_aes_key="abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
             appid="wx2c2769f8efd9abc2",
+            now=1409735669,
         )
         assert got.content == {"text": "abcdteT"}
         assert got.msg_id == "6054768590064713728"
@@ -236,7 +252,7 @@ class TestPlainModeAuthentication:
         for name in ("encrypt_type", "msg_signature"):
             del query[name]
         with rejected(400, "encrypt_type=aes"):
-            open_push(query, body, ctype, token=TOKEN, encoding_aes_key=KEY, appid=APPID)
+            open_push(query, body, ctype, token=TOKEN, encoding_aes_key=None, appid=APPID)
 
     def test_rejects_an_unknown_encrypt_type(self):
         query, body, ctype = build_push(TEXT, fmt="json", token=TOKEN, appid=APPID)
@@ -334,6 +350,7 @@ class TestSecureModeAuthentication:
             token=TOKEN,
             encoding_aes_key=KEY,
             appid=APPID,
+            mode="compatible",
         )
         assert got.msg_type == "text"
 
@@ -520,3 +537,124 @@ class TestBuildPush:
     def test_rejects_an_unknown_format(self):
         with pytest.raises(ValueError, match="fmt"):
             build_push(TEXT, fmt="yaml", token=TOKEN, appid=APPID)  # type: ignore[arg-type]
+
+
+# --- issue 8: the shop's push mode decides, timestamps are fresh ----------------------------
+
+
+def _open(query, body, ctype, *, key=KEY, **kw):
+    return open_push(query, body, ctype, token=TOKEN, encoding_aes_key=key, appid=APPID, **kw)
+
+
+def _build(message=TEXT, *, mode, fmt="json", **kw):
+    return build_push(
+        message, fmt=fmt, token=TOKEN, appid=APPID, encoding_aes_key=KEY, mode=mode, **kw
+    )
+
+
+class TestPushMode:
+    @pytest.mark.parametrize(
+        ("stored", "has_key", "expected"),
+        [
+            (None, True, "secure"),
+            (None, False, "plain"),
+            ("plain", True, "secure"),  # a shop with a key is never plain
+            ("plain", False, "plain"),
+            ("compatible", True, "compatible"),
+            ("secure", True, "secure"),
+        ],
+    )
+    def test_effective_mode(self, stored, has_key, expected):
+        assert effective_push_mode(stored, has_aes_key=has_key) == expected
+
+    @pytest.mark.parametrize("stored", [None, "plain", "compatible", "secure"])
+    @pytest.mark.parametrize("fmt", ["json", "xml"])
+    def test_a_correctly_signed_plain_push_to_a_shop_with_an_aes_key_is_refused(self, stored, fmt):
+        query, body, ctype = _build(mode="plain", fmt=fmt)
+        with rejected(403, "secure|compatible") as exc:
+            _open(query, body, ctype, mode=stored)
+        assert exc.value.reason == "encryption_required"
+
+    def test_an_unsigned_or_forged_plain_push_to_a_secure_shop_is_still_a_401(self):
+        query, body, ctype = build_push(TEXT, fmt="json", token="forged", appid=APPID)
+        with rejected(401) as exc:
+            _open(query, body, ctype, mode="secure")
+        assert exc.value.reason == "bad_signature"
+
+    def test_a_plain_push_is_accepted_only_without_an_aes_key(self):
+        query, body, ctype = _build(mode="plain")
+        assert _open(query, body, ctype, key=None, mode="plain").content == {
+            "text": TEXT["Content"]
+        }
+
+    def test_secure_mode_takes_only_a_valid_msg_signature_not_the_plain_signature(self):
+        query, body, ctype = _build(mode="secure")
+        del query["msg_signature"]  # `signature` is still valid, and must not be enough
+        with rejected(401, "msg_signature") as exc:
+            _open(query, body, ctype, mode="secure")
+        assert exc.value.reason == "missing_parameter"
+
+    def test_secure_mode_refuses_a_body_that_also_carries_plaintext_fields(self):
+        query, body, ctype = _build(mode="compatible")
+        with rejected(400, "compatible") as exc:
+            _open(query, body, ctype, mode="secure")
+        assert exc.value.reason == "plaintext_in_secure_mode"
+
+    @pytest.mark.parametrize("fmt", ["json", "xml"])
+    def test_compatible_mode_ignores_the_plaintext_fields_and_uses_the_encrypted_copy(self, fmt):
+        query, body, ctype = _build(mode="compatible", fmt=fmt)
+        forged = {**TEXT, "FromUserName": "oSomeoneElse", "Content": "forged"}
+        if fmt == "json":
+            tampered = json.dumps({**forged, "Encrypt": json.loads(body)["Encrypt"]}).encode()
+        else:
+            encrypted = body.split(b"<Encrypt><![CDATA[")[1].split(b"]]>")[0].decode()
+            tampered = build_push(
+                {**forged, "Encrypt": encrypted}, fmt="xml", token=TOKEN, appid=APPID
+            )[1]
+        got = _open(query, tampered, ctype, mode="compatible")
+        assert (got.from_user, got.content) == (TEXT["FromUserName"], {"text": TEXT["Content"]})
+        assert "Encrypt" not in got.raw
+
+    def test_compatible_mode_refuses_a_push_without_encrypt_type(self):
+        query, body, ctype = _build(mode="compatible")
+        del query["encrypt_type"], query["msg_signature"]
+        with rejected(403) as exc:
+            _open(query, body, ctype, mode="compatible")
+        assert exc.value.reason == "encryption_required"
+
+
+class TestFreshness:
+    NOW = 1_800_000_000
+
+    @pytest.mark.parametrize("offset", [-301, 301, -86_400, 86_400])
+    @pytest.mark.parametrize("mode", ["plain", "secure"])
+    def test_a_push_more_than_300_s_from_now_either_way_is_refused(self, offset, mode):
+        query, body, ctype = _build(mode=mode, timestamp=self.NOW + offset)
+        with rejected(401, "300 s") as exc:
+            _open(query, body, ctype, key=None if mode == "plain" else KEY, now=self.NOW)
+        assert exc.value.reason == "stale_timestamp"
+
+    @pytest.mark.parametrize("offset", [-300, 0, 300])
+    def test_a_push_within_300_s_is_accepted_and_carries_its_timestamp_and_nonce(self, offset):
+        query, body, ctype = _build(mode="secure", timestamp=self.NOW + offset, nonce="12345")
+        got = _open(query, body, ctype, now=self.NOW)
+        assert (got.timestamp, got.nonce) == (self.NOW + offset, "12345")
+
+    @pytest.mark.parametrize("timestamp", ["soon", "-5", "1e9", "１７００００００００"])
+    def test_a_timestamp_that_is_not_unix_seconds_is_400(self, timestamp):
+        query, body, ctype = _build(mode="secure", timestamp=timestamp)
+        with rejected(400) as exc:
+            _open(query, body, ctype, now=self.NOW)
+        assert exc.value.reason == "bad_timestamp"
+
+    def test_a_nonce_that_cannot_be_a_key_is_400(self):
+        query, body, ctype = _build(mode="secure", nonce="a#b")
+        with rejected(400) as exc:
+            _open(query, body, ctype)
+        assert exc.value.reason == "bad_nonce"
+
+    def test_the_digest_is_of_the_message_so_a_re_encrypted_retry_has_the_same_one(self):
+        first = _open(*_build(mode="secure"))
+        retry = _open(*_build(mode="secure"))  # new random prefix: another ciphertext
+        other = _open(*_build({**TEXT, "Content": "other"}, mode="secure"))
+        assert first.digest == retry.digest != other.digest

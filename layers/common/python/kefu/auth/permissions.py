@@ -3,6 +3,9 @@
 owner       the shop's main account: everything, including staff and roles
 supervisor  runs the floor: sees and reassigns every conversation, reads staff and the audit
 agent       works conversations: unassigned ones and those assigned to them
+platform    staff of a mall's operator (not of a seller): manage the mall's platform-wide
+            knowledge base and oversee (read, never work) the mall's shops, one shop per
+            request (kefu.auth.staff_tokens.acting_on)
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 from kefu.errors import Forbidden
 
 ROLES = ("owner", "supervisor", "agent")
+PLATFORM_ROLE = "platform"
 
 CONVERSATIONS_READ = "conversations.read"  # unassigned + own
 CONVERSATIONS_READ_ALL = "conversations.read_all"
@@ -40,6 +44,8 @@ KNOWLEDGE_READ = "knowledge.read"  # the knowledge base's entries, versions, pub
 KNOWLEDGE_MANAGE = "knowledge.manage"  # edit, import, the dictionary, publish
 BOT_INSIGHTS = "bot.insights"  # what the bot missed, suggestions from it, entry reports
 BOT_SETTINGS_MANAGE = "bot.settings.manage"  # the bot's settings (GET and PUT)
+PLATFORM_KNOWLEDGE = "knowledge.platform"  # read and manage the mall's platform-wide entries
+WECHAT_SETTINGS_MANAGE = "shop.wechat_settings.manage"  # appid, push mode, secrets (owner)
 
 _AGENT = {
     CONVERSATIONS_READ,
@@ -61,11 +67,17 @@ _SUPERVISOR |= {BOT_INSIGHTS}
 _SUPERVISOR |= {BOT_SETTINGS_MANAGE}
 _SUPERVISOR |= {STAFF_PASSWORD_RESET}
 _OWNER = _SUPERVISOR | {STAFF_MANAGE}
+_OWNER |= {WECHAT_SETTINGS_MANAGE}
+# Oversight of a seller's floor, without working it: no replies, claims, assignments, agent
+# status (so never assigned a conversation), unmasked contacts, staff or settings changes.
+_PLATFORM = {CONVERSATIONS_READ, CONVERSATIONS_READ_ALL, TICKETS_READ, TICKETS_READ_ALL}
+_PLATFORM |= {ROUTING_READ, KEYWORD_RULES_READ, KNOWLEDGE_READ, PLATFORM_KNOWLEDGE}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "agent": frozenset(_AGENT),
     "supervisor": frozenset(_SUPERVISOR),
     "owner": frozenset(_OWNER),
+    PLATFORM_ROLE: frozenset(_PLATFORM),
     # Not a staff role: the shop's own back end, authenticated by its signature.
     "shop_server": frozenset({SHOP_EVENTS_WRITE}),
     # Not a staff role: the bot itself, recording an off-hours message on a ticket (kefu.bot).

@@ -14,6 +14,7 @@ from typing import Any
 import jwt
 
 from kefu.auth.actors import StaffActor
+from kefu.auth.permissions import PLATFORM_ROLE
 from kefu.config import settings
 from kefu.errors import Forbidden, Unauthorized, UpstreamUnavailable
 from kefu.storage.shops import StaffMember
@@ -73,6 +74,37 @@ def _refuse_inactive(status: str | None) -> None:
             f"this shop is {status}: staff cannot sign in or work until it is active again",
             code="shop_suspended",
         )
+
+
+def acting_on(actor: StaffActor, shop_id: str) -> StaffActor:
+    """The actor acting on `shop_id` (X-Kefu-Shop): their own shop as they are; another shop
+    only for platform staff of a mall operator (the shop whose id is the mall id), and only a
+    shop of that mall. A shop outside it is refused exactly as an unknown one is, so the
+    answer does not tell whether it exists."""
+    from kefu.shops import mall_of, operated_mall
+
+    if shop_id == actor.shop_id:
+        return actor
+    if actor.role != PLATFORM_ROLE:
+        raise Forbidden(
+            "only a mall's platform staff may act on another shop (X-Kefu-Shop)",
+            code="not_platform_staff",
+        )
+    mall = operated_mall(actor.shop_id)
+    if mall is None:
+        raise Forbidden(
+            "platform staff act on other shops only from their mall's operator shop",
+            code="not_platform_staff",
+        )
+    if mall_of(shop_id) != mall:
+        raise Forbidden(f"shop {shop_id!r} is not a shop of your mall", code="shop_not_in_mall")
+    return StaffActor(
+        shop_id=shop_id,
+        username=cognito_username(actor.shop_id, actor.username),
+        role=actor.role,
+        home_shop_id=actor.shop_id,
+        mall_id=mall,
+    )
 
 
 def staff_identity(token: str) -> tuple[str, str]:

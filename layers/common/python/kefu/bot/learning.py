@@ -28,11 +28,10 @@ from pynamodb.transactions import TransactWrite
 from kefu.audit import staff_change
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
-from kefu.config import settings
 from kefu.errors import BadRequest, Conflict, NotFound
 from kefu.ids import new_id, now_ms
 from kefu.knowledge import entries
-from kefu.knowledge.common import resolve_scope
+from kefu.knowledge.common import platform_mall, resolve_scope
 from kefu.knowledge.entries import Answer, Category
 from kefu.retrieval import terms
 from kefu.storage.bot_learning import (
@@ -42,7 +41,7 @@ from kefu.storage.bot_learning import (
     MissItem,
     SuggestionState,
 )
-from kefu.storage.knowledge import PLATFORM_SCOPE, KbEntry
+from kefu.storage.knowledge import PLATFORM_SCOPE, KbEntry, is_platform_scope, platform_scope
 from kefu.storage.tx import condition_failed, write_transaction
 
 DAY_MS = 24 * 3600 * 1000
@@ -254,7 +253,7 @@ class _Group:
 
 
 def _scope_of(scope: str | None) -> str:
-    return PLATFORM_SCOPE if scope == PLATFORM_SCOPE else "shop"
+    return PLATFORM_SCOPE if is_platform_scope(scope) else "shop"
 
 
 def _vector(features: Counter, idf: dict[str, float], unseen: float) -> dict[str, float]:
@@ -372,7 +371,7 @@ class Suggestion:
             # customer rejected say the opposite, so they do not count towards "similar".
             if best_unanswered[(scope, entry_id)] * 2 > count and _can_edit(actor, scope):
                 suggested = {"as": "similar", "entry_id": entry_id}
-                if scope == PLATFORM_SCOPE:
+                if is_platform_scope(scope):
                     suggested["scope"] = PLATFORM_SCOPE
         return {
             "key": self.key,
@@ -390,7 +389,10 @@ class Suggestion:
 
 
 def _can_edit(actor: StaffActor, scope: str) -> bool:
-    return scope != PLATFORM_SCOPE or actor.shop_id == settings().platform_shop_id
+    if not is_platform_scope(scope):
+        return True
+    mall = platform_mall(actor)
+    return mall is not None and scope == platform_scope(mall)
 
 
 def group_questions(
@@ -714,7 +716,7 @@ def accept(actor: StaffActor, key: str, req: AcceptSuggestion, days: int = 30) -
         at,
         accepted_as=accepted_as,
         target_entry_id=target_id,
-        target_scope=scope if scope == PLATFORM_SCOPE else None,
+        target_scope=scope if is_platform_scope(scope) else None,
     )
     # Claim the group first, so that two supervisors accepting it at once make one entry; the
     # knowledge base writes its entry, version, head and audit in its own transaction.

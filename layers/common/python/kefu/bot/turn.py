@@ -1,9 +1,10 @@
 """The bot turn: what the bot does with one `message.received` (docs/bot.md).
 
 Reads, in ONE BatchGetItem: the conversation (strongly consistent), the customer, the knowledge-
-base heads of the shop and of "platform", the bot settings, the keyword-rules head, the shop's
-business-hours calendar and this turn's de-duplication item. The published indexes, the compiled
-rules, the compiled settings and the entries answered from are cached in the instance per
+base heads of the shop and of its mall's platform entries (none outside a mall; the mall is read
+from the shop's profile, cached in the instance), the bot settings, the keyword-rules head, the
+shop's business-hours calendar and this turn's de-duplication item. The published indexes, the
+compiled rules, the compiled settings and the entries answered from are cached in the instance per
 version/revision, so a warm turn then writes ONE TransactWriteItems: the de-duplication item,
 the bot's reply messages, the misses, the conversation (bot_state, and the hand-off when there is
 one) guarded by its status still being "bot" and its bot_rev, and the counters.
@@ -52,7 +53,6 @@ from kefu.storage.tx import condition_failed, old_item, write_transaction
 
 log = logging.getLogger("kefu.bot")
 
-PLATFORM = "platform"
 KB_HEAD, SETTINGS, RULES_HEAD = "kb", "settings", "rules"
 MAX_ATTEMPTS = 3  # turns of one conversation racing: re-read and plan again
 SHORT = 10  # characters: rejections and thanks are short messages, not new questions
@@ -107,6 +107,7 @@ class Snapshot:
     rules_revision: int
     calendar: Any  # kefu.tickets.calendar.BusinessCalendar | None (no calendar: always open)
     done: BotTurn | None
+    platform: str | None = None  # the partition of the shop's mall's platform entries, if any
 
 
 def _key(pk: str, sk: str | None = None) -> dict[str, Any]:
@@ -123,8 +124,12 @@ def _number(raw: dict[str, Any], name: str) -> int:
 
 def read(shop_id: str, conversation_id: str, customer_id: str, message_id: str) -> Snapshot:
     """Everything the turn needs, in one BatchGetItem across five tables."""
+    from kefu.shops import mall_of
+    from kefu.storage.knowledge import platform_scope
     from kefu.storage.workbench import SlaCalendar
 
+    mall = mall_of(shop_id)
+    platform = platform_scope(mall) if mall else None
     bot_table = BotSettingsItem.Meta.table_name
     conv_table = Conversation.Meta.table_name
     customer_table = Customer.Meta.table_name
@@ -136,7 +141,7 @@ def read(shop_id: str, conversation_id: str, customer_id: str, message_id: str) 
         bot_table: {
             "Keys": [
                 _key(shop_id, KB_HEAD),
-                _key(PLATFORM, KB_HEAD),
+                *([_key(platform, KB_HEAD)] if platform else []),
                 _key(shop_id, SETTINGS),
                 _key(shop_id, RULES_HEAD),
             ],
@@ -198,6 +203,7 @@ def read(shop_id: str, conversation_id: str, customer_id: str, message_id: str) 
         rules_revision=rules_revision,
         calendar=cal,
         done=BotTurn.from_raw_data(done) if done else None,
+        platform=platform,
     )
 
 
@@ -499,6 +505,8 @@ class Builder:
             self.outcome("order")
             return True
         scope = item.get("scope") or self.shop_id
+        if scope not in (self.shop_id, self.snap.platform):
+            return False  # offered from a mall the shop has since left
         head = self.snap.heads.get(scope) or {}
         found = entries(scope, [item["id"]], head.get("draft_revision", 0), self.at)
         entry = found.get(item["id"])
@@ -591,7 +599,9 @@ class Builder:
             return
         scope_of: dict[str, str] = {}
         lists = []
-        for scope in (self.shop_id, PLATFORM):
+        for scope in (self.shop_id, self.snap.platform):
+            if scope is None:  # a shop outside any mall has no platform entries
+                continue
             head = self.snap.heads.get(scope) or {}
             index = load_index(scope, head.get("published_version"), head.get("index_key"))
             if index is None:

@@ -9,6 +9,11 @@ path reads the customer, the authority, and opens a conversation if needed.
 A duplicate (WeChat retries a push it did not get an answer for within 5 s; an app retries a send)
 fails the de-duplication condition, so nothing is written twice and the first copy's ids are
 returned to the caller, which re-publishes the same event (consumers drop repeats by event id).
+
+A message may carry a replay guard (a WeChat push's signed timestamp and nonce): its key is
+written in the same transaction, with the digest of what it carried. The same request again
+(WeChat's retry) passes and is a duplicate as above; the same guard with other content is
+refused (`Replayed`) and nothing is written.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import PutError, TransactWriteError
 
 from kefu.conversations.content import preview
 from kefu.customers import get_customer
@@ -26,10 +31,40 @@ from kefu.ids import new_id
 from kefu.storage.conversations import OPEN_STATUSES, Conversation, wait_rank
 from kefu.storage.customers import Customer, CustomerIdentity
 from kefu.storage.messages import Message, conversation_key, message_key
-from kefu.storage.runtime import InboundDedupe
+from kefu.storage.runtime import InboundDedupe, PushNonce
 from kefu.storage.tx import condition_failed, old_item, write_transaction
 
 DEDUPE_TTL_SECONDS = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class ReplayGuard:
+    """The one-time key of the request that carried a message, and a digest of what it carried."""
+
+    key: str  # PushNonce.key(...)
+    digest: str
+    expires_at: int  # epoch seconds
+
+
+class Replayed(Exception):
+    """The request's one-time key was already used for different content."""
+
+
+def _guard_condition(guard: ReplayGuard) -> Any:
+    return PushNonce.pk.does_not_exist() | (PushNonce.digest == guard.digest)
+
+
+def claim_replay_guard(guard: ReplayGuard) -> None:
+    """Record the guard on its own, for a request that stores nothing through a message
+    transaction (an event push) or before one (first contact creates the customer). Idempotent
+    for the same content; raises Replayed for other content."""
+    item = PushNonce(guard.key, expires_at=guard.expires_at, digest=guard.digest)
+    try:
+        item.save(condition=_guard_condition(guard))
+    except PutError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise Replayed(guard.key) from None
+        raise
 
 
 @dataclass(frozen=True)
@@ -47,6 +82,8 @@ class InboundMessage:
     # The shop's bot is on (ShopProfile.bot_enabled, cached by intake): a new conversation
     # opens with the bot instead of in the queue (kefu.bot, docs/bot.md).
     bot: bool = False
+    # A WeChat push's (timestamp, nonce): written with the message, refused if reused (above).
+    replay_guard: ReplayGuard | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +172,10 @@ def _activity_actions(msg: InboundMessage) -> list:
 
 
 def _duplicate(msg: InboundMessage, exc: TransactWriteError) -> Received | None:
+    reasons = exc.cancellation_reasons or []
+    if msg.replay_guard is not None and reasons and condition_failed(exc, len(reasons) - 1):
+        # Checked first: a reused guard may also repeat the MsgId, which is not a retry then.
+        raise Replayed(msg.replay_guard.key)
     if not condition_failed(exc, 0):
         return None
     raw = old_item(exc, 0) or {}
@@ -153,7 +194,8 @@ def _duplicate(msg: InboundMessage, exc: TransactWriteError) -> Received | None:
 def _storing(msg: InboundMessage, conversation_id: str, message_id: str) -> Iterator[Any]:
     """A transaction that stores the message once: its de-duplication key (item 0 of the
     request: pynamodb sends puts first) and the message. The caller adds the conversation's
-    changes; all of it commits together or not at all."""
+    changes; all of it commits together or not at all. A replay guard goes last (the last
+    update, so the last item of the request: the callers' item indexes do not move)."""
     with write_transaction() as tx:
         tx.save(
             _dedupe_item(msg, conversation_id, message_id),
@@ -162,6 +204,13 @@ def _storing(msg: InboundMessage, conversation_id: str, message_id: str) -> Iter
         )
         tx.save(_message_item(msg, conversation_id, message_id))
         yield tx
+        guard = msg.replay_guard
+        if guard is not None:
+            tx.update(
+                PushNonce(guard.key),
+                [PushNonce.expires_at.set(guard.expires_at), PushNonce.digest.set(guard.digest)],
+                condition=_guard_condition(guard),
+            )
 
 
 def _received(

@@ -4,15 +4,37 @@ Nothing slow happens here: WeChat waits 5 s for an answer, then pushes the messa
 
 from __future__ import annotations
 
+import logging
+from typing import TYPE_CHECKING
+
 from kefu import events
 from kefu.auth.actors import CustomerActor
 from kefu.conversations.content import CustomerMessage, content_of, message_type
-from kefu.conversations.inbound import InboundMessage, Received, receive_customer_message
+from kefu.conversations.inbound import (
+    InboundMessage,
+    Received,
+    Replayed,
+    ReplayGuard,
+    claim_replay_guard,
+    receive_customer_message,
+)
 from kefu.customers import WECHAT_OPENID, Identity, find_identity, resolve_customer
 from kefu.errors import NotFound
 from kefu.ids import now_ms
 from kefu.media import check_media_key
 from kefu.shops import get_shop, wechat_credentials
+from kefu.storage.runtime import PushNonce
+
+if TYPE_CHECKING:
+    from kefu.channels.wechat.push import InboundPush, PushRejected
+
+log = logging.getLogger("kefu.intake")
+
+# The metric every refused push counts in (CloudWatch EMF via Powertools), by reason code.
+METRICS_NAMESPACE = "kefu"
+PUSH_REFUSED_METRIC = "WeChatPushRefused"
+# A push's (timestamp, nonce) must be remembered while its timestamp is still acceptable.
+_GUARD_MARGIN_SECONDS = 60
 
 
 def _announce(received: Received, msg: InboundMessage) -> None:
@@ -95,17 +117,74 @@ def receive_from_client(actor: CustomerActor, message: CustomerMessage) -> Recei
 
 
 def verify_wechat_url(shop_id: str, query: dict[str, str]) -> str:
-    from kefu.channels.wechat.push import verify_url
+    from kefu.channels.wechat.push import PushRejected, verify_url
 
     creds = wechat_credentials(get_shop(shop_id))
-    return verify_url(query, token=creds.token)
+    try:
+        return verify_url(query, token=creds.token)
+    except PushRejected as exc:
+        record_refused_push(shop_id, exc)
+        raise
 
 
 def receive_wechat_push(
     shop_id: str, query: dict[str, str], body: bytes, content_type: str | None
 ) -> Received | None:
     """Authenticate and store one push. Returns None for pushes that are not customer messages
-    (they are acknowledged and announced, but start no conversation)."""
+    (they are acknowledged and announced, but start no conversation).
+
+    Refused (PushRejected, logged and counted, nothing stored): a push not in the shop's push
+    mode, a bad signature, a timestamp more than 300 s from now, and a (timestamp, nonce) already
+    used for another message. The same push again — WeChat's retry — is not a replay: it is
+    acknowledged, stored once, its events re-published (docs/decisions.md)."""
+    from kefu.channels.wechat.push import PushRejected
+
+    try:
+        return _receive_wechat_push(shop_id, query, body, content_type)
+    except Replayed:
+        exc = PushRejected(
+            401,
+            "replayed_nonce",
+            "this timestamp and nonce were already used for a different push: refused as a replay",
+        )
+        record_refused_push(shop_id, exc)
+        raise exc from None
+    except PushRejected as exc:
+        record_refused_push(shop_id, exc)
+        raise
+
+
+def record_refused_push(shop_id: str, exc: PushRejected) -> None:
+    """Log and count a refused push (never store it): the reason code is the metric's only
+    dimension, so the metric stays cheap however many shops there are; the shop is in the log."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    log.warning(
+        "wechat push refused: reason=%s status=%s shop=%s",
+        exc.reason,
+        exc.status,
+        shop_id,
+        extra={"shop_id": shop_id, "reason": exc.reason, "status": exc.status},
+    )
+    with single_metric(
+        name=PUSH_REFUSED_METRIC, unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE
+    ) as metric:
+        metric.add_dimension(name="reason", value=exc.reason)
+
+
+def _replay_guard(shop_id: str, push: InboundPush) -> ReplayGuard:
+    from kefu.channels.wechat.push import MAX_CLOCK_SKEW_SECONDS
+
+    return ReplayGuard(
+        key=PushNonce.key(shop_id, push.timestamp, push.nonce),
+        digest=push.digest,
+        expires_at=push.timestamp + MAX_CLOCK_SKEW_SECONDS + _GUARD_MARGIN_SECONDS,
+    )
+
+
+def _receive_wechat_push(
+    shop_id: str, query: dict[str, str], body: bytes, content_type: str | None
+) -> Received | None:
     from kefu.channels.wechat.push import open_push
 
     shop = get_shop(shop_id)
@@ -117,9 +196,13 @@ def receive_wechat_push(
         token=creds.token,
         encoding_aes_key=creds.encoding_aes_key,
         appid=creds.appid,
+        mode=shop.wechat_push_mode,
     )
+    guard = _replay_guard(shop_id, push)
     at = now_ms()
     if push.msg_type == "event":
+        # Events store nothing through a message transaction: the guard is written alone.
+        claim_replay_guard(guard)
         if push.event == "user_enter_tempsession":
             identity = resolve_customer(shop_id, Identity(WECHAT_OPENID, push.from_user))
             events.publish(
@@ -136,7 +219,13 @@ def receive_wechat_push(
                 )
             )
         return None
-    identity = resolve_customer(shop_id, Identity(WECHAT_OPENID, push.from_user))
+    wechat_user = Identity(WECHAT_OPENID, push.from_user)
+    identity = find_identity(shop_id, wechat_user)
+    if identity is None:
+        # First contact creates the customer before the message's transaction: claim the
+        # guard first, so a replayed push cannot create customers either.
+        claim_replay_guard(guard)
+        identity = resolve_customer(shop_id, wechat_user)
     kind, content = _wechat_content(push.msg_type, push.content)
     msg = InboundMessage(
         shop_id=shop_id,
@@ -150,6 +239,7 @@ def receive_wechat_push(
         channel_message_id=push.msg_id,
         default_queue=shop.default_queue,
         bot=bool(shop.bot_enabled),
+        replay_guard=guard,
     )
     received = receive_customer_message(msg)
     _announce(received, msg)

@@ -1,9 +1,11 @@
 """What every knowledge-base operation shares: which partition (scope) a request works on, and
 who may touch it.
 
-A request works on the caller's shop, or with `scope=platform` on the platform-wide entries
-that every shop's bot also answers from; only staff of the platform shop (PLATFORM_SHOP_ID) may
-name that scope. Agents read; supervisors and owners edit, import and publish.
+A request works on the shop it acts on, or with `scope=platform` on the platform-wide entries of
+the caller's mall (partition "platform/<mall_id>"), which the bot of every shop of that mall also
+answers from. Only the mall's platform staff (role "platform" at the mall's operator shop) may
+name that scope; a shop outside any mall has none. Agents read; supervisors and owners edit,
+import and publish their shop's entries.
 """
 
 from __future__ import annotations
@@ -13,10 +15,15 @@ from typing import Any
 from kefu.audit import staff_change
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
-from kefu.config import settings
 from kefu.errors import BadRequest, Forbidden
 from kefu.storage.audit import AuditRecord
-from kefu.storage.knowledge import HEAD, PLATFORM_SCOPE, KbHead
+from kefu.storage.knowledge import (
+    HEAD,
+    PLATFORM_SCOPE,
+    KbHead,
+    is_platform_scope,
+    platform_scope,
+)
 
 # Live entries per scope: bounds publishing (one Query, one index build) and import/export.
 MAX_ENTRIES = 10_000
@@ -24,24 +31,30 @@ MAX_ENTRIES = 10_000
 
 def resolve_scope(actor: StaffActor, scope: str | None, *, manage: bool) -> str:
     """The partition key the request works on, after checking the caller may (read or manage)."""
-    p.require(actor, p.KNOWLEDGE_MANAGE if manage else p.KNOWLEDGE_READ)
-    platform_shop = settings().platform_shop_id
     if scope is None:
-        if actor.shop_id == PLATFORM_SCOPE and platform_shop != PLATFORM_SCOPE:
-            # A shop that happens to be called "platform" must not reach the shared partition.
-            raise Forbidden(
-                "the shop id 'platform' is reserved for platform-wide entries",
-                code="permission_denied",
-            )
+        p.require(actor, p.KNOWLEDGE_MANAGE if manage else p.KNOWLEDGE_READ)
         return actor.shop_id
     if scope != PLATFORM_SCOPE:
         raise BadRequest("scope must be 'platform' or left out", code="invalid_scope")
-    if actor.shop_id != platform_shop:
+    mall = platform_mall(actor)
+    if mall is None:
         raise Forbidden(
-            "platform-wide entries are managed by the platform's staff only",
+            "platform-wide entries are managed by their mall's platform staff only",
             code="permission_denied",
         )
-    return PLATFORM_SCOPE
+    return platform_scope(mall)
+
+
+def platform_mall(actor: StaffActor) -> str | None:
+    """The mall whose platform-wide entries the actor manages: platform staff of the mall's
+    operator shop (at home or acting on one of its shops), else None."""
+    if not actor.can(p.PLATFORM_KNOWLEDGE):
+        return None
+    if actor.mall_id is not None:  # resolved when acting on another shop (acting_on)
+        return actor.mall_id
+    from kefu.shops import operated_mall
+
+    return operated_mall(actor.shop_id)
 
 
 def load_head(scope: str) -> KbHead:
@@ -80,8 +93,10 @@ def audit(
     after: Any,
     at: int,
 ) -> AuditRecord:
-    """The audit record of a knowledge-base change (in the actor's shop's trail; the scope is
-    recorded so that platform-wide changes read as such)."""
+    """The audit record of a knowledge-base change (in the actor's shop's trail, the mall
+    operator's for platform-wide changes; the scope is recorded so that they read as such)."""
+    if is_platform_scope(scope):
+        actor = actor.at_home()
 
     def with_scope(value: Any) -> Any:
         return {"scope": scope, **value} if isinstance(value, dict) else value

@@ -42,7 +42,15 @@ from kefu.ids import now_ms
 from kefu.knowledge.common import audit, head_change_actions, load_head, resolve_scope
 from kefu.knowledge.entries import iter_entries
 from kefu.pagination import decode_cursor, take_page
-from kefu.storage.knowledge import HEAD, PUBLISH_PREFIX, KbEntry, KbHead, KbPublish, publish_sk
+from kefu.storage.knowledge import (
+    HEAD,
+    PUBLISH_PREFIX,
+    KbEntry,
+    KbHead,
+    KbPublish,
+    is_platform_scope,
+    publish_sk,
+)
 from kefu.storage.tx import condition_failed, write_transaction
 
 MAX_WORDS = 2000
@@ -341,6 +349,8 @@ def _request_answer(scope: str, head: KbHead) -> dict[str, Any]:
 
 
 def _requested_event(actor: StaffActor, scope: str, draft: int, at: int) -> events.DomainEvent:
+    if is_platform_scope(scope):
+        actor = actor.at_home()  # a mall's entries: the mall operator's trail
     return events.DomainEvent(
         type=events.KNOWLEDGE_PUBLISH_REQUESTED,
         # The requester's shop (its audit trail); `scope` is the partition to publish.

@@ -29,6 +29,19 @@ def get_shop(shop_id: str) -> ShopProfile:
     return shop
 
 
+def mall_of(shop_id: str) -> str | None:
+    """The mall the shop sells in, or None (a stand-alone, unknown or suspended shop)."""
+    try:
+        return get_shop(shop_id).mall_id or None
+    except NotFound:
+        return None
+
+
+def operated_mall(shop_id: str) -> str | None:
+    """The mall this shop operates: a mall's operator is the shop whose id is the mall id."""
+    return shop_id if mall_of(shop_id) == shop_id else None
+
+
 def clear_cache() -> None:
     _cache.clear()
     _status_cache.clear()

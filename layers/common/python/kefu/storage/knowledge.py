@@ -1,5 +1,6 @@
 """BotTable items of the knowledge base (知识库, kefu.knowledge), one partition per scope: the
-shop's id, or "platform" for the platform-wide entries every shop's bot also answers from.
+shop's id, or "platform/<mall_id>" for a mall's platform-wide entries, which the bot of every
+shop of that mall also answers from (shop ids cannot contain "/", so the two never meet).
 
 pk = scope
 sk = "kb"                             the head: `draft_revision` (bumped in the same transaction
@@ -40,7 +41,19 @@ from pynamodb.attributes import (
 from kefu.storage.base import KefuModel
 from kefu.storage.bot import BOT_TABLE
 
-PLATFORM_SCOPE = "platform"
+PLATFORM_SCOPE = "platform"  # what a request names (`?scope=platform`): the caller's mall's
+PLATFORM_PREFIX = "platform/"
+
+
+def platform_scope(mall_id: str) -> str:
+    """The partition of the mall's platform-wide entries (its index: "platform/<mall>/kb/...")."""
+    return f"{PLATFORM_PREFIX}{mall_id}"
+
+
+def is_platform_scope(scope: str | None) -> bool:
+    return bool(scope) and str(scope).startswith(PLATFORM_PREFIX)
+
+
 HEAD = "kb"
 ENTRY_PREFIX = "entry#"
 VERSION_PREFIX = "entryver#"

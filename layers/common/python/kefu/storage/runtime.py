@@ -3,6 +3,7 @@
 pk = "DEDUPE#<shop>#<channel>#<key>"    an inbound message already stored (WeChat retries pushes)
 pk = "TOKEN#<shop>#wechat"              the shop's WeChat access token, shared by all instances
 pk = "SHOPEVENT#<shop>#<event_id>"      an event from the shop's back end already applied
+pk = "PUSHNONCE#<shop>#<ts>#<nonce>"    a WeChat push's (timestamp, nonce) already used
 """
 
 from __future__ import annotations
@@ -59,3 +60,18 @@ class ShopEventSeen(_RuntimeItem):
     @staticmethod
     def key(shop_id: str, event_id: str) -> str:
         return f"SHOPEVENT#{shop_id}#{event_id}"
+
+
+class PushNonce(_RuntimeItem):
+    """A WeChat push's signed (timestamp, nonce), written in the same transaction as the message
+    it carried: the same pair with another body is a replay (kefu.intake). Lives a little longer
+    than the push's timestamp stays acceptable; after that the timestamp check refuses it."""
+
+    class Meta(_RuntimeItem.Meta):
+        abstract = False
+
+    digest = UnicodeAttribute()  # sha256 of the authenticated message bytes
+
+    @staticmethod
+    def key(shop_id: str, timestamp: int, nonce: str) -> str:
+        return f"PUSHNONCE#{shop_id}#{timestamp}#{nonce}"

@@ -38,6 +38,10 @@ class ShopProfile(KefuModel):
     wechat_appid = UnicodeAttribute(null=True)
     # Secrets Manager id of {"app_secret", "token", "encoding_aes_key"}: never stored here.
     wechat_secret_id = UnicodeAttribute(null=True)
+    # Which pushes the shop accepts: plain | compatible | secure (kefu.channels.wechat.push),
+    # set with its WeChat settings; unset: secure with an EncodingAESKey, plain without.
+    wechat_push_mode = UnicodeAttribute(null=True)
+    wechat_settings_updated_at = NumberAttribute(null=True)
     # Secrets Manager id of the key the shop's own server signs app/H5 logins with.
     app_login_secret_id = UnicodeAttribute(null=True)
     # Secrets Manager id of the key the shop's back end signs POST /v1/shop-events with.
@@ -48,6 +52,10 @@ class ShopProfile(KefuModel):
     # transaction): intake reads the cached profile anyway, so it knows without a request
     # whether a new conversation opens with the bot (docs/decisions.md).
     bot_enabled = BooleanAttribute(null=True)
+    # The mall the shop sells in (None: a stand-alone shop). Its bot answers from that mall's
+    # platform entries; the mall's operator is the shop whose id equals the mall id, and its
+    # staff with role "platform" manage them (docs/decisions.md "Tenancy in a mall").
+    mall_id = UnicodeAttribute(null=True)
 
     shop_registry = _ShopRegistry()
 

@@ -75,21 +75,28 @@ def _batch_get(requests: list[tuple[type[KefuModel], Any, Any]]) -> dict[type, K
     return found
 
 
-def authorize(shop_id: str, username: str, conversation_id: str) -> tuple[StaffActor, Conversation]:
-    """Request 1: the staff record and the conversation together; then the usual checks."""
-    got = _batch_get(
-        [
-            (StaffMember, shop_id, StaffMember.key(username)),
-            (ShopProfile, shop_id, PROFILE),  # its status: a suspended shop's staff are refused
-            (Conversation, shop_id, conversation_id),
-        ]
-    )
-    actor = staff_actor_for(
-        shop_id,
-        username,
-        got[StaffMember],  # type: ignore[arg-type]
-        shop=got[ShopProfile],
-    )
+def authorize(
+    shop_id: str, username: str, conversation_id: str, actor: StaffActor | None = None
+) -> tuple[StaffActor, Conversation]:
+    """Request 1: the staff record, the shop's profile (its status: a suspended shop's staff are
+    refused) and the conversation together; then the usual checks. An `actor` already resolved
+    (platform staff on another shop, their own shop checked then) skips the staff record."""
+    if actor is not None:
+        got = _batch_get([(Conversation, actor.shop_id, conversation_id)])
+    else:
+        got = _batch_get(
+            [
+                (StaffMember, shop_id, StaffMember.key(username)),
+                (ShopProfile, shop_id, PROFILE),
+                (Conversation, shop_id, conversation_id),
+            ]
+        )
+        actor = staff_actor_for(
+            shop_id,
+            username,
+            got[StaffMember],  # type: ignore[arg-type]
+            shop=got[ShopProfile],
+        )
     p.require(actor, p.CONVERSATIONS_READ)
     conv = got[Conversation]
     if conv is None:
@@ -114,8 +121,10 @@ def _previous(shop_id: str, conv: Conversation) -> list[Conversation]:
     return [c for c in items if c.conversation_id != conv.conversation_id][:PREVIOUS]
 
 
-def conversation_context(shop_id: str, username: str, conversation_id: str) -> dict:
-    actor, conv = authorize(shop_id, username, conversation_id)
+def conversation_context(
+    shop_id: str, username: str, conversation_id: str, actor: StaffActor | None = None
+) -> dict:
+    actor, conv = authorize(shop_id, username, conversation_id, actor)
     shop, customer_id = actor.shop_id, conv.customer_id
     pool = _executor()
     messages = pool.submit(list_messages, shop, conv.conversation_id, limit=MESSAGES_PAGE)

@@ -82,6 +82,13 @@ class WeChatUnavailable(Exception):
         self.status = status
 
 
+def new_http(timeout: urllib3.Timeout) -> urllib3.PoolManager:
+    """The HTTP transport every WeChatApi uses unless given one (the unit tests put the WeChat
+    stand-in's in-memory transport here)."""
+    # retries=False: retrying is the caller's decision (it knows about idempotency/quota).
+    return urllib3.PoolManager(timeout=timeout, retries=False)
+
+
 class WeChatApi:
     """Thin, typed wrapper over the endpoints the customer-service back end calls."""
 
@@ -99,8 +106,7 @@ class WeChatApi:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._timeout = timeout
-        # retries=False: retrying is the caller's decision (it knows about idempotency/quota).
-        self._http = http or urllib3.PoolManager(timeout=timeout, retries=False)
+        self._http = http or new_http(timeout)
 
     # --- login and tokens ---------------------------------------------------------------------
 

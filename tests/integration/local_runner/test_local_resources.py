@@ -17,7 +17,7 @@ import requests
 from infra.local.resources import provision
 from infra.local.stack import LocalStack
 
-REPO_ROOT = Path(__file__).resolve().parents[4]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_functions_see_resolved_environment(stack):
@@ -98,6 +98,25 @@ def test_resources_exist_in_moto(stack):
     assert stack.client("sns").get_topic_attributes(TopicArn=stack.env["ALARM_TOPIC"])
 
     assert stack.resource("ErrorsAlarm").status == "skipped"
+    assert stack.resource("WebAcl").status == "skipped"
+
+    s3 = stack.client("s3")
+    archive = stack.resource("ArchiveBucket").physical_id
+    lock = s3.get_object_lock_configuration(Bucket=archive)["ObjectLockConfiguration"]
+    retention = lock["Rule"]["DefaultRetention"]
+    assert retention["Mode"] == "GOVERNANCE" and retention["Days"] == 7
+    (rule,) = s3.get_bucket_lifecycle_configuration(Bucket=archive)["Rules"]
+    assert rule["NoncurrentVersionExpiration"]["NoncurrentDays"] == 30
+    assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+    # moto enforces bucket policies and the local endpoint is HTTP: the TLS-only deny is left out.
+    assert stack.resource("ArchiveBucketPolicy").status == "local"
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.get_bucket_policy(Bucket=archive)
+    s3.put_object(Bucket=archive, Key="k", Body=b"x", ChecksumAlgorithm="SHA256")
+    (group,) = stack.client("logs").describe_log_groups(logGroupNamePrefix="/kefu/local/app")[
+        "logGroups"
+    ]
+    assert group["retentionInDays"] == 14
     assert stack.resource("ProdOnlyQueue").status == "disabled"
     queues = stack.client("sqs").list_queues()["QueueUrls"]
     assert not [q for q in queues if "ProdOnlyQueue" in q]
