@@ -21,7 +21,8 @@ from kefu.aws import client
 from kefu.config import settings
 from kefu.errors import BadRequest, Forbidden, TooManyRequests, Unauthorized
 
-Session = Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
+# Cognito's session strings are 20 to 2048 characters.
+Session = Annotated[str, msgspec.Meta(min_length=20, max_length=2048)]
 TotpCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}$")]
 
 CHALLENGES = {
@@ -154,10 +155,15 @@ def _respond(
 
 def _cognito(shop_id: str, username: str, request_id: str | None, call: Any) -> dict:
     """One Cognito call; each refusal audited with its reason and answered without internals."""
+    from botocore.exceptions import ParamValidationError
+
     idp = client("cognito-idp")
     errors = idp.exceptions
     try:
         return call()
+    except ParamValidationError:
+        # What Cognito's own checks refuse (a password too long, ...): the caller's input.
+        raise BadRequest("the sign-in request is not valid", code="validation_error") from None
     except errors.TooManyRequestsException:
         _failed(shop_id, username, "throttled", request_id)
         raise TooManyRequests("too many sign-in attempts: wait and retry") from None

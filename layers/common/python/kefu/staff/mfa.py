@@ -46,7 +46,15 @@ def _call(fn, **kwargs):  # noqa: ANN001, ANN202 - one Cognito call, errors with
         ) from None
 
 
+def _own_account(actor: StaffActor) -> None:
+    # MFA is the caller's own account, recorded in their own shop's trail: never while acting
+    # on another shop (platform staff with X-Kefu-Shop).
+    if getattr(actor, "home_shop_id", None) not in (None, actor.shop_id):
+        raise Forbidden("manage your own MFA without X-Kefu-Shop", code="acting_on_another_shop")
+
+
 def associate_totp(actor: StaffActor, access_token: str) -> dict:
+    _own_account(actor)
     idp = client("cognito-idp")
     secret = _call(idp.associate_software_token, AccessToken=access_token)["SecretCode"]
     label = quote(f"{ISSUER}:{cognito_username(actor.shop_id, actor.username)}")
@@ -60,6 +68,7 @@ def associate_totp(actor: StaffActor, access_token: str) -> dict:
 def verify_totp(
     actor: StaffActor, access_token: str, req: TotpVerify, *, request_id: str | None = None
 ) -> dict:
+    _own_account(actor)
     idp = client("cognito-idp")
     kwargs = {"AccessToken": access_token, "UserCode": req.code}
     if req.device_name:
@@ -84,6 +93,7 @@ def verify_totp(
 
 
 def disable_totp(actor: StaffActor, access_token: str, *, request_id: str | None = None) -> dict:
+    _own_account(actor)
     if actor.role == "owner":
         raise Forbidden("an owner's MFA stays on once enabled", code="mfa_required_for_owner")
     idp = client("cognito-idp")
