@@ -4,7 +4,7 @@ function). `?scope=platform` works on the platform-wide entries (platform staff 
 Domain: kefu.knowledge."""
 
 from chalice import Chalice
-from kefu.http import body, install_error_handling, json_response, query, staff_actor
+from kefu.http import body, install_error_handling, json_response, query, request_id, staff_actor
 from kefu.pagination import page_limit
 
 app = Chalice(app_name="kefu-knowledge")
@@ -106,10 +106,22 @@ def import_entries():
 
 @app.route("/v1/knowledge/export", methods=["GET"])
 def export_entries():
+    from kefu.audit import record_access
     from kefu.knowledge import transfer
 
     actor = staff_actor(app)
-    return json_response(transfer.export_entries(actor, query(app, "scope"), query(app, "format")))
+    scope = query(app, "scope")
+    exported = transfer.export_entries(actor, scope, query(app, "format"))
+    # Exports are audited; the record is written before the file is handed over.
+    record_access(
+        actor,
+        action="knowledge.exported",
+        target_type="kb",
+        target_id=scope or "shop",
+        details={"format": exported["format"], "entry_count": exported["entry_count"]},
+        request_id=request_id(app),
+    )
+    return json_response(exported)
 
 
 @app.route("/v1/knowledge/dictionary", methods=["GET"])

@@ -4,9 +4,19 @@ from chalice import Chalice
 from kefu import staff
 from kefu.audit import list_audit
 from kefu.auth.permissions import AUDIT_READ, require
-from kefu.http import body, install_error_handling, json_response, query, request_id, staff_actor
+from kefu.http import (
+    bearer_token,
+    body,
+    install_error_handling,
+    json_response,
+    query,
+    request_id,
+    staff_actor,
+)
 from kefu.pagination import page_limit
 from kefu.shops import wechat_settings
+from kefu.staff import mfa
+from kefu.workbench.search import parse_time
 
 app = Chalice(app_name="kefu-staff")
 install_error_handling(app)
@@ -41,16 +51,51 @@ def update_staff(username: str):
     return json_response(staff.update_staff(actor, username, change, request_id=request_id(app)))
 
 
+@app.route("/v1/staff/{username}/password-reset", methods=["POST"])
+def reset_password(username: str):
+    actor = staff_actor(app)
+    return json_response(staff.reset_password(actor, username, request_id=request_id(app)))
+
+
+@app.route("/v1/staff/me/mfa/totp", methods=["POST"])
+def associate_totp():
+    token = bearer_token(app)
+    actor = staff_actor(app)
+    return json_response(mfa.associate_totp(actor, token))
+
+
+@app.route("/v1/staff/me/mfa/totp/verify", methods=["POST"])
+def verify_totp():
+    token = bearer_token(app)
+    actor = staff_actor(app)
+    req = body(app, mfa.TotpVerify)
+    return json_response(mfa.verify_totp(actor, token, req, request_id=request_id(app)))
+
+
+@app.route("/v1/staff/me/mfa/totp", methods=["DELETE"])
+def disable_totp():
+    token = bearer_token(app)
+    actor = staff_actor(app)
+    return json_response(mfa.disable_totp(actor, token, request_id=request_id(app)))
+
+
 @app.route("/v1/audit", methods=["GET"])
 def audit():
     actor = staff_actor(app)
     require(actor, AUDIT_READ)
-    target_type, target_id = query(app, "target_type"), query(app, "target_id")
+    actor_filter = query(app, "actor")
+    if actor_filter and ":" not in actor_filter:
+        actor_filter = f"staff:{actor_filter}"  # a bare username means that staff member
     records, cursor = list_audit(
         actor.shop_id,
         limit=page_limit(query(app, "limit")),
         cursor=query(app, "cursor"),
-        target=(target_type, target_id) if target_type and target_id else None,
+        actor=actor_filter,
+        action=query(app, "action"),
+        target_type=query(app, "target_type"),
+        target_id=query(app, "target_id"),
+        from_ms=parse_time(query(app, "from"), "from"),
+        to_ms=parse_time(query(app, "to"), "to", end=True),
     )
     return json_response({"audit": records, "next_cursor": cursor})
 

@@ -8,6 +8,7 @@ from kefu.http import (
     install_error_handling,
     json_response,
     query,
+    request_id,
     staff_actor,
     staff_identity,
 )
@@ -50,20 +51,30 @@ def conversation_context(conversation_id: str):
 
 @app.route("/v1/workbench/search", methods=["GET"])
 def search():
+    from kefu.audit import record_access
     from kefu.workbench import search as history
 
     actor = staff_actor(app)
-    return json_response(
-        history.search(
-            actor,
-            customer_id=query(app, "customer_id"),
-            q=query(app, "q"),
-            from_ms=history.parse_time(query(app, "from"), "from"),
-            to_ms=history.parse_time(query(app, "to"), "to", end=True),
-            limit=page_limit(query(app, "limit"), 20),
-            cursor=query(app, "cursor"),
-        )
+    customer_id, q = query(app, "customer_id"), query(app, "q")
+    found = history.search(
+        actor,
+        customer_id=customer_id,
+        q=q,
+        from_ms=history.parse_time(query(app, "from"), "from"),
+        to_ms=history.parse_time(query(app, "to"), "to", end=True),
+        limit=page_limit(query(app, "limit"), 20),
+        cursor=query(app, "cursor"),
     )
+    # A search shows customers' messages unmasked: audited before the answer leaves.
+    record_access(
+        actor,
+        action="messages.searched",
+        target_type="customer" if customer_id else "shop",
+        target_id=customer_id or actor.shop_id,
+        details={"q": q, "from": query(app, "from"), "to": query(app, "to")},
+        request_id=request_id(app),
+    )
+    return json_response(found)
 
 
 @app.route("/v1/conversations/{conversation_id}/notes", methods=["POST"])

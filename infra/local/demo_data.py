@@ -7,7 +7,7 @@ Shops
   demo and demo-2 sell in the mall demo-mall (its operator: the shop of the same id); ops is
   its platform staff: the mall's platform entries (one, 商城客服热线是多少) and read-only
   oversight of demo and demo-2 (X-Kefu-Shop).
-  Every staff password is the local-only kefu-demo-123.
+  Every staff password is the local-only Kefu-demo-123.
 WeChat (for pushes and logins against the stand-in)
   push token kefu-demo-token, EncodingAESKey DEMO_AES_KEY below, app secret demo-app-secret.
   The stand-in's jscode2session accepts any code; the same code is always the same openid.
@@ -37,7 +37,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-PASSWORD = "kefu-demo-123"
+PASSWORD = "Kefu-demo-123"
 PUSH_TOKEN = "kefu-demo-token"
 DEMO_AES_KEY = "kefuDemoEncodingAesKey0123456789abcdefghijk"  # 43 chars, as WeChat issues
 APP_SECRET = "demo-app-secret"

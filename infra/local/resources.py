@@ -619,10 +619,22 @@ class Provisioner:
                 k: v
                 for k, v in props.items()
                 if k
-                not in ("UserPoolName", "LambdaConfig", "EmailConfiguration", "SmsConfiguration")
+                not in (
+                    "UserPoolName",
+                    "LambdaConfig",
+                    "EmailConfiguration",
+                    "SmsConfiguration",
+                    "EnabledMfas",  # CloudFormation's; the API sets it with SetUserPoolMfaConfig
+                )
             }
             params["PoolName"] = name
             pool_id = self.call("cognito-idp", "CreateUserPool", params)["UserPool"]["Id"]
+            if "SOFTWARE_TOKEN_MFA" in (props.get("EnabledMfas") or []):
+                idp.set_user_pool_mfa_config(
+                    UserPoolId=pool_id,
+                    SoftwareTokenMfaConfiguration={"Enabled": True},
+                    MfaConfiguration=props.get("MfaConfiguration", "OPTIONAL"),
+                )
             status = "created"
         arn = idp.describe_user_pool(UserPoolId=pool_id)["UserPool"]["Arn"]
         # ProviderURL must locate the JWKS: moto serves GET /<pool id>/.well-known/jwks.json.

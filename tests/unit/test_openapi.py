@@ -22,6 +22,8 @@ JSON_TYPE = "application/json"
 
 # Sign-in endpoints anyone may call: the credentials are in the body.
 PUBLIC = {("post", "/v1/auth/wechat"), ("post", "/v1/staff/login")}
+# Staff sign-in's further steps: a challenge session or a refresh token in the body or cookie.
+PUBLIC |= {("post", f"/v1/staff/login/{step}") for step in ("new-password", "mfa", "refresh")}
 BEARER = {
     "staff_actor": "staffToken",
     "staff_identity": "staffToken",  # the token verified, the staff record read with other items

@@ -435,3 +435,28 @@ def test_a_closed_default_queue_is_not_drained_by_agents_who_are_not_its_members
     admin.update_queue(sup, "default", admin.QueueChange(members=["a"]))
     assert kefu_env.events("agent.slot_freed")[-1]["data"]["reason"] == "queue_joined"
     assert slot_freed(SHOP, "a")["assigned"] == [waiting]
+
+
+# --- capacity is the supervisor's setting ------------------------------------------------------
+
+
+def test_an_agent_may_lower_their_capacity_but_not_raise_it_above_the_supervisors(kefu_env, sup):
+    wang = make_staff(SHOP, "wang")
+    with pytest.raises(Forbidden) as err:
+        agents.set_my_status(wang, agents.StatusChange(status="online", capacity=50))
+    assert (err.value.code, err.value.details) == ("capacity_above_limit", {"max_capacity": 5})
+    assert (
+        agents.set_my_status(wang, agents.StatusChange(status="online", capacity=2))["capacity"]
+        == 2
+    )
+
+    agents.update_agent(sup, "wang", agents.AgentChange(capacity=8))
+    assert agent(SHOP, "wang").max_capacity == 8
+    lowered = agents.set_my_status(wang, agents.StatusChange(status="online", capacity=6))
+    assert lowered["capacity"] == 6
+    with pytest.raises(Forbidden):
+        agents.set_my_status(wang, agents.StatusChange(status="online", capacity=9))
+    agents.update_agent(sup, "wang", agents.AgentChange(capacity=3))
+    with pytest.raises(Forbidden):
+        agents.set_my_status(wang, agents.StatusChange(status="online", capacity=6))
+    assert agent(SHOP, "wang").capacity == 3

@@ -1,6 +1,8 @@
-"""Agents' status and capacity: each agent sets their own; supervisors see everyone's load and
-set capacity. Every change is audited in the same transaction; coming online or gaining
-capacity announces `agent.slot_freed`, which makes routing hand out waiting conversations."""
+"""Agents' status and capacity: each agent sets their own status; capacity is a supervisor's
+setting (`max_capacity`, DEFAULT_CAPACITY until one is set) that an agent may lower for
+themself but never raise above; supervisors see everyone's load. Every change is audited in
+the same transaction; coming online or gaining capacity announces `agent.slot_freed`, which
+makes routing hand out waiting conversations."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from kefu.assignment.core import slot_freed_event
 from kefu.audit import staff_change
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
-from kefu.errors import BadRequest, Conflict, NotFound
+from kefu.errors import BadRequest, Conflict, Forbidden, NotFound
 from kefu.ids import now_ms
 from kefu.storage.shops import StaffMember
 from kefu.storage.tx import condition_failed, write_transaction
@@ -42,9 +44,24 @@ def _current(shop_id: str, username: str) -> AgentState | None:
 
 
 def _change(
-    actor: StaffActor, username: str, status: str | None, capacity: int | None, action: str
+    actor: StaffActor,
+    username: str,
+    status: str | None,
+    capacity: int | None,
+    action: str,
+    *,
+    ceiling: bool = False,
 ) -> dict:
+    """`ceiling`: the supervisor's setting — `capacity` also becomes the agent's max_capacity.
+    Otherwise (the agent themself) `capacity` may not exceed max_capacity."""
     before_item = _current(actor.shop_id, username)
+    limit = _max_capacity(before_item)
+    if capacity is not None and not ceiling and capacity > limit:
+        raise Forbidden(
+            f"capacity {capacity} is above the {limit} your supervisor set: ask them to raise it",
+            code="capacity_above_limit",
+            details={"max_capacity": limit},
+        )
     before = (
         before_item.to_public()
         if before_item
@@ -66,6 +83,8 @@ def _change(
         actions.append(AgentState.status.set(AgentState.status | before["status"]))
     if capacity is not None:
         actions.append(AgentState.capacity.set(capacity))
+        if ceiling:
+            actions.append(AgentState.max_capacity.set(capacity))
         after["capacity"] = capacity
     else:
         actions.append(AgentState.capacity.set(AgentState.capacity | before["capacity"]))
@@ -74,6 +93,12 @@ def _change(
     unchanged = (
         AgentState.status == before_item.status if before_item else AgentState.sk.does_not_exist()
     )
+    if capacity is not None and not ceiling and before_item is not None:
+        # The ceiling as read: a supervisor lowering it meanwhile makes this a conflict.
+        if before_item.max_capacity is None:
+            unchanged &= AgentState.max_capacity.does_not_exist()
+        else:
+            unchanged &= AgentState.max_capacity == before_item.max_capacity
     try:
         with write_transaction() as tx:
             tx.save(
@@ -126,6 +151,12 @@ def set_my_status(actor: StaffActor, change: StatusChange) -> dict:
     return _change(actor, actor.username, change.status, change.capacity, "agent.status_set")
 
 
+def _max_capacity(state: AgentState | None) -> int:
+    if state is None or state.max_capacity is None:
+        return DEFAULT_CAPACITY
+    return int(state.max_capacity)
+
+
 def update_agent(actor: StaffActor, username: str, change: AgentChange) -> dict:
     p.require(actor, p.ROUTING_MANAGE)
     if change.capacity is None and change.status is None:
@@ -138,7 +169,7 @@ def update_agent(actor: StaffActor, username: str, change: AgentChange) -> dict:
         ) from None
     if member.status != "active" and change.status == "online":
         raise Conflict(f"{username} is disabled", code="staff_disabled")
-    return _change(actor, username, change.status, change.capacity, "agent.updated")
+    return _change(actor, username, change.status, change.capacity, "agent.updated", ceiling=True)
 
 
 def list_agents(actor: StaffActor, *, status: str | None = None) -> list[dict]:

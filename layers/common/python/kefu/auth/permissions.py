@@ -23,6 +23,7 @@ CONVERSATIONS_REPLY = "conversations.reply"
 CONVERSATIONS_RESOLVE = "conversations.resolve"
 STAFF_READ = "staff.read"
 STAFF_MANAGE = "staff.manage"
+STAFF_PASSWORD_RESET = "staff.password_reset"  # supervisors: agents' only (kefu.staff)
 AUDIT_READ = "audit.read"
 CUSTOMERS_CONTACT_READ = "customers.contact.read"  # unmasked phone number
 QUICK_REPLIES_MANAGE = "quick_replies.manage"  # shop-wide quick replies (personal: everyone)
@@ -64,6 +65,7 @@ _SUPERVISOR |= {KEYWORD_RULES_MANAGE}
 _SUPERVISOR |= {KNOWLEDGE_MANAGE}
 _SUPERVISOR |= {BOT_INSIGHTS}
 _SUPERVISOR |= {BOT_SETTINGS_MANAGE}
+_SUPERVISOR |= {STAFF_PASSWORD_RESET}
 _OWNER = _SUPERVISOR | {STAFF_MANAGE}
 _OWNER |= {WECHAT_SETTINGS_MANAGE}
 # Oversight of a seller's floor, without working it: no replies, claims, assignments, agent

@@ -2,12 +2,14 @@
 
 The Cognito username is "<shop_id>:<username>", so one user pool serves every shop of a mall and
 a token names exactly one shop. The role is read from the shop's staff record on each request,
-so a role change or a disabled account takes effect at once.
+so a role change or a disabled account takes effect at once; the shop's status is checked on each
+request too (cached seconds: kefu.shops.shop_status), so a suspended shop's staff lose access.
 """
 
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 import jwt
 
@@ -39,13 +41,39 @@ def verify_staff_token(token: str) -> StaffActor:
     return staff_actor_for(shop_id, username, member)
 
 
-def staff_actor_for(shop_id: str, username: str, member: StaffMember | None) -> StaffActor:
-    """The actor, once the staff record is read (callers may batch that read with their own)."""
+_UNREAD: Any = object()
+
+
+def staff_actor_for(
+    shop_id: str, username: str, member: StaffMember | None, *, shop: Any = _UNREAD
+) -> StaffActor:
+    """The actor, once the staff record is read (callers may batch that read with their own,
+    and the shop profile's too: `shop`, the ShopProfile or None)."""
     if member is None:
         raise Forbidden("staff account no longer exists", code="staff_not_found")
     if member.status != "active":
         raise Forbidden("staff account is disabled", code="staff_disabled")
+    if shop is _UNREAD:
+        require_shop_active(shop_id)
+    else:
+        _refuse_inactive(shop.status if shop is not None else None)
     return StaffActor(shop_id=shop_id, username=username, role=member.role)
+
+
+def require_shop_active(shop_id: str) -> None:
+    from kefu.shops import shop_status
+
+    _refuse_inactive(shop_status(shop_id))
+
+
+def _refuse_inactive(status: str | None) -> None:
+    # No profile at all is not a suspension: the "platform" pseudo-shop has staff and no
+    # profile (docs/staff.md). Only a profile that says so refuses its staff.
+    if status is not None and status != "active":
+        raise Forbidden(
+            f"this shop is {status}: staff cannot sign in or work until it is active again",
+            code="shop_suspended",
+        )
 
 
 def acting_on(actor: StaffActor, shop_id: str) -> StaffActor:

@@ -44,6 +44,26 @@ def operated_mall(shop_id: str) -> str | None:
 
 def clear_cache() -> None:
     _cache.clear()
+    _status_cache.clear()
+
+
+# Staff requests check their shop's status on each request: a suspension must take effect within
+# seconds (the profile cache above keeps a minute), so the status has its own short cache.
+STATUS_TTL_SECONDS = 5
+_status_cache: dict[str, tuple[float, str | None]] = {}
+
+
+def shop_status(shop_id: str) -> str | None:
+    """ "active", "suspended", ... or None for no such shop; cached STATUS_TTL_SECONDS."""
+    hit = _status_cache.get(shop_id)
+    if hit and hit[0] > time.monotonic():
+        return hit[1]
+    try:
+        status: str | None = ShopProfile.get(shop_id, PROFILE, attributes_to_get=["status"]).status
+    except ShopProfile.DoesNotExist:
+        status = None
+    _status_cache[shop_id] = (time.monotonic() + STATUS_TTL_SECONDS, status)
+    return status
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,9 @@ class AgentState(WorkbenchItem):
     username = UnicodeAttribute()
     status = UnicodeAttribute(default="offline")
     capacity = NumberAttribute(default=DEFAULT_CAPACITY)
+    # The supervisor's setting: the agent may lower `capacity` but not raise it above this
+    # (DEFAULT_CAPACITY until a supervisor sets one; kefu.assignment.agents).
+    max_capacity = NumberAttribute(null=True)
     # Open conversations assigned to the agent; changed only in the same transaction as the
     # conversation's assignee, so it always equals the count of their open conversations.
     active = NumberAttribute(default=0)
@@ -121,6 +124,9 @@ class AgentState(WorkbenchItem):
             "username": self.username,
             "status": self.status,
             "capacity": self.capacity,
+            "max_capacity": self.max_capacity
+            if self.max_capacity is not None
+            else DEFAULT_CAPACITY,
             "active": self.active or 0,
             "load": round((self.active or 0) / self.capacity, 3) if self.capacity else None,
             "last_assigned_at": self.last_assigned_at,

@@ -64,6 +64,16 @@ def customer_profile(actor: StaffActor, customer: Customer | None) -> dict | Non
     if customer is None:
         return None
     see_contact = actor.can(p.CUSTOMERS_CONTACT_READ)
+    if see_contact and customer.contact:
+        from kefu.audit import record_access
+
+        # An unmasked phone number is personal data shown: on record before it is shown.
+        record_access(
+            actor,
+            action="customer.contact_viewed",
+            target_type="customer",
+            target_id=customer.customer_id,
+        )
     return {
         "customer_id": customer.customer_id,
         "display_name": customer.display_name,

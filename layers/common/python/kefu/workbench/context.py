@@ -1,7 +1,8 @@
 """GET /v1/workbench/conversations/{id}: a conversation with everything the agent needs beside
 it, in at most six DynamoDB requests, none of them a Scan:
 
-  1  BatchGetItem   the caller's staff record (auth) + the conversation        (both by key)
+  1  BatchGetItem   the caller's staff record (auth) + the shop's profile (its status) + the
+                    conversation                                                (all by key)
   then, concurrently, once the conversation names its customer:
   2  Query          the latest page of messages                                 (table key)
   3  GetItem        the customer profile                                       (table key)
@@ -29,7 +30,7 @@ from kefu.errors import Forbidden, NotFound
 from kefu.storage.base import KefuModel
 from kefu.storage.conversations import Conversation
 from kefu.storage.customers import Customer
-from kefu.storage.shops import StaffMember
+from kefu.storage.shops import PROFILE, ShopProfile, StaffMember
 from kefu.workbench import common
 
 MESSAGES_PAGE = 30
@@ -48,20 +49,26 @@ def _batch_get(requests: list[tuple[type[KefuModel], Any, Any]]) -> dict[type, K
     """One BatchGetItem across tables (one item per model class), strongly consistent."""
     conn = requests[0][0]._get_connection().connection  # the models' cached client
     request_items: dict[str, Any] = {}
+    by_key: dict[tuple[str, str], type[KefuModel]] = {}  # two models may share a table
+    range_names: dict[str, str] = {}
     for model, hash_key, range_key in requests:
         keys = model._serialize_keys(hash_key, range_key)
+        range_name = model._range_key_attribute().attr_name
         key = {
             model._hash_key_attribute().attr_name: {"S": keys[0]},
-            model._range_key_attribute().attr_name: {"S": keys[1]},
+            range_name: {"S": keys[1]},
         }
-        request_items[model.Meta.table_name] = {"Keys": [key], "ConsistentRead": True}
+        table = model.Meta.table_name
+        request_items.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
+        by_key[(table, keys[1])] = model
+        range_names[table] = range_name
     found: dict[type, KefuModel | None] = {model: None for model, _, _ in requests}
-    by_table = {model.Meta.table_name: model for model, _, _ in requests}
     for _ in range(3):  # unprocessed keys (throttling) are retried, boundedly
         resp = conn.client.batch_get_item(RequestItems=request_items)
         for table, items in resp.get("Responses", {}).items():
             for item in items:
-                found[by_table[table]] = by_table[table].from_raw_data(item)
+                model = by_key[(table, item[range_names[table]]["S"])]
+                found[model] = model.from_raw_data(item)
         request_items = resp.get("UnprocessedKeys") or {}
         if not request_items:
             break
@@ -71,18 +78,25 @@ def _batch_get(requests: list[tuple[type[KefuModel], Any, Any]]) -> dict[type, K
 def authorize(
     shop_id: str, username: str, conversation_id: str, actor: StaffActor | None = None
 ) -> tuple[StaffActor, Conversation]:
-    """Request 1: the staff record and the conversation together; then the usual checks.
-    An `actor` already resolved (platform staff on another shop) skips the staff record."""
+    """Request 1: the staff record, the shop's profile (its status: a suspended shop's staff are
+    refused) and the conversation together; then the usual checks. An `actor` already resolved
+    (platform staff on another shop, their own shop checked then) skips the staff record."""
     if actor is not None:
         got = _batch_get([(Conversation, actor.shop_id, conversation_id)])
     else:
         got = _batch_get(
             [
                 (StaffMember, shop_id, StaffMember.key(username)),
+                (ShopProfile, shop_id, PROFILE),
                 (Conversation, shop_id, conversation_id),
             ]
         )
-        actor = staff_actor_for(shop_id, username, got[StaffMember])  # type: ignore[arg-type]
+        actor = staff_actor_for(
+            shop_id,
+            username,
+            got[StaffMember],  # type: ignore[arg-type]
+            shop=got[ShopProfile],
+        )
     p.require(actor, p.CONVERSATIONS_READ)
     conv = got[Conversation]
     if conv is None:
