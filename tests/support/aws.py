@@ -19,28 +19,23 @@ TEST_PASSWORD = "Kefu-Test-123!"
 
 
 def reset_kefu_caches() -> None:
-    from kefu import aws, config, secrets, shops
-    from kefu.auth import staff_tokens
-    from kefu.channels.wechat import tokens
+    """Forget every per-instance cache kefu keeps (kefu.caches), as a cold Lambda would. The
+    modules are imported first, so that a cache is registered before a test could fill it."""
+    import kefu.auth.staff_tokens
+    import kefu.bot.keyword_rules_matcher
+    import kefu.bot.settings
+    import kefu.bot.snapshot
+    import kefu.channels.wechat.tokens
+    import kefu.knowledge.published
+    import kefu.limits
+    import kefu.outbound
+    import kefu.realtime.push
+    import kefu.routing.rules
+    import kefu.secrets
+    import kefu.shops  # noqa: F401 - each registers its caches on import
+    from kefu import caches
 
-    aws.client.cache_clear()
-    config.settings.cache_clear()
-    secrets.clear_cache()
-    shops.clear_cache()
-    tokens.clear_local_cache()
-    staff_tokens._jwks_client.cache_clear()
-    from kefu import outbound
-
-    outbound.wechat_api.cache_clear()
-    from kefu.realtime import push
-
-    push.management_api.cache_clear()
-    from kefu.bot import keyword_rules_matcher
-
-    keyword_rules_matcher.clear_cache()
-    from kefu import limits
-
-    limits.clear_cache()
+    caches.clear_all()
 
 
 def drop_model_connections() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 KEFU = ROOT / "layers" / "common" / "python" / "kefu"
 FOUNDATION = {
+    "caches",
     "config",
     "aws",
     "errors",

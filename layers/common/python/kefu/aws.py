@@ -9,9 +9,14 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from kefu import caches
+
 
 @cache
 def client(service: str) -> Any:
     import boto3  # deferred: only the functions that need a boto3 client pay for the import
 
     return boto3.session.Session().client(service)
+
+
+caches.register("kefu.aws.client", client.cache_clear)

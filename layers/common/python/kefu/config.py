@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass
 from functools import cache
 
+from kefu import caches
+
 
 def env(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
@@ -52,3 +54,6 @@ def settings() -> Settings:
         cognito_issuer=issuer,
         resolved_close_after_hours=int(env("RESOLVED_CLOSE_AFTER_HOURS", "24")),
     )
+
+
+caches.register("kefu.config.settings", settings.cache_clear)

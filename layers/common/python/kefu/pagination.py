@@ -24,6 +24,7 @@ from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any, TypeVar
 
+from kefu import caches
 from kefu.errors import BadRequest
 
 T = TypeVar("T")
@@ -160,3 +161,6 @@ def take_page(results: Any, limit: int) -> tuple[list[Any], str | None]:
     """Drain a pynamodb ResultIterator queried with `limit` into (items, next cursor)."""
     items: Iterable[Any] = list(results)
     return list(items), encode_cursor(results.last_evaluated_key)
+
+
+caches.register("kefu.pagination.cursor_key", _derive.cache_clear)

@@ -7,6 +7,7 @@ import json
 import time
 from typing import Any
 
+from kefu import caches
 from kefu.aws import client
 
 _TTL_SECONDS = 300
@@ -31,3 +32,6 @@ def secret_json(secret_id: str) -> dict[str, Any]:
 
 def clear_cache() -> None:
     _cache.clear()
+
+
+caches.register("kefu.secrets", clear_cache)

@@ -13,6 +13,7 @@ from typing import Any
 
 import jwt
 
+from kefu import caches
 from kefu.auth.actors import StaffActor
 from kefu.auth.permissions import PLATFORM_ROLE
 from kefu.config import settings
@@ -169,3 +170,6 @@ def staff_identity(token: str) -> tuple[str, str]:
     if not sep:
         raise Unauthorized("token does not belong to a kefu staff account", code="invalid_token")
     return shop_id, username
+
+
+caches.register("kefu.auth.staff_tokens.jwks", _jwks_client.cache_clear)

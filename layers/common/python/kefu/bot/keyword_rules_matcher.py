@@ -13,6 +13,7 @@ from typing import Any
 
 from pynamodb.transactions import TransactWrite
 
+from kefu import caches
 from kefu.bot.keyword_rules import MAX_MATCH_CHARS, alternation, normalise, re2_options
 from kefu.matching import KeywordAutomaton, VersionedCache, in_weekly_window, minutes
 from kefu.storage.keyword_rules import RULE_PREFIX, KeywordRule
@@ -243,3 +244,6 @@ def load_calendar(shop_id: str) -> Any:
         return from_document(SlaCalendar.get(shop_id, SlaCalendar.key()).calendar)
     except SlaCalendar.DoesNotExist:
         return None
+
+
+caches.register("kefu.bot.keyword_rules_matcher", clear_cache)

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from pynamodb.exceptions import TransactWriteError
 
+from kefu import caches
 from kefu.audit import staff_change
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
@@ -273,3 +274,6 @@ def put_settings(actor: StaffActor, body: BotSettings) -> dict[str, Any]:
 
         out["handed_off"] = release_all(actor.shop_id, compile_doc(doc).texts["handoff_text"])
     return out
+
+
+caches.register("kefu.bot.settings", clear_cache)

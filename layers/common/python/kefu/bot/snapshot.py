@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from kefu import caches
 from kefu.aws import client
 from kefu.storage.bot import BotSettingsItem, BotTurn
 from kefu.storage.conversations import Conversation
@@ -166,3 +167,6 @@ def entries(scope: str, ids: list[str], draft_revision: int, at: int) -> dict[st
             for entry_id in missing:
                 held[1][entry_id] = got.get(entry_id)
     return {i: held[1][i] for i in ids if _usable(held[1].get(i), at)}  # type: ignore[misc]
+
+
+caches.register("kefu.bot.snapshot", clear_cache)

@@ -13,6 +13,7 @@ import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
+from kefu import caches
 from kefu.aws import client
 from kefu.config import settings
 from kefu.ids import now_ms
@@ -105,3 +106,6 @@ def add_feedback(tx: TransactWrite, scope: str, entry_id: str, helpful: bool) ->
     """Count the customer's 有帮助 / 没帮助 on an answer from the entry."""
     counter = KbEntry.helpful if helpful else KbEntry.unhelpful
     tx.update(KbEntry(scope, entry_sk(entry_id)), [counter.add(1)])
+
+
+caches.register("kefu.knowledge.published", clear_cache)

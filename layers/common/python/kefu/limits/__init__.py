@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
 
+from kefu import caches
 from kefu.errors import RateLimited
 from kefu.storage.runtime import RateCounter
 from kefu.storage.shops import ShopProfile
@@ -158,3 +159,6 @@ def count_login(shop: ShopProfile, *, now_ms: int | None = None) -> None:
 
 def clear_cache() -> None:
     _full.clear()
+
+
+caches.register("kefu.limits", clear_cache)

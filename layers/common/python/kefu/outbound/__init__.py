@@ -28,7 +28,7 @@ from typing import cast
 from pynamodb.exceptions import UpdateError
 from urllib3.exceptions import ConnectTimeoutError
 
-from kefu import events
+from kefu import caches, events
 from kefu.channels.wechat.api import (
     DEFAULT_TIMEOUT,
     WeChatApi,
@@ -297,3 +297,6 @@ def _wechat_payload(api: WeChatApi, token: str, openid: str, data: dict) -> dict
         media_id = api.upload_temp_media(token, "image", filename, body, content_type)
         return {"touser": openid, "msgtype": "image", "image": {"media_id": media_id}}
     raise _Undeliverable(f"WeChat cannot carry a {data['type']} reply")
+
+
+caches.register("kefu.outbound.wechat_api", wechat_api.cache_clear)

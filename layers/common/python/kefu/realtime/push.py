@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
+from kefu import caches
 from kefu.storage.connections import Connection
 
 log = logging.getLogger("kefu.realtime")
@@ -78,3 +79,6 @@ def broadcast(subscribers: Iterable[str], payload: bytes) -> int:
         except Exception:  # noqa: BLE001 - one bad socket must not cost the others their frame
             log.warning("push to %s failed", connection_id, exc_info=True)
     return delivered
+
+
+caches.register("kefu.realtime.push.management_api", management_api.cache_clear)

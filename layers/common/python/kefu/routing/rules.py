@@ -17,6 +17,7 @@ from typing import Annotated
 
 import msgspec
 
+from kefu import caches
 from kefu.errors import BadRequest
 from kefu.matching import KeywordAutomaton, VersionedCache, in_weekly_window, minutes
 
@@ -262,3 +263,6 @@ def cached(
 
 def clear_cache() -> None:
     _CACHE.clear()
+
+
+caches.register("kefu.routing.rules", clear_cache)

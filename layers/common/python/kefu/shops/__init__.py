@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from kefu import caches
 from kefu.errors import NotFound
 from kefu.secrets import secret_json
 from kefu.storage.shops import PROFILE, ShopProfile
@@ -87,3 +88,6 @@ def wechat_credentials(shop: ShopProfile) -> WeChatCredentials:
         token=secret["token"],
         encoding_aes_key=secret.get("encoding_aes_key") or None,
     )
+
+
+caches.register("kefu.shops", clear_cache)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+from kefu import caches
 from kefu.channels.wechat.api import WeChatApi
 from kefu.shops import WeChatCredentials
 from kefu.storage.runtime import AccessTokenCache
@@ -59,3 +60,6 @@ def _fetch(shop_id: str, creds: WeChatCredentials, api: WeChatApi, *, force_refr
 
 def clear_local_cache() -> None:
     _local.clear()
+
+
+caches.register("kefu.channels.wechat.tokens", clear_local_cache)
