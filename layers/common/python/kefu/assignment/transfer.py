@@ -25,10 +25,10 @@ from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
 from kefu.errors import BadRequest, Conflict, Forbidden, NotFound
 from kefu.ids import now_ms
-from kefu.routing.rules import QueueId
-from kefu.storage.conversations import Conversation, wait_rank
+from kefu.storage.conversations import Conversation, Wait
 from kefu.storage.shops import StaffMember
 from kefu.storage.tx import condition_failed, write_transaction
+from kefu.storage.workbench import QueueId
 from kefu.validation import Username
 
 Note = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
@@ -90,13 +90,8 @@ def transfer(actor: StaffActor, conversation_id: str, req: TransferRequest) -> d
             raise Conflict(f"{req.to_agent} is disabled", code="staff_disabled")
         conv_actions = [
             *common,
-            Conversation.status.set("assigned"),
-            Conversation.shop_status.set(f"{shop}#assigned"),
-            Conversation.assignee.set(req.to_agent),
-            Conversation.shop_assignee.set(f"{shop}#{req.to_agent}"),
+            *Conversation.status_actions(shop, "assigned", assignee=req.to_agent),
             Conversation.assigned_at.set(at),
-            Conversation.wait_queue.remove(),
-            Conversation.wait_rank.remove(),
         ]
         after = {"status": "assigned", "assignee": req.to_agent, "queue": conv.queue}
     else:
@@ -109,15 +104,10 @@ def transfer(actor: StaffActor, conversation_id: str, req: TransferRequest) -> d
         priority = int(conv.priority or 0)
         conv_actions = [
             *common,
-            Conversation.status.set("queued"),
-            Conversation.shop_status.set(f"{shop}#queued"),
-            Conversation.assignee.remove(),
-            Conversation.shop_assignee.remove(),
-            Conversation.queue.set(queue_id),
-            Conversation.shop_queue.set(f"{shop}#{queue_id}"),
-            Conversation.queued_at.set(at),
-            Conversation.wait_queue.set(f"{shop}#{queue_id}"),
-            Conversation.wait_rank.set(wait_rank(priority, at)),
+            *Conversation.status_actions(
+                shop, "queued", assignee=None, wait=Wait(queue_id, priority, at)
+            ),
+            *Conversation.queue_actions(shop, queue_id),
         ]
         after = {"status": "queued", "assignee": None, "queue": queue_id}
     before = {"status": conv.status, "assignee": previous, "queue": conv.queue}

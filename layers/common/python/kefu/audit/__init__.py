@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from kefu.ids import new_id, now_ms
@@ -28,7 +29,7 @@ def audit_record(
     audit_id = new_id("au", at)
     return AuditRecord(
         shop_id,
-        f"{at:013d}#{audit_id}",
+        AuditRecord.sort_key(at, audit_id),
         audit_id=audit_id,
         at=at,
         actor=actor,
@@ -36,7 +37,7 @@ def audit_record(
         action=action,
         target_type=target_type,
         target_id=target_id,
-        shop_target=f"{shop_id}#{target_type}#{target_id}",
+        shop_target=AuditRecord.target_key(shop_id, target_type, target_id),
         before=before,
         after=after,
         request_id=request_id,
@@ -69,6 +70,28 @@ def staff_change(
     )
 
 
+@dataclass(frozen=True)
+class StaffChanges:
+    """The audit records of staff changes to one type of target, called with the change's
+    parts in order: `_audit = StaffChanges("ticket")`, then `_audit(actor, action, ticket_id,
+    before, after, at)` in the transaction that makes the change."""
+
+    target_type: str
+
+    def __call__(
+        self, actor: Any, action: str, target_id: str, before: Any, after: Any, at: int
+    ) -> AuditRecord:
+        return staff_change(
+            actor,
+            action=action,
+            target_type=self.target_type,
+            target_id=target_id,
+            before=before,
+            after=after,
+            at_ms=at,
+        )
+
+
 def list_audit(
     shop_id: str,
     *,
@@ -80,7 +103,7 @@ def list_audit(
     last = decode_cursor(cursor, shop_id=shop_id)
     if target:
         results = AuditRecord.by_target.query(
-            f"{shop_id}#{target[0]}#{target[1]}",
+            AuditRecord.target_key(shop_id, target[0], target[1]),
             scan_index_forward=False,
             limit=limit,
             last_evaluated_key=last,

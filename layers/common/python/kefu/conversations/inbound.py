@@ -28,7 +28,13 @@ from pynamodb.exceptions import PutError, TransactWriteError
 from kefu.conversations.content import preview
 from kefu.customers import get_customer
 from kefu.ids import new_id
-from kefu.storage.conversations import OPEN_STATUSES, Conversation, wait_rank
+from kefu.storage.conversations import (
+    OPEN_STATUSES,
+    Conversation,
+    Wait,
+    customer_key,
+    queue_key,
+)
 from kefu.storage.customers import Customer, CustomerIdentity
 from kefu.storage.messages import Message, conversation_key, message_key
 from kefu.storage.runtime import InboundDedupe, PushNonce
@@ -266,21 +272,18 @@ def _reopen(msg: InboundMessage, conversation_id: str, message_id: str) -> Recei
         return None
     if conv.status != "resolved":
         return None
-    status = "assigned" if conv.assignee else "queued"
+    if conv.assignee:
+        status_actions = Conversation.status_actions(msg.shop_id, "assigned")
+    else:
+        # Back in its queue's waiting line; routing assigns it (`message.received`, reopened).
+        wait = Wait(conv.queue, int(conv.priority or 0), msg.received_at)
+        status_actions = Conversation.status_actions(msg.shop_id, "queued", wait=wait)
     actions = [
         *_activity_actions(msg),
-        Conversation.status.set(status),
-        Conversation.shop_status.set(f"{msg.shop_id}#{status}"),
+        *status_actions,
         Conversation.resolved_at.remove(),
         Conversation.resolved_by.remove(),
     ]
-    if not conv.assignee:
-        # Back in its queue's waiting line; routing assigns it (`message.received`, reopened).
-        actions += [
-            Conversation.queued_at.set(msg.received_at),
-            Conversation.wait_queue.set(f"{msg.shop_id}#{conv.queue}"),
-            Conversation.wait_rank.set(wait_rank(int(conv.priority or 0), msg.received_at)),
-        ]
     try:
         with _storing(msg, conversation_id, message_id) as tx:
             tx.update(conv, actions, condition=Conversation.status == "resolved")
@@ -314,13 +317,11 @@ def _open(msg: InboundMessage, message_id: str, *, replacing: str | None) -> Rec
         msg.shop_id,
         conversation_id,
         customer_id=msg.identity.customer_id,
-        shop_customer=f"{msg.shop_id}#{msg.identity.customer_id}",
+        shop_customer=customer_key(msg.shop_id, msg.identity.customer_id),
         channel=msg.channel,
         reply_to=msg.reply_to,
-        status=status,
         queue=msg.default_queue,
-        shop_status=f"{msg.shop_id}#{status}",
-        shop_queue=f"{msg.shop_id}#{msg.default_queue}",
+        shop_queue=queue_key(msg.shop_id, msg.default_queue),
         opened_at=at,
         last_activity_at=at,
         last_message_at=at,
@@ -329,6 +330,7 @@ def _open(msg: InboundMessage, message_id: str, *, replacing: str | None) -> Rec
         message_count=1,
         unread_count=1,
     )
+    conv.set_status(status)
     pointer_free = Customer.open_conversation_id.does_not_exist()
     if replacing:
         pointer_free = pointer_free | (Customer.open_conversation_id == replacing)

@@ -20,6 +20,7 @@ from kefu.storage.connections import (
     TTL_MARGIN_SECONDS,
     Connection,
     customer_subscriber,
+    staff_online_key,
     staff_subscriber,
 )
 
@@ -63,7 +64,7 @@ def connect(
             connection_id,
             shop_id=shop_id,
             subscriber=staff_subscriber(shop_id, staff.username),
-            shop_staff=f"{shop_id}#staff",
+            shop_staff=staff_online_key(shop_id),
             kind="staff",
             principal=staff.username,
             role=staff.role,

@@ -15,7 +15,7 @@ import msgspec
 from pynamodb.exceptions import TransactWriteError
 
 from kefu import events
-from kefu.audit import staff_change
+from kefu.audit import StaffChanges
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
 from kefu.aws import client
@@ -176,17 +176,17 @@ def list_tickets(
         raise Forbidden("agents may list only their own tickets", code="permission_denied")
     condition = None
     if assignee:
-        query, hash_key = Ticket.by_assignee.query, f"{shop}#{assignee}"
+        query, hash_key = Ticket.by_assignee.query, Ticket.assignee_key(shop, assignee)
         if status:
             condition = Ticket.status == status
         if customer_id:
             condition = _and(condition, Ticket.customer_id == customer_id)
     elif customer_id:
-        query, hash_key = Ticket.by_customer.query, f"{shop}#{customer_id}"
+        query, hash_key = Ticket.by_customer.query, Ticket.customer_key(shop, customer_id)
         if status:
             condition = Ticket.status == status
     else:
-        query, hash_key = Ticket.by_status.query, f"{shop}#{status}"
+        query, hash_key = Ticket.by_status.query, Ticket.status_key(shop, status)
     if not read_all and not assignee:
         # Agents see unassigned tickets, their own, and the ones they watch.
         condition = _and(
@@ -229,13 +229,9 @@ def clock_state(t: Ticket) -> dict[str, Any]:
 
 
 def _index_fields(shop_id: str, state: dict[str, Any]) -> dict[str, Any]:
-    due = sla.next_due(state)
-    return {
-        "shop_status": f"{shop_id}#{state['status']}",
-        "shop_assignee": f"{shop_id}#{state['assignee']}" if state.get("assignee") else None,
-        "next_due_at": due,
-        "shop_sla": shop_id if due is not None else None,
-    }
+    return Ticket.index_attributes(
+        shop_id, state["status"], state.get("assignee"), sla.next_due(state)
+    )
 
 
 def _history(
@@ -291,16 +287,7 @@ def write_change(
     return t
 
 
-def _audit(actor: StaffActor, action: str, ticket_id: str, before: Any, after: Any, at: int):  # noqa: ANN202
-    return staff_change(
-        actor,
-        action=action,
-        target_type="ticket",
-        target_id=ticket_id,
-        before=before,
-        after=after,
-        at_ms=at,
-    )
+_audit = StaffChanges("ticket")
 
 
 def _check_assignee(actor: StaffActor, assignee: str) -> None:
@@ -381,7 +368,7 @@ def create_ticket(
         first_response_minutes=target.first_response_minutes,
         resolution_minutes=target.resolution_minutes,
         paused_minutes=0,
-        shop_customer=f"{actor.shop_id}#{customer_id}" if customer_id else None,
+        shop_customer=Ticket.customer_key(actor.shop_id, customer_id) if customer_id else None,
         **dues,
         **{k: v for k, v in index.items()},
     )
