@@ -42,12 +42,13 @@ class TransferRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 def _load(actor: StaffActor, conversation_id: str) -> Conversation:
-    try:
-        conv = Conversation.get(actor.shop_id, conversation_id, consistent_read=True)
-    except Conversation.DoesNotExist:
-        raise NotFound(
-            f"no conversation {conversation_id!r}", code="conversation_not_found"
-        ) from None
+    conv = Conversation.get_or_404(
+        actor.shop_id,
+        conversation_id,
+        consistent_read=True,
+        message=f"no conversation {conversation_id!r}",
+        code="conversation_not_found",
+    )
     if conv.status not in ("bot", "queued", "assigned"):  # from the bot: ends the bot's part
         raise Conflict(f"conversation is {conv.status}", code="not_open")
     supervisor = actor.can(p.CONVERSATIONS_ASSIGN)
@@ -80,12 +81,12 @@ def transfer(actor: StaffActor, conversation_id: str, req: TransferRequest) -> d
     if req.to_agent is not None:
         if req.to_agent == previous:
             raise Conflict(f"conversation is already with {previous}", code="same_agent")
-        try:
-            member = StaffMember.get(shop, StaffMember.key(req.to_agent))
-        except StaffMember.DoesNotExist:
-            raise NotFound(
-                f"no staff member {req.to_agent!r} in this shop", code="staff_not_found"
-            ) from None
+        member = StaffMember.get_or_404(
+            shop,
+            StaffMember.key(req.to_agent),
+            message=f"no staff member {req.to_agent!r} in this shop",
+            code="staff_not_found",
+        )
         if member.status != "active":
             raise Conflict(f"{req.to_agent} is disabled", code="staff_disabled")
         conv_actions = [

@@ -21,12 +21,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import PutError, TransactWriteError
 
 from kefu.conversations.content import preview
-from kefu.customers import get_customer
+from kefu.customers import Identity, get_customer
 from kefu.ids import new_id
 from kefu.storage.conversations import (
     OPEN_STATUSES,
@@ -38,6 +38,9 @@ from kefu.storage.conversations import (
 from kefu.storage.customers import Customer, CustomerIdentity
 from kefu.storage.messages import Message, conversation_key, message_key
 from kefu.storage.runtime import InboundDedupe, PushNonce
+
+if TYPE_CHECKING:
+    from kefu.storage.shops import ShopProfile
 from kefu.storage.tx import condition_failed, old_item, write_transaction
 
 DEDUPE_TTL_SECONDS = 7 * 24 * 3600
@@ -90,6 +93,38 @@ class InboundMessage:
     bot: bool = False
     # A WeChat push's (timestamp, nonce): written with the message, refused if reused (above).
     replay_guard: ReplayGuard | None = None
+
+    @classmethod
+    def from_shop(
+        cls,
+        shop: ShopProfile,
+        *,
+        channel: str,
+        identity: CustomerIdentity,
+        sender: Identity,
+        kind: str,
+        content: dict,
+        dedupe_key: str,
+        received_at: int,
+        channel_message_id: str | None = None,
+        replay_guard: ReplayGuard | None = None,
+    ) -> InboundMessage:
+        """The one way intake builds a message: replies go back to the identity the customer
+        wrote from; the default queue and the bot's switch are the shop's."""
+        return cls(
+            shop_id=shop.shop_id,
+            channel=channel,
+            identity=identity,
+            reply_to=sender.ref,
+            type=kind,
+            content=content,
+            dedupe_key=dedupe_key,
+            received_at=received_at,
+            channel_message_id=channel_message_id,
+            default_queue=shop.default_queue,
+            bot=bool(shop.bot_enabled),
+            replay_guard=replay_guard,
+        )
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from kefu.audit import staff_change
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
 from kefu.conversations.content import AgentReply, content_of, message_type, preview
-from kefu.errors import BadRequest, Conflict, Forbidden, NotFound, UpstreamUnavailable
+from kefu.errors import BadRequest, Conflict, Forbidden, UpstreamUnavailable
 from kefu.ids import new_id, now_ms
 from kefu.media import check_media_key
 from kefu.pagination import decode_cursor, take_page
@@ -45,12 +45,13 @@ def _visible(actor: StaffActor, conv: Conversation) -> bool:
 
 def get_conversation(actor: StaffActor, conversation_id: str) -> Conversation:
     p.require(actor, p.CONVERSATIONS_READ)
-    try:
-        conv = Conversation.get(actor.shop_id, conversation_id, consistent_read=True)
-    except Conversation.DoesNotExist:
-        raise NotFound(
-            f"no conversation {conversation_id!r}", code="conversation_not_found"
-        ) from None
+    conv = Conversation.get_or_404(
+        actor.shop_id,
+        conversation_id,
+        consistent_read=True,
+        message=f"no conversation {conversation_id!r}",
+        code="conversation_not_found",
+    )
     if not _visible(actor, conv):
         raise Forbidden("conversation is assigned to another agent", code="not_your_conversation")
     return conv
@@ -232,12 +233,12 @@ def claim(actor: StaffActor, conversation_id: str) -> dict:
 def assign(actor: StaffActor, conversation_id: str, req: AssignRequest) -> dict:
     p.require(actor, p.CONVERSATIONS_ASSIGN)
     conv = get_conversation(actor, conversation_id)
-    try:
-        member = StaffMember.get(actor.shop_id, StaffMember.key(req.assignee))
-    except StaffMember.DoesNotExist:
-        raise NotFound(
-            f"no staff member {req.assignee!r} in this shop", code="staff_not_found"
-        ) from None
+    member = StaffMember.get_or_404(
+        actor.shop_id,
+        StaffMember.key(req.assignee),
+        message=f"no staff member {req.assignee!r} in this shop",
+        code="staff_not_found",
+    )
     if member.status != "active":
         raise Conflict(f"{req.assignee} is disabled", code="staff_disabled")
     if conv.assignee == req.assignee and conv.status == "assigned":

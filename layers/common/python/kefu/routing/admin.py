@@ -166,10 +166,13 @@ def update_queue(actor: StaffActor, queue_id: str, change: QueueChange) -> dict:
     p.require(actor, p.ROUTING_MANAGE)
     if queue_id == _default_queue_id(actor.shop_id):
         ensure_default_queue(actor.shop_id)
-    try:
-        queue = QueueItem.get(actor.shop_id, QueueItem.key(queue_id), consistent_read=True)
-    except QueueItem.DoesNotExist:
-        raise NotFound(f"no queue {queue_id!r}", code="queue_not_found") from None
+    queue = QueueItem.get_or_404(
+        actor.shop_id,
+        QueueItem.key(queue_id),
+        consistent_read=True,
+        message=f"no queue {queue_id!r}",
+        code="queue_not_found",
+    )
     before = queue.to_public()
     old_members = set(queue.members or [])
     new_members = set(change.members) if change.members is not None else old_members

@@ -108,10 +108,13 @@ def _can_work(actor: StaffActor, t: Ticket) -> bool:
 
 
 def _load(actor: StaffActor, ticket_id: str) -> Ticket:
-    try:
-        t = Ticket.get(actor.shop_id, ticket_sk(ticket_id), consistent_read=True)
-    except Ticket.DoesNotExist:
-        raise NotFound(f"no ticket {ticket_id!r}", code="ticket_not_found") from None
+    t = Ticket.get_or_404(
+        actor.shop_id,
+        ticket_sk(ticket_id),
+        consistent_read=True,
+        message=f"no ticket {ticket_id!r}",
+        code="ticket_not_found",
+    )
     if not _can_see(actor, t):
         raise Forbidden("ticket is assigned to another agent", code="not_your_ticket")
     return t
@@ -293,12 +296,12 @@ _audit = StaffChanges("ticket")
 def _check_assignee(actor: StaffActor, assignee: str) -> None:
     if assignee != actor.username and not actor.can(p.TICKETS_MANAGE):
         raise Forbidden("agents may assign tickets only to themselves", code="permission_denied")
-    try:
-        member = StaffMember.get(actor.shop_id, StaffMember.key(assignee))
-    except StaffMember.DoesNotExist:
-        raise NotFound(
-            f"no staff member {assignee!r} in this shop", code="staff_not_found"
-        ) from None
+    member = StaffMember.get_or_404(
+        actor.shop_id,
+        StaffMember.key(assignee),
+        message=f"no staff member {assignee!r} in this shop",
+        code="staff_not_found",
+    )
     if member.status != "active":
         raise Conflict(f"{assignee} is disabled", code="staff_disabled")
 
@@ -306,10 +309,12 @@ def _check_assignee(actor: StaffActor, assignee: str) -> None:
 def _check_customer(shop_id: str, customer_id: str) -> None:
     from kefu.storage.customers import Customer
 
-    try:
-        Customer.get(shop_id, Customer.key(customer_id))
-    except Customer.DoesNotExist:
-        raise NotFound(f"no customer {customer_id!r}", code="customer_not_found") from None
+    Customer.get_or_404(
+        shop_id,
+        Customer.key(customer_id),
+        message=f"no customer {customer_id!r}",
+        code="customer_not_found",
+    )
 
 
 def _check_attachments(actor: StaffActor, keys: list[str]) -> None:

@@ -68,12 +68,13 @@ def get_quick_reply(actor: StaffActor, quick_reply_id: str) -> QuickReply:
     p.require(actor, p.CONVERSATIONS_READ)
     if not re.fullmatch(r"qr[sp]_[0-9a-f]{23}", quick_reply_id):
         raise NotFound(f"no quick reply {quick_reply_id!r}", code="quick_reply_not_found")
-    try:
-        return QuickReply.get(
-            actor.shop_id, QuickReply.key(quick_reply_id, actor.username), consistent_read=True
-        )
-    except QuickReply.DoesNotExist:
-        raise NotFound(f"no quick reply {quick_reply_id!r}", code="quick_reply_not_found") from None
+    return QuickReply.get_or_404(
+        actor.shop_id,
+        QuickReply.key(quick_reply_id, actor.username),
+        consistent_read=True,
+        message=f"no quick reply {quick_reply_id!r}",
+        code="quick_reply_not_found",
+    )
 
 
 def list_quick_replies(actor: StaffActor) -> dict:
