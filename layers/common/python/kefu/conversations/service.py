@@ -438,5 +438,5 @@ def reply_created_event(conv: Conversation, msg: Message) -> events.DomainEvent:
             "content": content,
             "sender": {"type": msg.sender_type, "id": msg.sender_id},
         },
-        occurred_at=msg.created_at,
+        occurred_at=int(msg.created_at),
     )

@@ -574,7 +574,7 @@ def resolved_event(t: Ticket) -> events.DomainEvent:
             "resolved_at": t.resolved_at,
             "by": t.resolved_by,
         },
-        occurred_at=t.resolved_at,
+        occurred_at=int(t.resolved_at),
     )
 
 

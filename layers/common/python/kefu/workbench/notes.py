@@ -98,7 +98,7 @@ def _notify(
                         "by": actor.username,
                         "text": text[:200],
                     },
-                    occurred_at=msg.created_at,
+                    occurred_at=int(msg.created_at),
                 )
                 for username in mentions
             ]
