@@ -97,6 +97,7 @@ def transfer(actor: StaffActor, conversation_id: str, req: TransferRequest) -> d
         after = {"status": "assigned", "assignee": req.to_agent, "queue": conv.queue}
     else:
         queue_id = req.to_queue
+        assert queue_id is not None  # exactly one of to_agent and to_queue (checked above)
         if get_queue(shop, queue_id) is None:
             from kefu.shops import get_shop
 

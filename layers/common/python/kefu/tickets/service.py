@@ -196,6 +196,7 @@ def list_tickets(
         if status:
             condition = Ticket.status == status
     else:
+        assert status is not None  # set above whenever there is no assignee or customer
         query, hash_key = Ticket.by_status.query, Ticket.status_key(shop, status)
     if not read_all and not assignee:
         # Agents see unassigned tickets, their own, and the ones they watch.
