@@ -25,10 +25,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
-from kefu.storage.runtime import _RuntimeItem
+from kefu.storage.runtime import EventSeen
 
 log = logging.getLogger("kefu.dedupe")
 
@@ -38,18 +37,6 @@ SEEN_TTL_SECONDS = 24 * 3600
 LEASE_SECONDS = 120
 
 WORKING, DONE = "working", "done"
-
-
-class EventSeen(_RuntimeItem):
-    class Meta(_RuntimeItem.Meta):
-        abstract = False
-
-    state = UnicodeAttribute()
-    lease_until = NumberAttribute()  # epoch seconds
-
-    @staticmethod
-    def key(consumer: str, shop_id: str, event_id: str) -> str:
-        return f"SEEN#{consumer}#{shop_id}#{event_id}"
 
 
 def _conditional_failed(exc: Exception) -> bool:

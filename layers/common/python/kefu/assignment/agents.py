@@ -16,7 +16,7 @@ from kefu.assignment.core import slot_freed_event
 from kefu.audit import staff_change
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
-from kefu.errors import BadRequest, Conflict, Forbidden, NotFound
+from kefu.errors import BadRequest, Conflict, Forbidden
 from kefu.ids import now_ms
 from kefu.storage.shops import StaffMember
 from kefu.storage.tx import condition_failed, write_transaction
@@ -161,12 +161,12 @@ def update_agent(actor: StaffActor, username: str, change: AgentChange) -> dict:
     p.require(actor, p.ROUTING_MANAGE)
     if change.capacity is None and change.status is None:
         raise BadRequest("send capacity and/or status", code="empty_change")
-    try:
-        member = StaffMember.get(actor.shop_id, StaffMember.key(username))
-    except StaffMember.DoesNotExist:
-        raise NotFound(
-            f"no staff member {username!r} in this shop", code="staff_not_found"
-        ) from None
+    member = StaffMember.get_or_404(
+        actor.shop_id,
+        StaffMember.key(username),
+        message=f"no staff member {username!r} in this shop",
+        code="staff_not_found",
+    )
     if member.status != "active" and change.status == "online":
         raise Conflict(f"{username} is disabled", code="staff_disabled")
     return _change(actor, username, change.status, change.capacity, "agent.updated", ceiling=True)

@@ -16,7 +16,7 @@ from pynamodb.exceptions import TransactWriteError
 
 from kefu import events
 from kefu.ids import now_ms
-from kefu.storage.conversations import Conversation, wait_rank
+from kefu.storage.conversations import Conversation, Wait, queue_key
 from kefu.storage.tx import condition_failed, write_transaction
 from kefu.storage.workbench import (
     AGENT_PREFIX,
@@ -44,8 +44,7 @@ class Route:
 
 def _route_actions(shop_id: str, route: Route) -> list:
     actions = [
-        Conversation.queue.set(route.queue),
-        Conversation.shop_queue.set(f"{shop_id}#{route.queue}"),
+        *Conversation.queue_actions(shop_id, route.queue),
         Conversation.priority.set(route.priority),
         Conversation.queued_at.set(Conversation.queued_at | route.queued_at),
     ]
@@ -97,14 +96,9 @@ def try_assign(
                 conv,
                 [
                     *_route_actions(shop_id, route),
-                    Conversation.status.set("assigned"),
-                    Conversation.shop_status.set(f"{shop_id}#assigned"),
-                    Conversation.assignee.set(username),
-                    Conversation.shop_assignee.set(f"{shop_id}#{username}"),
+                    *Conversation.status_actions(shop_id, "assigned", assignee=username),
                     Conversation.assigned_at.set(at),
                     Conversation.last_activity_at.set(at),
-                    Conversation.wait_queue.remove(),
-                    Conversation.wait_rank.remove(),
                 ],
                 condition=Conversation.assignee.does_not_exist()
                 & (Conversation.status == "queued"),
@@ -131,13 +125,13 @@ def write_waiting(shop_id: str, conversation_id: str, route: Route) -> bool:
     """Put the conversation in its queue's waiting line (the sparse `waiting` index)."""
     from pynamodb.exceptions import UpdateError
 
-    rank = wait_rank(route.priority, route.queued_at)
     try:
         Conversation(shop_id, conversation_id).update(
             actions=[
                 *_route_actions(shop_id, route),
-                Conversation.wait_queue.set(f"{shop_id}#{route.queue}"),
-                Conversation.wait_rank.set(rank),
+                *Conversation.waiting_actions(
+                    shop_id, Wait(route.queue, route.priority, route.queued_at)
+                ),
             ],
             condition=Conversation.assignee.does_not_exist() & (Conversation.status == "queued"),
         )
@@ -312,7 +306,9 @@ def drain(shop_id: str, username: str, *, default_queue: str) -> list[str]:
     heads: list[Conversation] = []
     for queue_id in queues:
         heads.extend(
-            Conversation.waiting.query(f"{shop_id}#{queue_id}", limit=free, scan_index_forward=True)
+            Conversation.waiting.query(
+                queue_key(shop_id, queue_id), limit=free, scan_index_forward=True
+            )
         )
     heads.sort(key=lambda c: (c.wait_rank or "", c.conversation_id))
     assigned: list[str] = []

@@ -25,10 +25,10 @@ from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
 from kefu.errors import BadRequest, Conflict, Forbidden, NotFound
 from kefu.ids import now_ms
-from kefu.routing.rules import QueueId
-from kefu.storage.conversations import Conversation, wait_rank
+from kefu.storage.conversations import Conversation, Wait
 from kefu.storage.shops import StaffMember
 from kefu.storage.tx import condition_failed, write_transaction
+from kefu.storage.workbench import QueueId
 from kefu.validation import Username
 
 Note = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
@@ -42,12 +42,13 @@ class TransferRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 def _load(actor: StaffActor, conversation_id: str) -> Conversation:
-    try:
-        conv = Conversation.get(actor.shop_id, conversation_id, consistent_read=True)
-    except Conversation.DoesNotExist:
-        raise NotFound(
-            f"no conversation {conversation_id!r}", code="conversation_not_found"
-        ) from None
+    conv = Conversation.get_or_404(
+        actor.shop_id,
+        conversation_id,
+        consistent_read=True,
+        message=f"no conversation {conversation_id!r}",
+        code="conversation_not_found",
+    )
     if conv.status not in ("bot", "queued", "assigned"):  # from the bot: ends the bot's part
         raise Conflict(f"conversation is {conv.status}", code="not_open")
     supervisor = actor.can(p.CONVERSATIONS_ASSIGN)
@@ -80,27 +81,23 @@ def transfer(actor: StaffActor, conversation_id: str, req: TransferRequest) -> d
     if req.to_agent is not None:
         if req.to_agent == previous:
             raise Conflict(f"conversation is already with {previous}", code="same_agent")
-        try:
-            member = StaffMember.get(shop, StaffMember.key(req.to_agent))
-        except StaffMember.DoesNotExist:
-            raise NotFound(
-                f"no staff member {req.to_agent!r} in this shop", code="staff_not_found"
-            ) from None
+        member = StaffMember.get_or_404(
+            shop,
+            StaffMember.key(req.to_agent),
+            message=f"no staff member {req.to_agent!r} in this shop",
+            code="staff_not_found",
+        )
         if member.status != "active":
             raise Conflict(f"{req.to_agent} is disabled", code="staff_disabled")
         conv_actions = [
             *common,
-            Conversation.status.set("assigned"),
-            Conversation.shop_status.set(f"{shop}#assigned"),
-            Conversation.assignee.set(req.to_agent),
-            Conversation.shop_assignee.set(f"{shop}#{req.to_agent}"),
+            *Conversation.status_actions(shop, "assigned", assignee=req.to_agent),
             Conversation.assigned_at.set(at),
-            Conversation.wait_queue.remove(),
-            Conversation.wait_rank.remove(),
         ]
         after = {"status": "assigned", "assignee": req.to_agent, "queue": conv.queue}
     else:
         queue_id = req.to_queue
+        assert queue_id is not None  # exactly one of to_agent and to_queue (checked above)
         if get_queue(shop, queue_id) is None:
             from kefu.shops import get_shop
 
@@ -109,15 +106,10 @@ def transfer(actor: StaffActor, conversation_id: str, req: TransferRequest) -> d
         priority = int(conv.priority or 0)
         conv_actions = [
             *common,
-            Conversation.status.set("queued"),
-            Conversation.shop_status.set(f"{shop}#queued"),
-            Conversation.assignee.remove(),
-            Conversation.shop_assignee.remove(),
-            Conversation.queue.set(queue_id),
-            Conversation.shop_queue.set(f"{shop}#{queue_id}"),
-            Conversation.queued_at.set(at),
-            Conversation.wait_queue.set(f"{shop}#{queue_id}"),
-            Conversation.wait_rank.set(wait_rank(priority, at)),
+            *Conversation.status_actions(
+                shop, "queued", assignee=None, wait=Wait(queue_id, priority, at)
+            ),
+            *Conversation.queue_actions(shop, queue_id),
         ]
         after = {"status": "queued", "assignee": None, "queue": queue_id}
     before = {"status": conv.status, "assignee": previous, "queue": conv.queue}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from kefu.errors import BadRequest
@@ -67,7 +68,7 @@ def audit_record(
     audit_id = new_id("au", at)
     return AuditRecord(
         shop_id,
-        f"{at:013d}#{audit_id}",
+        AuditRecord.sort_key(at, audit_id),
         audit_id=audit_id,
         at=at,
         actor=actor,
@@ -75,7 +76,7 @@ def audit_record(
         action=action,
         target_type=target_type,
         target_id=target_id,
-        shop_target=f"{shop_id}#{target_type}#{target_id}",
+        shop_target=AuditRecord.target_key(shop_id, target_type, target_id),
         before=before,
         after=after,
         request_id=request_id,
@@ -184,6 +185,28 @@ def _check_filters(
         raise BadRequest("from is after to", code="invalid_time")
 
 
+@dataclass(frozen=True)
+class StaffChanges:
+    """The audit records of staff changes to one type of target, called with the change's
+    parts in order: `_audit = StaffChanges("ticket")`, then `_audit(actor, action, ticket_id,
+    before, after, at)` in the transaction that makes the change."""
+
+    target_type: str
+
+    def __call__(
+        self, actor: Any, action: str, target_id: str, before: Any, after: Any, at: int
+    ) -> AuditRecord:
+        return staff_change(
+            actor,
+            action=action,
+            target_type=self.target_type,
+            target_id=target_id,
+            before=before,
+            after=after,
+            at_ms=at,
+        )
+
+
 def list_audit(
     shop_id: str,
     *,
@@ -225,7 +248,7 @@ def list_audit(
     page_size = limit if filter_condition is None else min(max(limit * 4, 100), MAX_EVALUATED)
     if target_type is not None and target_id is not None:
         results = AuditRecord.by_target.query(
-            f"{shop_id}#{target_type}#{target_id}",
+            AuditRecord.target_key(shop_id, target_type, target_id),
             AuditRecord.at.between(low, high),
             filter_condition=filter_condition,
             scan_index_forward=False,

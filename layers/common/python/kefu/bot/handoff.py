@@ -21,7 +21,7 @@ from pynamodb.exceptions import TransactWriteError
 
 from kefu import events
 from kefu.ids import now_ms
-from kefu.storage.conversations import Conversation, wait_rank
+from kefu.storage.conversations import Conversation, Wait, status_key
 from kefu.storage.tx import write_transaction
 
 log = logging.getLogger("kefu.bot")
@@ -58,13 +58,9 @@ def record(reason: str, intent: str | None, state: dict[str, Any], at: int) -> d
 def actions(conv: Conversation, handoff: dict[str, Any], at: int) -> list:
     """The conversation's changes: queued and waiting in its queue, with the hand-off record.
     (last_activity_at is the caller's: the bot's reply message sets it.)"""
-    priority = int(conv.priority or 0)
+    wait = Wait(conv.queue, int(conv.priority or 0), at)
     return [
-        Conversation.status.set("queued"),
-        Conversation.shop_status.set(f"{conv.shop_id}#queued"),
-        Conversation.queued_at.set(at),
-        Conversation.wait_queue.set(f"{conv.shop_id}#{conv.queue}"),
-        Conversation.wait_rank.set(wait_rank(priority, at)),
+        *Conversation.status_actions(conv.shop_id, "queued", wait=wait),
         Conversation.handoff.set(handoff),
     ]
 
@@ -143,7 +139,7 @@ def release_all(shop_id: str, text: str | None) -> int:
     "disabled"). One Query of the shop's `bot` status range; bounded per call, and a
     conversation left over is handed off by the bot turn on the customer's next message."""
     released = 0
-    for conv in Conversation.by_status.query(f"{shop_id}#bot", limit=RELEASE_LIMIT):
+    for conv in Conversation.by_status.query(status_key(shop_id, "bot"), limit=RELEASE_LIMIT):
         if released >= RELEASE_LIMIT:
             break
         if hand_off(conv, "disabled", text=text):

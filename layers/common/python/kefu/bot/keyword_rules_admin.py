@@ -5,13 +5,12 @@ in one transaction; and trying the rules (or a draft) on a message."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import msgspec
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from kefu.audit import staff_change
+from kefu.audit import StaffChanges
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
 from kefu.bot.keyword_rules import (
@@ -95,16 +94,7 @@ def _limit_error(regex: bool) -> BadRequest:
     return BadRequest(f"a shop may have at most {MAX_RULES} keyword rules", code="rule_limit")
 
 
-def _audit(actor: StaffActor, action: str, rule_id: str, before: Any, after: Any, at: int):  # noqa: ANN202
-    return staff_change(
-        actor,
-        action=action,
-        target_type="keyword_rule",
-        target_id=rule_id,
-        before=before,
-        after=after,
-        at_ms=at,
-    )
+_audit = StaffChanges("keyword_rule")
 
 
 def list_rules(actor: StaffActor, *, limit: int = 50, cursor: str | None = None) -> dict:

@@ -27,7 +27,7 @@ import msgspec
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from kefu.audit import staff_change
+from kefu.audit import StaffChanges
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
 from kefu.bot.learning_grouping import Suggestion, group_questions
@@ -318,16 +318,7 @@ def _state(
     )
 
 
-def _audit(actor: StaffActor, action: str, key: str, after: dict, at: int) -> Any:
-    return staff_change(
-        actor,
-        action=action,
-        target_type="bot_suggestion",
-        target_id=key,
-        before=None,
-        after=after,
-        at_ms=at,
-    )
+_audit = StaffChanges("bot_suggestion")
 
 
 def _already(key: str) -> Conflict:
@@ -349,6 +340,7 @@ def dismiss(actor: StaffActor, key: str, days: int = 30) -> dict[str, Any]:
                     actor,
                     "bot.suggestion_dismissed",
                     group.key,
+                    None,
                     {"state": "dismissed", "representative": group.representative},
                     at,
                 )
@@ -468,7 +460,7 @@ def accept(actor: StaffActor, key: str, req: AcceptSuggestion, days: int = 30) -
                 SuggestionState.target_scope.set(entry_out.get("scope")),
             ],
         )
-        tx.save(_audit(actor, "bot.suggestion_accepted", group.key, after, at))
+        tx.save(_audit(actor, "bot.suggestion_accepted", group.key, None, after, at))
     return {
         "key": group.key,
         "state": "accepted",

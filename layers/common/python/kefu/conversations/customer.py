@@ -18,7 +18,9 @@ def _current_conversation_id(actor: CustomerActor) -> str | None:
         return customer.open_conversation_id
     latest = list(
         Conversation.by_customer.query(
-            f"{actor.shop_id}#{actor.customer_id}", scan_index_forward=False, limit=1
+            Conversation.customer_key(actor.shop_id, actor.customer_id),
+            scan_index_forward=False,
+            limit=1,
         )
     )
     return latest[0].conversation_id if latest else None

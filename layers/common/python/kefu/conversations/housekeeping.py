@@ -15,7 +15,7 @@ from pynamodb.exceptions import TransactWriteError
 from kefu import events
 from kefu.config import settings
 from kefu.ids import now_ms
-from kefu.storage.conversations import Conversation
+from kefu.storage.conversations import Conversation, status_key
 from kefu.storage.customers import Customer
 from kefu.storage.shops import ShopProfile
 from kefu.storage.tx import condition_failed, write_transaction
@@ -31,7 +31,9 @@ def close_quiet_conversations(now: int | None = None) -> int:
     for shop in ShopProfile.shop_registry.query("shops"):
         for status in QUIET_CLOSES:
             for conv in Conversation.by_status.query(
-                f"{shop.shop_id}#{status}", Conversation.last_activity_at < cutoff, limit=BATCH
+                status_key(shop.shop_id, status),
+                Conversation.last_activity_at < cutoff,
+                limit=BATCH,
             ):
                 closed += _close(conv, now)
     return closed
@@ -43,8 +45,7 @@ def _close(conv: Conversation, at: int) -> int:
             tx.update(
                 conv,
                 [
-                    Conversation.status.set("closed"),
-                    Conversation.shop_status.set(f"{conv.shop_id}#closed"),
+                    *Conversation.status_actions(conv.shop_id, "closed"),
                     Conversation.closed_at.set(at),
                 ],
                 condition=(Conversation.status == conv.status)
@@ -62,8 +63,7 @@ def _close(conv: Conversation, at: int) -> int:
             # The customer already moved on to another conversation: close this one alone.
             conv.update(
                 actions=[
-                    Conversation.status.set("closed"),
-                    Conversation.shop_status.set(f"{conv.shop_id}#closed"),
+                    *Conversation.status_actions(conv.shop_id, "closed"),
                     Conversation.closed_at.set(at),
                 ],
                 condition=Conversation.status == conv.status,

@@ -21,19 +21,28 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import PutError, TransactWriteError
 
 from kefu.conversations.content import preview
 from kefu.conversations.once import first_copy, save_once
-from kefu.customers import get_customer
+from kefu.customers import Identity, get_customer
 from kefu.ids import new_id
 from kefu.limits import Window, refused
-from kefu.storage.conversations import OPEN_STATUSES, Conversation, wait_rank
+from kefu.storage.conversations import (
+    OPEN_STATUSES,
+    Conversation,
+    Wait,
+    customer_key,
+    queue_key,
+)
 from kefu.storage.customers import Customer, CustomerIdentity
 from kefu.storage.messages import Message, conversation_key, message_key
 from kefu.storage.runtime import PushNonce
+
+if TYPE_CHECKING:
+    from kefu.storage.shops import ShopProfile
 from kefu.storage.tx import condition_failed, old_item, write_transaction
 
 
@@ -87,6 +96,40 @@ class InboundMessage:
     # The customer's message-rate window (kefu.limits), counted in the storing transaction;
     # None: not limited (WeChat pushes, docs/decisions.md "Limits").
     limit: Window | None = None
+
+    @classmethod
+    def from_shop(
+        cls,
+        shop: ShopProfile,
+        *,
+        channel: str,
+        identity: CustomerIdentity,
+        sender: Identity,
+        kind: str,
+        content: dict,
+        dedupe_key: str,
+        received_at: int,
+        channel_message_id: str | None = None,
+        replay_guard: ReplayGuard | None = None,
+        limit: Window | None = None,
+    ) -> InboundMessage:
+        """The one way intake builds a message: replies go back to the identity the customer
+        wrote from; the default queue and the bot's switch are the shop's."""
+        return cls(
+            shop_id=shop.shop_id,
+            channel=channel,
+            identity=identity,
+            reply_to=sender.ref,
+            type=kind,
+            content=content,
+            dedupe_key=dedupe_key,
+            received_at=received_at,
+            channel_message_id=channel_message_id,
+            default_queue=shop.default_queue,
+            bot=bool(shop.bot_enabled),
+            replay_guard=replay_guard,
+            limit=limit,
+        )
 
 
 @dataclass(frozen=True)
@@ -285,21 +328,18 @@ def _reopen(msg: InboundMessage, conversation_id: str, message_id: str) -> Recei
         return None
     if conv.status != "resolved":
         return None
-    status = "assigned" if conv.assignee else "queued"
+    if conv.assignee:
+        status_actions = Conversation.status_actions(msg.shop_id, "assigned")
+    else:
+        # Back in its queue's waiting line; routing assigns it (`message.received`, reopened).
+        wait = Wait(conv.queue, int(conv.priority or 0), msg.received_at)
+        status_actions = Conversation.status_actions(msg.shop_id, "queued", wait=wait)
     actions = [
         *_activity_actions(msg),
-        Conversation.status.set(status),
-        Conversation.shop_status.set(f"{msg.shop_id}#{status}"),
+        *status_actions,
         Conversation.resolved_at.remove(),
         Conversation.resolved_by.remove(),
     ]
-    if not conv.assignee:
-        # Back in its queue's waiting line; routing assigns it (`message.received`, reopened).
-        actions += [
-            Conversation.queued_at.set(msg.received_at),
-            Conversation.wait_queue.set(f"{msg.shop_id}#{conv.queue}"),
-            Conversation.wait_rank.set(wait_rank(int(conv.priority or 0), msg.received_at)),
-        ]
     try:
         with _storing(msg, conversation_id, message_id) as tx:
             tx.update(conv, actions, condition=Conversation.status == "resolved")
@@ -333,13 +373,11 @@ def _open(msg: InboundMessage, message_id: str, *, replacing: str | None) -> Rec
         msg.shop_id,
         conversation_id,
         customer_id=msg.identity.customer_id,
-        shop_customer=f"{msg.shop_id}#{msg.identity.customer_id}",
+        shop_customer=customer_key(msg.shop_id, msg.identity.customer_id),
         channel=msg.channel,
         reply_to=msg.reply_to,
-        status=status,
         queue=msg.default_queue,
-        shop_status=f"{msg.shop_id}#{status}",
-        shop_queue=f"{msg.shop_id}#{msg.default_queue}",
+        shop_queue=queue_key(msg.shop_id, msg.default_queue),
         opened_at=at,
         # Waiting from its first message, not from when routing gets to it (which keeps it).
         queued_at=at if status == "queued" else None,
@@ -350,6 +388,7 @@ def _open(msg: InboundMessage, message_id: str, *, replacing: str | None) -> Rec
         message_count=1,
         unread_count=1,
     )
+    conv.set_status(status)
     pointer_free = Customer.open_conversation_id.does_not_exist()
     if replacing:
         pointer_free = pointer_free | (Customer.open_conversation_id == replacing)

@@ -49,12 +49,13 @@ def _visible(actor: StaffActor, conv: Conversation) -> bool:
 
 def get_conversation(actor: StaffActor, conversation_id: str) -> Conversation:
     p.require(actor, p.CONVERSATIONS_READ)
-    try:
-        conv = Conversation.get(actor.shop_id, conversation_id, consistent_read=True)
-    except Conversation.DoesNotExist:
-        raise NotFound(
-            f"no conversation {conversation_id!r}", code="conversation_not_found"
-        ) from None
+    conv = Conversation.get_or_404(
+        actor.shop_id,
+        conversation_id,
+        consistent_read=True,
+        message=f"no conversation {conversation_id!r}",
+        code="conversation_not_found",
+    )
     if not _visible(actor, conv):
         raise Forbidden("conversation is assigned to another agent", code="not_your_conversation")
     return conv
@@ -86,19 +87,19 @@ def list_conversations(
     condition = None
     if assignee:
         results_of = Conversation.by_assignee.query
-        hash_key = f"{shop}#{assignee}"
+        hash_key = Conversation.assignee_key(shop, assignee)
         if flt.status:
             condition = Conversation.status == flt.status
         if flt.queue:
             condition = _and(condition, Conversation.queue == flt.queue)
     elif flt.status:
         results_of = Conversation.by_status.query
-        hash_key = f"{shop}#{flt.status}"
+        hash_key = Conversation.status_key(shop, flt.status)
         if flt.queue:
             condition = Conversation.queue == flt.queue
     elif flt.queue:
         results_of = Conversation.by_queue.query
-        hash_key = f"{shop}#{flt.queue}"
+        hash_key = Conversation.queue_key(shop, flt.queue)
         condition = Conversation.status.is_in(*OPEN_STATUSES)
     else:
         results_of = Conversation.by_activity.query
@@ -159,14 +160,9 @@ def _assign(
     if force:
         after["force"] = True
     actions = [
-        Conversation.status.set("assigned"),
-        Conversation.shop_status.set(f"{actor.shop_id}#assigned"),
-        Conversation.assignee.set(assignee),
-        Conversation.shop_assignee.set(f"{actor.shop_id}#{assignee}"),
+        *Conversation.status_actions(actor.shop_id, "assigned", assignee=assignee),
         Conversation.assigned_at.set(at),
         Conversation.last_activity_at.set(at),
-        Conversation.wait_queue.remove(),
-        Conversation.wait_rank.remove(),
     ]
     condition = Conversation.status.is_in(*OPEN_STATUSES)
     if only_if_unassigned:
@@ -246,12 +242,12 @@ def claim(actor: StaffActor, conversation_id: str) -> dict:
 def assign(actor: StaffActor, conversation_id: str, req: AssignRequest) -> dict:
     p.require(actor, p.CONVERSATIONS_ASSIGN)
     conv = get_conversation(actor, conversation_id)
-    try:
-        member = StaffMember.get(actor.shop_id, StaffMember.key(req.assignee))
-    except StaffMember.DoesNotExist:
-        raise NotFound(
-            f"no staff member {req.assignee!r} in this shop", code="staff_not_found"
-        ) from None
+    member = StaffMember.get_or_404(
+        actor.shop_id,
+        StaffMember.key(req.assignee),
+        message=f"no staff member {req.assignee!r} in this shop",
+        code="staff_not_found",
+    )
     if member.status != "active":
         raise Conflict(f"{req.assignee} is disabled", code="staff_disabled")
     if conv.assignee == req.assignee and conv.status == "assigned":
@@ -293,14 +289,11 @@ def resolve(actor: StaffActor, conversation_id: str) -> dict:
             tx.update(
                 conv,
                 [
-                    Conversation.status.set("resolved"),
-                    Conversation.shop_status.set(f"{actor.shop_id}#resolved"),
+                    *Conversation.status_actions(actor.shop_id, "resolved"),
                     Conversation.resolved_at.set(at),
                     Conversation.resolved_by.set(actor.username),
                     Conversation.last_activity_at.set(at),
                     Conversation.unread_count.set(0),
-                    Conversation.wait_queue.remove(),
-                    Conversation.wait_rank.remove(),
                 ],
                 # The assignee too: the agent whose load goes down must be the one who had it.
                 condition=(Conversation.status == conv.status)

@@ -101,18 +101,16 @@ def receive_from_client(actor: CustomerActor, message: CustomerMessage) -> Recei
         raise NotFound("customer no longer exists: log in again", code="customer_not_found")
     # Without a client id every send is new; with one, a retried send is stored once.
     dedupe = f"client:{actor.customer_id}:{message.client_message_id or at}"
-    msg = InboundMessage(
-        shop_id=actor.shop_id,
+    msg = InboundMessage.from_shop(
+        shop,
         channel=actor.channel,
         identity=identity,
-        reply_to=f"{actor.identity_kind}:{actor.external_id}",
-        type=kind,
+        sender=Identity(actor.identity_kind, actor.external_id),
+        kind=kind,
         content=content,
         dedupe_key=dedupe,
         received_at=at,
         channel_message_id=message.client_message_id,
-        default_queue=shop.default_queue,
-        bot=bool(shop.bot_enabled),
         limit=limit,
     )
     received = receive_customer_message(msg)
@@ -231,18 +229,16 @@ def _receive_wechat_push(
         claim_replay_guard(guard)
         identity = resolve_customer(shop_id, wechat_user)
     kind, content = _wechat_content(push.msg_type, push.content)
-    msg = InboundMessage(
-        shop_id=shop_id,
+    msg = InboundMessage.from_shop(
+        shop,
         channel="wechat_miniprogram",
         identity=identity,
-        reply_to=f"{WECHAT_OPENID}:{push.from_user}",
-        type=kind,
+        sender=wechat_user,
+        kind=kind,
         content=content,
         dedupe_key=push.dedupe_key,
         received_at=at,
         channel_message_id=push.msg_id,
-        default_queue=shop.default_queue,
-        bot=bool(shop.bot_enabled),
         replay_guard=guard,
     )
     received = receive_customer_message(msg)

@@ -469,10 +469,13 @@ def restore_publish(actor: StaffActor, scope: str | None, version: str) -> dict[
     pk = resolve_scope(actor, scope, manage=True)
     if not version.isdigit():
         raise NotFound(f"no publish {version!r}", code="publish_not_found")
-    try:
-        old = KbPublish.get(pk, publish_sk(int(version)), consistent_read=True)
-    except KbPublish.DoesNotExist:
-        raise NotFound(f"no publish {version}", code="publish_not_found") from None
+    old = KbPublish.get_or_404(
+        pk,
+        publish_sk(int(version)),
+        consistent_read=True,
+        message=f"no publish {version}",
+        code="publish_not_found",
+    )
     head = load_head(pk)
     at = now_ms()
     new_version = int(head.published_version or 0) + 1

@@ -24,7 +24,9 @@ def recent_orders(shop_id: str, customer_id: str, limit: int = 5) -> list[dict[s
 
 def order(shop_id: str, order_id: str) -> dict[str, Any] | None:
     """One order by its id (whoever the customer), with every logistics update kept."""
-    for found in Order.by_order.query(f"{shop_id}#{order_id}", scan_index_forward=False, limit=1):
+    for found in Order.by_order.query(
+        Order.order_key(shop_id, order_id), scan_index_forward=False, limit=1
+    ):
         return order_view(found)
     return None
 

@@ -39,7 +39,7 @@ from kefu.channels.wechat.tokens import access_token, refresh_after_rejection
 from kefu.config import settings
 from kefu.ids import now_ms
 from kefu.shops import get_shop, wechat_credentials
-from kefu.storage.messages import Message
+from kefu.storage.messages import Message, conversation_key
 
 CLAIMABLE = ("pending", "retrying", "failed")
 # One reply's worst case (_send_wechat): access token, media upload, send; on a rejected
@@ -92,7 +92,7 @@ def backoff_seconds(attempt: int) -> int:
 def deliver_reply(detail: dict, *, attempt: int, last_attempt: bool) -> Delivery:
     shop_id = detail["shop_id"]
     data = detail["data"]
-    key = Message(f"{shop_id}#{data['conversation_id']}", data["msg_key"])
+    key = Message(conversation_key(shop_id, data["conversation_id"]), data["msg_key"])
     now = now_ms()
     try:
         # Returns the item as it is now (pynamodb refreshes `key`), delivery_call_at included.

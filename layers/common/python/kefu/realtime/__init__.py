@@ -20,6 +20,7 @@ from kefu.storage.connections import (
     TTL_MARGIN_SECONDS,
     Connection,
     customer_subscriber,
+    staff_online_key,
     staff_subscriber,
 )
 
@@ -63,7 +64,7 @@ def connect(
             connection_id,
             shop_id=shop_id,
             subscriber=staff_subscriber(shop_id, staff.username),
-            shop_staff=f"{shop_id}#staff",
+            shop_staff=staff_online_key(shop_id),
             kind="staff",
             principal=staff.username,
             role=staff.role,
@@ -135,10 +136,9 @@ def typing(connection_id: str, frame: dict[str, Any]) -> int:
         raise BadRequest("typing needs conversation_id", code="invalid_frame")
     is_typing = frame.get("typing", True) is not False
     conn = _connection(connection_id)
-    try:
-        conv = Conversation.get(conn.shop_id, conversation_id)  # the key is scoped to the shop
-    except Conversation.DoesNotExist:
-        raise NotFound("no such conversation", code="conversation_not_found") from None
+    conv = Conversation.get_or_404(
+        conn.shop_id, conversation_id, message="no such conversation", code="conversation_not_found"
+    )  # the key is scoped to the shop
     if conv.status == "closed":
         return 0
     data = {"conversation_id": conversation_id, "typing": is_typing, "at": now_ms()}

@@ -26,7 +26,12 @@ from typing import Any
 from kefu import events
 from kefu.realtime import inbox
 from kefu.realtime.push import broadcast, frame
-from kefu.storage.connections import Connection, customer_subscriber, staff_subscriber
+from kefu.storage.connections import (
+    Connection,
+    customer_subscriber,
+    staff_online_key,
+    staff_subscriber,
+)
 
 log = logging.getLogger("kefu.realtime")
 
@@ -216,7 +221,7 @@ def plan(detail: dict[str, Any]) -> Plan:
 
 
 def _all_staff_subscribers(shop_id: str) -> list[str]:
-    return [c.subscriber for c in Connection.staff_online.query(f"{shop_id}#staff")]
+    return [c.subscriber for c in Connection.staff_online.query(staff_online_key(shop_id))]
 
 
 def notify(detail: dict[str, Any]) -> Outcome:

@@ -9,13 +9,12 @@ from pynamodb.exceptions import PutError, TransactWriteError
 
 from kefu import events
 from kefu.assignment.core import slot_freed_event
-from kefu.audit import staff_change
+from kefu.audit import StaffChanges
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
 from kefu.errors import BadRequest, Conflict, NotFound
 from kefu.ids import now_ms
 from kefu.routing.rules import (
-    QueueId,
     RoutingRulesPut,
     check_rules,
     decode_rules,
@@ -28,6 +27,7 @@ from kefu.storage.workbench import (
     QUEUE_PREFIX,
     RULESET,
     AgentState,
+    QueueId,
     QueueItem,
     RuleSetItem,
 )
@@ -129,18 +129,8 @@ def _membership(tx, shop_id: str, queue_id: str, joined: set[str], left: set[str
         )
 
 
-def _audit(
-    actor: StaffActor, action: str, target_type: str, target_id: str, before, after, at: int
-):  # noqa: ANN001, ANN202
-    return staff_change(
-        actor,
-        action=action,
-        target_type=target_type,
-        target_id=target_id,
-        before=before,
-        after=after,
-        at_ms=at,
-    )
+_queue_audit = StaffChanges("queue")
+_rules_audit = StaffChanges("routing_rules")
 
 
 def create_queue(actor: StaffActor, new: NewQueue) -> dict:
@@ -162,9 +152,7 @@ def create_queue(actor: StaffActor, new: NewQueue) -> dict:
     try:
         with write_transaction() as tx:
             tx.save(item, condition=QueueItem.sk.does_not_exist())
-            tx.save(
-                _audit(actor, "queue.created", "queue", new.queue_id, None, item.to_public(), at)
-            )
+            tx.save(_queue_audit(actor, "queue.created", new.queue_id, None, item.to_public(), at))
             _membership(tx, actor.shop_id, new.queue_id, set(members), set(), at)
     except TransactWriteError as exc:
         if condition_failed(exc, 0):
@@ -178,10 +166,13 @@ def update_queue(actor: StaffActor, queue_id: str, change: QueueChange) -> dict:
     p.require(actor, p.ROUTING_MANAGE)
     if queue_id == _default_queue_id(actor.shop_id):
         ensure_default_queue(actor.shop_id)
-    try:
-        queue = QueueItem.get(actor.shop_id, QueueItem.key(queue_id), consistent_read=True)
-    except QueueItem.DoesNotExist:
-        raise NotFound(f"no queue {queue_id!r}", code="queue_not_found") from None
+    queue = QueueItem.get_or_404(
+        actor.shop_id,
+        QueueItem.key(queue_id),
+        consistent_read=True,
+        message=f"no queue {queue_id!r}",
+        code="queue_not_found",
+    )
     before = queue.to_public()
     old_members = set(queue.members or [])
     new_members = set(change.members) if change.members is not None else old_members
@@ -204,7 +195,7 @@ def update_queue(actor: StaffActor, queue_id: str, change: QueueChange) -> dict:
     joined, left = new_members - old_members, old_members - new_members
     try:
         with write_transaction() as tx:
-            tx.save(_audit(actor, "queue.updated", "queue", queue_id, before, after, at))
+            tx.save(_queue_audit(actor, "queue.updated", queue_id, before, after, at))
             # Optimistic: the queue must still be as read (membership diff is against it).
             tx.update(queue, actions, condition=QueueItem.updated_at == queue.updated_at)
             _membership(tx, actor.shop_id, queue_id, joined, left, at)
@@ -296,10 +287,9 @@ def put_rules(actor: StaffActor, body: RoutingRulesPut) -> dict:
         with write_transaction() as tx:
             tx.save(item, condition=condition)
             tx.save(
-                _audit(
+                _rules_audit(
                     actor,
                     "routing.rules_updated",
-                    "routing_rules",
                     "RULESET",
                     summary(old_version, current.rule_count if current else 0),
                     {

@@ -20,11 +20,11 @@ import msgspec
 from kefu import caches
 from kefu.errors import BadRequest
 from kefu.matching import KeywordAutomaton, VersionedCache, in_weekly_window, minutes
+from kefu.storage.workbench import QueueId
 
 MAX_RULES = 10_000
 Keyword = Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-QueueId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
 HourRange = Annotated[
     str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")
 ]

@@ -285,7 +285,7 @@ def _new_order(shop_id: str, customer_id: str, event: Any) -> Order:
         shop_id=shop_id,
         customer_id=customer_id,
         order_id=info.order_id,
-        shop_order=f"{shop_id}#{info.order_id}",
+        shop_order=Order.order_key(shop_id, info.order_id),
         # A logistics update can be the first news of an order: it has shipped, at least.
         status=STATUS_AFTER.get(type(event), "shipped"),
         placed_at=info.created_at or event.occurred_at,

@@ -22,7 +22,7 @@ from kefu.audit import staff_change
 from kefu.auth.actors import StaffActor
 from kefu.ids import now_ms
 from kefu.storage.connections import Connection, staff_subscriber
-from kefu.storage.conversations import Conversation, wait_rank
+from kefu.storage.conversations import Conversation, Wait
 from kefu.storage.tx import condition_failed, write_transaction
 from kefu.storage.workbench import AgentState
 
@@ -84,7 +84,7 @@ def _open_conversations_of(shop_id: str, username: str) -> list[Conversation]:
     # by the agents' capacities), where the agent's own index would read their whole history.
     return list(
         Conversation.by_status.query(
-            f"{shop_id}#assigned",
+            Conversation.status_key(shop_id, "assigned"),
             filter_condition=Conversation.assignee == username,
         )
     )
@@ -124,13 +124,12 @@ def requeue_open_conversations(
                 tx.update(
                     conv,
                     [
-                        Conversation.status.set("queued"),
-                        Conversation.shop_status.set(f"{shop}#queued"),
-                        Conversation.assignee.remove(),
-                        Conversation.shop_assignee.remove(),
-                        Conversation.queued_at.set(queued_at),
-                        Conversation.wait_queue.set(f"{shop}#{conv.queue}"),
-                        Conversation.wait_rank.set(wait_rank(priority, queued_at)),
+                        *Conversation.status_actions(
+                            shop,
+                            "queued",
+                            assignee=None,
+                            wait=Wait(conv.queue, priority, queued_at),
+                        ),
                         Conversation.transfer_note.set(REQUEUE_NOTE),
                         Conversation.last_activity_at.set(at),
                     ],

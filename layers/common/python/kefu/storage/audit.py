@@ -45,6 +45,14 @@ class AuditRecord(KefuModel):
 
     by_target = _ByTarget()
 
+    @staticmethod
+    def sort_key(at_ms: int, audit_id: str) -> str:
+        return f"{at_ms:013d}#{audit_id}"
+
+    @staticmethod
+    def target_key(shop_id: str, target_type: str, target_id: str) -> str:
+        return f"{shop_id}#{target_type}#{target_id}"
+
     # -- append-only: every write path of a pynamodb model goes through one of these ----------
 
     def _get_save_args(self, condition: Any = None, **kwargs: Any) -> Any:

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
+from typing import NamedTuple, Self
 
 from pynamodb.models import Model
+
+from kefu.errors import NotFound
 
 
 class EnvTableName(NamedTuple):
@@ -43,3 +45,19 @@ class KefuModel(Model):
     class Meta(metaclass=_EnvMeta):
         abstract = True
         region = os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+
+    @classmethod
+    def get_or_404(
+        cls,
+        hash_key: str,
+        range_key: str | None = None,
+        *,
+        message: str,
+        code: str,
+        consistent_read: bool = False,
+    ) -> Self:
+        """GetItem, or the API's 404 (NotFound with `message` and `code`) when there is none."""
+        try:
+            return cls.get(hash_key, range_key, consistent_read=consistent_read)
+        except cls.DoesNotExist:
+            raise NotFound(message, code=code) from None

@@ -28,6 +28,11 @@ def customer_subscriber(shop_id: str, customer_id: str) -> str:
     return f"{shop_id}#customer:{customer_id}"
 
 
+def staff_online_key(shop_id: str) -> str:
+    """staff_online's partition key (shop_staff), on staff connections only."""
+    return f"{shop_id}#staff"
+
+
 class _BySubscriber(GlobalSecondaryIndex):
     class Meta:
         index_name = "by_subscriber"

@@ -12,6 +12,9 @@ GSI waiting      wait_queue    = "<shop>#<queue>"        sort wait_rank "<9 - pr
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, Final
+
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
@@ -19,6 +22,25 @@ from kefu.storage.base import KefuModel, table_name
 
 OPEN_STATUSES = ("bot", "queued", "assigned")
 STATUSES = (*OPEN_STATUSES, "resolved", "closed")
+
+
+class _Keep:
+    """The assignee argument's default: leave assignee and shop_assignee as they are."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Final = _Keep()
+
+
+@dataclass(frozen=True)
+class Wait:
+    """A place in a queue's waiting line (the sparse `waiting` index)."""
+
+    queue: str
+    priority: int
+    queued_at: int
 
 
 class _ByStatus(GlobalSecondaryIndex):
@@ -80,6 +102,47 @@ def wait_rank(priority: int, queued_at: int) -> str:
     return f"{9 - priority}#{queued_at:013d}"
 
 
+# The indexes' partition keys: the only place that formats them.
+def status_key(shop_id: str, status: str) -> str:
+    return f"{shop_id}#{status}"
+
+
+def assignee_key(shop_id: str, username: str) -> str:
+    return f"{shop_id}#{username}"
+
+
+def queue_key(shop_id: str, queue_id: str) -> str:
+    """by_queue's shop_queue and waiting's wait_queue."""
+    return f"{shop_id}#{queue_id}"
+
+
+def customer_key(shop_id: str, customer_id: str) -> str:
+    return f"{shop_id}#{customer_id}"
+
+
+def _status_values(
+    shop_id: str, status: str, assignee: str | None | _Keep, wait: Wait | None
+) -> dict[str, Any]:
+    """Every attribute a status change writes (None: removed), by attribute name. The rules:
+    shop_status follows status; shop_assignee follows assignee; wait_queue/wait_rank exist
+    only while queued without an agent (and queued_at is set with them)."""
+    if status not in STATUSES:
+        raise ValueError(f"unknown conversation status {status!r}")
+    if wait is not None and (status != "queued" or assignee not in (None, KEEP)):
+        raise ValueError("only a queued conversation without an agent waits in a queue")
+    values: dict[str, Any] = {"status": status, "shop_status": status_key(shop_id, status)}
+    if not isinstance(assignee, _Keep):
+        values["assignee"] = assignee
+        values["shop_assignee"] = assignee_key(shop_id, assignee) if assignee else None
+    if wait is not None:
+        values["queued_at"] = wait.queued_at
+        values["wait_queue"] = queue_key(shop_id, wait.queue)
+        values["wait_rank"] = wait_rank(wait.priority, wait.queued_at)
+    elif status != "queued":
+        values["wait_queue"] = values["wait_rank"] = None
+    return values
+
+
 class Conversation(KefuModel):
     class Meta(KefuModel.Meta):
         table_name = table_name("CONVERSATIONS_TABLE", "kefu-conversations")
@@ -135,6 +198,51 @@ class Conversation(KefuModel):
     by_customer = _ByCustomer()
     by_activity = _ByActivity()
     waiting = _Waiting()
+
+    # The index keys' builders, reachable from the model (module functions above).
+    status_key = staticmethod(status_key)
+    assignee_key = staticmethod(assignee_key)
+    queue_key = staticmethod(queue_key)
+    customer_key = staticmethod(customer_key)
+
+    # The only ways to change a conversation's status: they keep its index copies in step.
+    def set_status(
+        self, status: str, *, assignee: str | None | _Keep = KEEP, wait: Wait | None = None
+    ) -> None:
+        """In memory (a new item, before it is saved). See `status_actions`."""
+        for name, value in _status_values(self.shop_id, status, assignee, wait).items():
+            setattr(self, name, value)
+
+    @classmethod
+    def status_actions(
+        cls,
+        shop_id: str,
+        status: str,
+        *,
+        assignee: str | None | _Keep = KEEP,
+        wait: Wait | None = None,
+    ) -> list[Any]:
+        """The update actions that change the status: status and shop_status; assignee and
+        shop_assignee if `assignee` is given (None removes them); queued_at, wait_queue and
+        wait_rank if `wait` is given, and the wait keys removed for any status but queued."""
+        return [
+            getattr(cls, name).remove() if value is None else getattr(cls, name).set(value)
+            for name, value in _status_values(shop_id, status, assignee, wait).items()
+        ]
+
+    @classmethod
+    def waiting_actions(cls, shop_id: str, wait: Wait) -> list[Any]:
+        """Into the waiting line of a conversation already queued (routing's decision for one
+        that was waiting without a place): the wait keys alone, queued_at is the caller's."""
+        return [
+            cls.wait_queue.set(queue_key(shop_id, wait.queue)),
+            cls.wait_rank.set(wait_rank(wait.priority, wait.queued_at)),
+        ]
+
+    @classmethod
+    def queue_actions(cls, shop_id: str, queue_id: str) -> list[Any]:
+        """Move to another queue: queue and its index copy shop_queue."""
+        return [cls.queue.set(queue_id), cls.shop_queue.set(queue_key(shop_id, queue_id))]
 
     def to_public(self) -> dict:
         return {

@@ -33,6 +33,11 @@ def customer_key(shop_id: str, customer_id: str) -> str:
     return f"{shop_id}#{customer_id}"
 
 
+def order_key(shop_id: str, order_id: str) -> str:
+    """by_order's partition key (shop_order): an order found by its id alone."""
+    return f"{shop_id}#{order_id}"
+
+
 class _ByOrder(GlobalSecondaryIndex):
     class Meta:
         index_name = "by_order"
@@ -103,6 +108,8 @@ class Order(_OrdersItem):
 
     by_order = _ByOrder()
     by_placed = _ByPlaced()
+
+    order_key = staticmethod(order_key)
 
     @staticmethod
     def key(order_id: str) -> str:

@@ -5,6 +5,7 @@ pk = "TOKEN#<shop>#wechat"              the shop's WeChat access token, shared b
 pk = "SHOPEVENT#<shop>#<event_id>"      an event from the shop's back end already applied
 pk = "PUSHNONCE#<shop>#<ts>#<nonce>"    a WeChat push's (timestamp, nonce) already used
 pk = "RATE#<shop>#<what>#<who>#<window>" a fixed-window counter (kefu.limits)
+pk = "SEEN#<consumer>#<shop>#<event_id>" an event a consumer handled once (kefu.dedupe)
 """
 
 from __future__ import annotations
@@ -90,3 +91,16 @@ class RateCounter(_RuntimeItem):
     @staticmethod
     def key(shop_id: str, what: str, who: str, window_start_s: int) -> str:
         return f"RATE#{shop_id}#{what}#{who}#{window_start_s}"
+
+
+# A domain event one consumer handled (or is handling): kefu.dedupe.
+class EventSeen(_RuntimeItem):
+    class Meta(_RuntimeItem.Meta):
+        abstract = False
+
+    state = UnicodeAttribute()
+    lease_until = NumberAttribute()  # epoch seconds
+
+    @staticmethod
+    def key(consumer: str, shop_id: str, event_id: str) -> str:
+        return f"SEEN#{consumer}#{shop_id}#{event_id}"

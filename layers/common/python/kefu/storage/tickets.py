@@ -17,6 +17,8 @@ The ticket-resolution notice de-duplication key lives in RuntimeTable
 
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.attributes import (
     JSONAttribute,
     ListAttribute,
@@ -40,6 +42,24 @@ def ticket_sk(ticket_id: str) -> str:
 
 def history_sk(ticket_id: str, at_ms: int, n: str) -> str:
     return f"{TICKET_PREFIX}{ticket_id}#H#{at_ms:013d}#{n}"
+
+
+def index_attributes(
+    shop_id: str, status: str, assignee: str | None, next_due_at: int | None
+) -> dict[str, Any]:
+    """A ticket's index copies (None: absent), written with every change of status, assignee
+    or SLA clock: shop_status, shop_assignee (assigned only), shop_sla (while a clock runs)."""
+    return {
+        "shop_status": f"{shop_id}#{status}",
+        "shop_assignee": f"{shop_id}#{assignee}" if assignee else None,
+        "next_due_at": next_due_at,
+        "shop_sla": shop_id if next_due_at is not None else None,
+    }
+
+
+def shop_key(shop_id: str, value: str) -> str:
+    """by_status's, by_assignee's and by_customer's partition key: "<shop>#<value>"."""
+    return f"{shop_id}#{value}"
 
 
 class _ByStatus(GlobalSecondaryIndex):
@@ -126,6 +146,11 @@ class Ticket(KefuModel):
     by_customer = _ByCustomer()
     by_assignee = _ByAssignee()
     sla_open = _SlaOpen()
+
+    index_attributes = staticmethod(index_attributes)
+    status_key = staticmethod(shop_key)
+    assignee_key = staticmethod(shop_key)
+    customer_key = staticmethod(shop_key)
 
     @property
     def short_id(self) -> str:

@@ -16,6 +16,9 @@ Access: GetItem / BatchGetItem by key; Query with a `begins_with` on the sort ke
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import msgspec
 from pynamodb.attributes import (
     BinaryAttribute,
     BooleanAttribute,
@@ -27,6 +30,10 @@ from pynamodb.attributes import (
 )
 
 from kefu.storage.base import KefuModel, table_name
+
+# A queue's id, as requests name it (routing rules and admin, transfers): here, beside the queue
+# item, so routing and assignment share it without importing each other.
+QueueId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
 
 QUEUE_PREFIX = "QUEUE#"
 AGENT_PREFIX = "AGENT#"

@@ -17,7 +17,7 @@ def open_tickets(shop_id: str, customer_id: str, limit: int = 5) -> list[dict]:
     """A customer's active (new, open, pending) tickets, most recently changed first: one Query
     on the by_customer index, filtered. Only the latest 50 changes are looked at."""
     results = Ticket.by_customer.query(
-        f"{shop_id}#{customer_id}",
+        Ticket.customer_key(shop_id, customer_id),
         filter_condition=Ticket.status.is_in(*ACTIVE_STATUSES),
         scan_index_forward=False,
         page_size=_PAGE,

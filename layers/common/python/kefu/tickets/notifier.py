@@ -119,7 +119,9 @@ def _conversation(shop_id: str, ticket: Ticket) -> Conversation | None:
             pass
     latest = list(
         Conversation.by_customer.query(
-            f"{shop_id}#{ticket.customer_id}", scan_index_forward=False, limit=1
+            Conversation.customer_key(shop_id, ticket.customer_id),
+            scan_index_forward=False,
+            limit=1,
         )
     )
     return latest[0] if latest else None

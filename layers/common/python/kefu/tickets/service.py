@@ -15,7 +15,7 @@ import msgspec
 from pynamodb.exceptions import TransactWriteError
 
 from kefu import events
-from kefu.audit import staff_change
+from kefu.audit import StaffChanges
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
 from kefu.aws import client
@@ -115,10 +115,13 @@ def _can_work(actor: StaffActor, t: Ticket) -> bool:
 
 
 def _load(actor: StaffActor, ticket_id: str) -> Ticket:
-    try:
-        t = Ticket.get(actor.shop_id, ticket_sk(ticket_id), consistent_read=True)
-    except Ticket.DoesNotExist:
-        raise NotFound(f"no ticket {ticket_id!r}", code="ticket_not_found") from None
+    t = Ticket.get_or_404(
+        actor.shop_id,
+        ticket_sk(ticket_id),
+        consistent_read=True,
+        message=f"no ticket {ticket_id!r}",
+        code="ticket_not_found",
+    )
     if not _can_see(actor, t):
         raise Forbidden("ticket is assigned to another agent", code="not_your_ticket")
     return t
@@ -183,17 +186,18 @@ def list_tickets(
         raise Forbidden("agents may list only their own tickets", code="permission_denied")
     condition = None
     if assignee:
-        query, hash_key = Ticket.by_assignee.query, f"{shop}#{assignee}"
+        query, hash_key = Ticket.by_assignee.query, Ticket.assignee_key(shop, assignee)
         if status:
             condition = Ticket.status == status
         if customer_id:
             condition = _and(condition, Ticket.customer_id == customer_id)
     elif customer_id:
-        query, hash_key = Ticket.by_customer.query, f"{shop}#{customer_id}"
+        query, hash_key = Ticket.by_customer.query, Ticket.customer_key(shop, customer_id)
         if status:
             condition = Ticket.status == status
     else:
-        query, hash_key = Ticket.by_status.query, f"{shop}#{status}"
+        assert status is not None  # set above whenever there is no assignee or customer
+        query, hash_key = Ticket.by_status.query, Ticket.status_key(shop, status)
     if not read_all and not assignee:
         # Agents see unassigned tickets, their own, and the ones they watch.
         condition = _and(
@@ -236,13 +240,9 @@ def clock_state(t: Ticket) -> dict[str, Any]:
 
 
 def _index_fields(shop_id: str, state: dict[str, Any]) -> dict[str, Any]:
-    due = sla.next_due(state)
-    return {
-        "shop_status": f"{shop_id}#{state['status']}",
-        "shop_assignee": f"{shop_id}#{state['assignee']}" if state.get("assignee") else None,
-        "next_due_at": due,
-        "shop_sla": shop_id if due is not None else None,
-    }
+    return Ticket.index_attributes(
+        shop_id, state["status"], state.get("assignee"), sla.next_due(state)
+    )
 
 
 def _history(
@@ -298,27 +298,18 @@ def write_change(
     return t
 
 
-def _audit(actor: StaffActor, action: str, ticket_id: str, before: Any, after: Any, at: int):  # noqa: ANN202
-    return staff_change(
-        actor,
-        action=action,
-        target_type="ticket",
-        target_id=ticket_id,
-        before=before,
-        after=after,
-        at_ms=at,
-    )
+_audit = StaffChanges("ticket")
 
 
 def _check_assignee(actor: StaffActor, assignee: str) -> None:
     if assignee != actor.username and not actor.can(p.TICKETS_MANAGE):
         raise Forbidden("agents may assign tickets only to themselves", code="permission_denied")
-    try:
-        member = StaffMember.get(actor.shop_id, StaffMember.key(assignee))
-    except StaffMember.DoesNotExist:
-        raise NotFound(
-            f"no staff member {assignee!r} in this shop", code="staff_not_found"
-        ) from None
+    member = StaffMember.get_or_404(
+        actor.shop_id,
+        StaffMember.key(assignee),
+        message=f"no staff member {assignee!r} in this shop",
+        code="staff_not_found",
+    )
     if member.status != "active":
         raise Conflict(f"{assignee} is disabled", code="staff_disabled")
 
@@ -326,10 +317,12 @@ def _check_assignee(actor: StaffActor, assignee: str) -> None:
 def _check_customer(shop_id: str, customer_id: str) -> None:
     from kefu.storage.customers import Customer
 
-    try:
-        Customer.get(shop_id, Customer.key(customer_id))
-    except Customer.DoesNotExist:
-        raise NotFound(f"no customer {customer_id!r}", code="customer_not_found") from None
+    Customer.get_or_404(
+        shop_id,
+        Customer.key(customer_id),
+        message=f"no customer {customer_id!r}",
+        code="customer_not_found",
+    )
 
 
 def _check_attachments(actor: StaffActor, keys: list[str]) -> None:
@@ -388,7 +381,7 @@ def create_ticket(
         first_response_minutes=target.first_response_minutes,
         resolution_minutes=target.resolution_minutes,
         paused_minutes=0,
-        shop_customer=f"{actor.shop_id}#{customer_id}" if customer_id else None,
+        shop_customer=Ticket.customer_key(actor.shop_id, customer_id) if customer_id else None,
         **dues,
         **{k: v for k, v in index.items()},
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfoNotFoundError
 
-from kefu.audit import staff_change
+from kefu.audit import StaffChanges
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
 from kefu.errors import BadRequest
@@ -107,13 +107,4 @@ def put_policies(actor: StaffActor, body: sla.SlaPoliciesBody) -> dict:
     return after
 
 
-def _audit(actor: StaffActor, action: str, target: str, before: dict, after: dict, at: int):  # noqa: ANN202
-    return staff_change(
-        actor,
-        action=action,
-        target_type="sla",
-        target_id=target,
-        before=before,
-        after=after,
-        at_ms=at,
-    )
+_audit = StaffChanges("sla")

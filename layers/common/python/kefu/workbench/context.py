@@ -116,7 +116,9 @@ def _customer(shop_id: str, customer_id: str) -> Customer | None:
 
 def _previous(shop_id: str, conv: Conversation) -> list[Conversation]:
     items = Conversation.by_customer.query(
-        f"{shop_id}#{conv.customer_id}", scan_index_forward=False, limit=PREVIOUS + 1
+        Conversation.customer_key(shop_id, conv.customer_id),
+        scan_index_forward=False,
+        limit=PREVIOUS + 1,
     )
     return [c for c in items if c.conversation_id != conv.conversation_id][:PREVIOUS]
 

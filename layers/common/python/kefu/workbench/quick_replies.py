@@ -21,7 +21,7 @@ from typing import Annotated, Literal
 import msgspec
 from pynamodb.exceptions import TransactWriteError, UpdateError
 
-from kefu.audit import staff_change
+from kefu.audit import StaffChanges
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
 from kefu.bot import templates
@@ -60,16 +60,7 @@ def _check_manage(actor: StaffActor, scope: str) -> None:
         p.require(actor, p.CONVERSATIONS_REPLY)
 
 
-def _audit(actor: StaffActor, action: str, qr: QuickReply, before, after, at: int):  # noqa: ANN001, ANN202
-    return staff_change(
-        actor,
-        action=action,
-        target_type="quick_reply",
-        target_id=qr.quick_reply_id,
-        before=before,
-        after=after,
-        at_ms=at,
-    )
+_audit = StaffChanges("quick_reply")
 
 
 def get_quick_reply(actor: StaffActor, quick_reply_id: str) -> QuickReply:
@@ -77,12 +68,13 @@ def get_quick_reply(actor: StaffActor, quick_reply_id: str) -> QuickReply:
     p.require(actor, p.CONVERSATIONS_READ)
     if not re.fullmatch(r"qr[sp]_[0-9a-f]{23}", quick_reply_id):
         raise NotFound(f"no quick reply {quick_reply_id!r}", code="quick_reply_not_found")
-    try:
-        return QuickReply.get(
-            actor.shop_id, QuickReply.key(quick_reply_id, actor.username), consistent_read=True
-        )
-    except QuickReply.DoesNotExist:
-        raise NotFound(f"no quick reply {quick_reply_id!r}", code="quick_reply_not_found") from None
+    return QuickReply.get_or_404(
+        actor.shop_id,
+        QuickReply.key(quick_reply_id, actor.username),
+        consistent_read=True,
+        message=f"no quick reply {quick_reply_id!r}",
+        code="quick_reply_not_found",
+    )
 
 
 def list_quick_replies(actor: StaffActor) -> dict:
@@ -121,7 +113,12 @@ def create_quick_reply(actor: StaffActor, req: NewQuickReply) -> dict:
         tx.save(qr, condition=QuickReply.sk.does_not_exist())
         tx.save(
             _audit(
-                actor, "quick_reply.created", qr, None, {"title": req.title, "text": req.text}, at
+                actor,
+                "quick_reply.created",
+                qr.quick_reply_id,
+                None,
+                {"title": req.title, "text": req.text},
+                at,
             )
         )
     return qr.to_public()
@@ -143,7 +140,7 @@ def update_quick_reply(actor: StaffActor, quick_reply_id: str, req: QuickReplyCh
     try:
         with write_transaction() as tx:
             tx.update(qr, actions, condition=QuickReply.sk.exists())
-            tx.save(_audit(actor, "quick_reply.updated", qr, before, after, at))
+            tx.save(_audit(actor, "quick_reply.updated", qr.quick_reply_id, before, after, at))
     except TransactWriteError as exc:
         if condition_failed(exc, 1):
             raise NotFound(
@@ -161,7 +158,14 @@ def delete_quick_reply(actor: StaffActor, quick_reply_id: str) -> None:
     with write_transaction() as tx:
         tx.delete(qr)
         tx.save(
-            _audit(actor, "quick_reply.deleted", qr, {"title": qr.title, "text": qr.text}, None, at)
+            _audit(
+                actor,
+                "quick_reply.deleted",
+                qr.quick_reply_id,
+                {"title": qr.title, "text": qr.text},
+                None,
+                at,
+            )
         )
 
 

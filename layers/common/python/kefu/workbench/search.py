@@ -75,7 +75,7 @@ def search(
     last = decode_cursor(cursor, shop_id=actor.shop_id)
     if customer_id:
         results = Conversation.by_customer.query(
-            f"{actor.shop_id}#{customer_id}",
+            Conversation.customer_key(actor.shop_id, customer_id),
             Conversation.opened_at.between(low, high),
             scan_index_forward=False,
             limit=limit,
@@ -105,7 +105,7 @@ def _recent(actor: StaffActor, low: int, high: int, *, limit: int, last=None):  
 def _text(actor: StaffActor, customer_id: str | None, q: str, low: int, high: int) -> dict:
     if customer_id:
         results = Conversation.by_customer.query(
-            f"{actor.shop_id}#{customer_id}",
+            Conversation.customer_key(actor.shop_id, customer_id),
             Conversation.opened_at.between(low, high),
             scan_index_forward=False,
             limit=SEARCH_CONVERSATIONS,

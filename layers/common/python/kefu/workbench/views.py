@@ -66,20 +66,27 @@ def _plan(actor: StaffActor, view: str, now: int, queues: list[str] | None) -> _
         asleep = Conversation.snoozed_until > now
         return _Plan(
             Conversation.by_assignee,
-            f"{shop}#{actor.username}",
+            Conversation.assignee_key(shop, actor.username),
             (Conversation.status == "assigned") & (awake if view == "mine" else asleep),
         )
     if view == "my_queues":
         if not queues:
             return None
-        return _Plan(Conversation.by_status, f"{shop}#queued", Conversation.queue.is_in(*queues))
+        return _Plan(
+            Conversation.by_status,
+            Conversation.status_key(shop, "queued"),
+            Conversation.queue.is_in(*queues),
+        )
     if view in ("unassigned", "waiting_longest"):
         return _Plan(
-            Conversation.by_status, f"{shop}#queued", None, newest_first=view == "unassigned"
+            Conversation.by_status,
+            Conversation.status_key(shop, "queued"),
+            None,
+            newest_first=view == "unassigned",
         )
     if view == "bot":
         # Agents may watch the bot's conversations and take one over (claim ends the bot's part).
-        return _Plan(Conversation.by_status, f"{shop}#bot", None)
+        return _Plan(Conversation.by_status, Conversation.status_key(shop, "bot"), None)
     return _Plan(Conversation.by_activity, shop, Conversation.status.is_in(*OPEN_STATUSES))
 
 
