@@ -5,8 +5,8 @@ from kefu.consumers import event_consumer
 from kefu.realtime.notify import notify
 
 
-def _notify(detail, record) -> dict:
-    outcome = notify(detail)
+def _notify(event, record) -> dict:
+    outcome = notify(event)
     return {"sockets": outcome.sockets, "inbox_new": len(outcome.inbox_new)}
 
 
