@@ -66,7 +66,14 @@ def assign(conversation_id: str):
 @app.route("/v1/conversations/{conversation_id}/replies", methods=["POST"])
 def reply(conversation_id: str):
     actor = staff_actor(app)
-    return json_response(service.reply(actor, conversation_id, body(app, AgentReply)), status=201)
+    replied = service.send_reply(actor, conversation_id, body(app, AgentReply))
+    # A retried request (same client_message_id) answers 200 with the first copy.
+    return json_response(replied.message, status=200 if replied.duplicate else 201)
+
+
+@app.route("/v1/conversations/{conversation_id}/messages/{message_id}/resend", methods=["POST"])
+def resend(conversation_id: str, message_id: str):
+    return json_response(service.resend(staff_actor(app), conversation_id, message_id))
 
 
 @app.route("/v1/conversations/{conversation_id}/resolve", methods=["POST"])

@@ -9,7 +9,7 @@ import os
 from kefu.aws import client
 from kefu.consumers import event_consumer
 from kefu.events import Event
-from kefu.outbound import RetryLater, backoff_seconds, deliver_reply
+from kefu.outbound import RECORD_BUDGET_MS, RetryLater, backoff_seconds, deliver_reply
 
 MAX_ATTEMPTS = int(os.environ.get("OUTBOUND_MAX_ATTEMPTS", "5"))
 
@@ -34,4 +34,11 @@ def _deliver(event: Event, record) -> dict:
     }
 
 
-logger, handler = event_consumer("outbound", _deliver)
+# A record is started only if its worst case (every WeChat call timing out) still fits in the
+# invocation; the rest of the batch goes back to the queue at once (kefu.consumers).
+logger, handler = event_consumer(
+    "outbound",
+    _deliver,
+    record_budget_ms=RECORD_BUDGET_MS,
+    requeue_url=lambda: os.environ.get("OUTBOUND_QUEUE_URL"),
+)

@@ -190,8 +190,16 @@ def latency(stack: Any, n: int) -> dict[str, dict[str, float]]:
 
     api = stack.api_url
     openid = WeChatStandIn.openid_for(demo_data.SHOPS[0]["appid"], "latency-customer")
-    _, login = _http("POST", f"{api}/v1/auth/wechat", {"shop_id": "demo", "code": "latency-app"})
-    customer = login["token"]
+    # One customer may send 20 messages per 10 s (kefu.limits): spread the samples over a pool
+    # of customers, each with an open conversation already (the common case being measured).
+    per_customer = 15
+    customers = []
+    for k in range(n // per_customer + 2):
+        _, login = _http(
+            "POST", f"{api}/v1/auth/wechat", {"shop_id": "demo", "code": f"latency-app-{k}"}
+        )
+        customers.append(login["token"])
+        _http("POST", f"{api}/v1/messages", {"type": "text", "text": "开始"}, token=login["token"])
     _, staff = _http(
         "POST",
         f"{api}/v1/staff/login",
@@ -203,7 +211,10 @@ def latency(stack: Any, n: int) -> dict[str, dict[str, float]]:
             api, "demo", text_message("demo", openid, f"消息 {i}", 8_000_000_000 + i)
         ),
         "POST /v1/messages (in-app client)": lambda i: _http(
-            "POST", f"{api}/v1/messages", {"type": "text", "text": f"消息 {i}"}, token=customer
+            "POST",
+            f"{api}/v1/messages",
+            {"type": "text", "text": f"消息 {i}"},
+            token=customers[(i + 1) // per_customer],  # the warm-up call is i = -1
         ),
         "GET /v1/conversations (owner)": lambda i: _http(
             "GET", f"{api}/v1/conversations?limit=20", token=owner

@@ -38,6 +38,9 @@ def reset_kefu_caches() -> None:
     from kefu.bot import keyword_rules_matcher
 
     keyword_rules_matcher.clear_cache()
+    from kefu import limits
+
+    limits.clear_cache()
 
 
 @dataclass

@@ -18,6 +18,7 @@ FOUNDATION = {
     "pagination",
     "secrets",
     "events",
+    "events_catalog",
     "consumers",
     "matching",
     "media",

@@ -7,6 +7,7 @@ from __future__ import annotations
 class KefuError(Exception):
     status = 400
     code = "bad_request"
+    headers: dict[str, str] = {}  # noqa: RUF012 - read-only default; subclasses set their own
 
     def __init__(self, message: str, *, code: str | None = None, details: dict | None = None):
         super().__init__(message)
@@ -54,6 +55,24 @@ class UnsupportedMediaType(KefuError):
 class TooManyRequests(KefuError):
     status = 429
     code = "too_many_requests"
+
+
+class RateLimited(TooManyRequests):
+    """A kefu limit (kefu.limits) refused the request: says when to come back, in the body
+    and in a Retry-After header."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, limit: int, window_seconds: int):
+        super().__init__(
+            message,
+            details={
+                "retry_after": retry_after,
+                "limit": limit,
+                "window_seconds": window_seconds,
+            },
+        )
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 class UpstreamUnavailable(KefuError):

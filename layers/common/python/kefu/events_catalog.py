@@ -151,6 +151,8 @@ class MessageUndeliverable(EventData):
     message_id: str
     channel: str | None = None
     reason: str | None = None
+    # `unknown` when the send's outcome was lost (it may have reached the customer): sent only then
+    delivery_status: str | UnsetType = UNSET
 
 
 # ----------------------------------------------------------------------------- routing
@@ -250,13 +252,13 @@ class ShopOrderDelivered(ShopOrderEvent):
 
 class ShopRefundRequested(ShopOrderEvent):
     TYPE = "shop.refund_requested"
-    refund_amount: int | float | None | UnsetType = UNSET
+    refund_amount: str | None | UnsetType = UNSET  # money as a decimal string ("12.50")
     reason: str | None | UnsetType = UNSET
 
 
 class ShopRefundApproved(ShopOrderEvent):
     TYPE = "shop.refund_approved"
-    refund_amount: int | float | None | UnsetType = UNSET
+    refund_amount: str | None | UnsetType = UNSET  # money as a decimal string ("12.50")
 
 
 class ShopOrderCancelled(ShopOrderEvent):
@@ -273,7 +275,7 @@ class ShopActivityEvent(EventData):
     product_id: str | None = None
     title: str | None = None
     category: str | None = None
-    price: int | float | None = None
+    price: str | None = None  # money as a decimal string
     quantity: int | None = None
 
 

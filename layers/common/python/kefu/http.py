@@ -97,9 +97,11 @@ def install_error_handling(app: Chalice) -> None:
         except Exception as raised:
             exc = raised.original if isinstance(raised, _ViewFailed) else raised
             if isinstance(exc, KefuError):
-                return error_response(
+                out = error_response(
                     exc.status, exc.code, exc.message, _request_id(app), **exc.details
                 )
+                out.headers.update(exc.headers)  # e.g. Retry-After on a 429
+                return out
             # Never a stack trace to the caller; the log has it, keyed by request id.
             log.error("unhandled error", exc_info=exc)
             return error_response(

@@ -34,19 +34,16 @@ class StaffActor:
 
 
 @dataclass(frozen=True)
-class BotActor:
-    """Who the bot is when it records an off-hours message on a ticket (audited as "bot")."""
+class BotActor(StaffActor):
+    """Who the bot is when it records an off-hours message on a ticket (audited as "bot"). It
+    goes through the same ticket functions staff do, with the `bot` role's permissions only."""
 
-    shop_id: str
     username: str = "bot"
     role: str = "bot"
 
     @property
     def actor_id(self) -> str:
         return "bot"
-
-    def can(self, permission: str) -> bool:
-        return has_permission(self.role, permission)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from kefu.auth.actors import CustomerActor
 from kefu.auth.customer_tokens import issue_customer_token
 from kefu.customers import APP_USER, WECHAT_OPENID, WECHAT_UNIONID, Identity, resolve_customer
 from kefu.errors import BadRequest, Forbidden, TooManyRequests, Unauthorized, UpstreamUnavailable
+from kefu.limits import count_login
 from kefu.secrets import secret_string
 from kefu.shops import get_shop, wechat_credentials
 from kefu.validation import ShopId
@@ -51,6 +52,8 @@ def login_with_wechat(req: WeChatLogin) -> dict:
 
     shop = get_shop(req.shop_id)
     creds = wechat_credentials(shop)
+    # Before WeChat's call: a login code is only known to be good by spending that call.
+    count_login(shop)
     try:
         session = wechat_api().jscode2session(creds.appid, creds.app_secret, req.code)
     except WeChatApiError as exc:
@@ -99,6 +102,8 @@ def login_app_user(raw_body: bytes, signature: str | None, req: AppLogin) -> dic
         raise Unauthorized("X-Kefu-Signature does not match the body", code="bad_signature")
     if abs(time.time() - req.timestamp) > SIGNATURE_WINDOW_SECONDS:
         raise Unauthorized("timestamp is outside the 5-minute window", code="stale_signature")
+    # After the signature: forged requests cannot spend the shop's login budget.
+    count_login(shop)
     identity = resolve_customer(
         req.shop_id, Identity(APP_USER, req.user_id), display_name=req.display_name
     )

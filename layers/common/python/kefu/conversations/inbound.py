@@ -26,15 +26,15 @@ from typing import Any
 from pynamodb.exceptions import PutError, TransactWriteError
 
 from kefu.conversations.content import preview
+from kefu.conversations.once import first_copy, save_once
 from kefu.customers import get_customer
 from kefu.ids import new_id
+from kefu.limits import Window, refused
 from kefu.storage.conversations import OPEN_STATUSES, Conversation, wait_rank
 from kefu.storage.customers import Customer, CustomerIdentity
 from kefu.storage.messages import Message, conversation_key, message_key
-from kefu.storage.runtime import InboundDedupe, PushNonce
+from kefu.storage.runtime import PushNonce
 from kefu.storage.tx import condition_failed, old_item, write_transaction
-
-DEDUPE_TTL_SECONDS = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,9 @@ class InboundMessage:
     bot: bool = False
     # A WeChat push's (timestamp, nonce): written with the message, refused if reused (above).
     replay_guard: ReplayGuard | None = None
+    # The customer's message-rate window (kefu.limits), counted in the storing transaction;
+    # None: not limited (WeChat pushes, docs/decisions.md "Limits").
+    limit: Window | None = None
 
 
 @dataclass(frozen=True)
@@ -123,16 +126,6 @@ def receive_customer_message(msg: InboundMessage) -> Received:
         if opened is not None:
             return opened
     raise RuntimeError("conversation changed concurrently too many times; retry the message")
-
-
-def _dedupe_item(msg: InboundMessage, conversation_id: str, message_id: str) -> InboundDedupe:
-    return InboundDedupe(
-        InboundDedupe.key(msg.shop_id, msg.channel, msg.dedupe_key),
-        expires_at=msg.received_at // 1000 + DEDUPE_TTL_SECONDS,
-        conversation_id=conversation_id,
-        message_id=message_id,
-        msg_key=message_key(msg.received_at, message_id),
-    )
 
 
 def _message_item(msg: InboundMessage, conversation_id: str, message_id: str) -> Message:
@@ -176,15 +169,15 @@ def _duplicate(msg: InboundMessage, exc: TransactWriteError) -> Received | None:
     if msg.replay_guard is not None and reasons and condition_failed(exc, len(reasons) - 1):
         # Checked first: a reused guard may also repeat the MsgId, which is not a retry then.
         raise Replayed(msg.replay_guard.key)
-    if not condition_failed(exc, 0):
+    first = first_copy(exc)
+    if first is None:
         return None
-    raw = old_item(exc, 0) or {}
     return Received(
         shop_id=msg.shop_id,
         customer_id=msg.identity.customer_id,
-        conversation_id=raw.get("conversation_id", {}).get("S", ""),
-        message_id=raw.get("message_id", {}).get("S", ""),
-        msg_key=raw.get("msg_key", {}).get("S", ""),
+        conversation_id=first.conversation_id,
+        message_id=first.message_id,
+        msg_key=first.msg_key,
         duplicate=True,
         new_conversation=False,
     )
@@ -194,23 +187,49 @@ def _duplicate(msg: InboundMessage, exc: TransactWriteError) -> Received | None:
 def _storing(msg: InboundMessage, conversation_id: str, message_id: str) -> Iterator[Any]:
     """A transaction that stores the message once: its de-duplication key (item 0 of the
     request: pynamodb sends puts first) and the message. The caller adds the conversation's
-    changes; all of it commits together or not at all. A replay guard goes last (the last
-    update, so the last item of the request: the callers' item indexes do not move)."""
-    with write_transaction() as tx:
-        tx.save(
-            _dedupe_item(msg, conversation_id, message_id),
-            condition=InboundDedupe.pk.does_not_exist(),
-            return_values="ALL_OLD",
-        )
-        tx.save(_message_item(msg, conversation_id, message_id))
-        yield tx
-        guard = msg.replay_guard
-        if guard is not None:
-            tx.update(
-                PushNonce(guard.key),
-                [PushNonce.expires_at.set(guard.expires_at), PushNonce.digest.set(guard.digest)],
-                condition=_guard_condition(guard),
+    changes; all of it commits together or not at all. A replay guard (WeChat pushes) or the
+    customer's rate counter (client messages) goes last — a message has at most one of them — so
+    it is the request's last item and the callers' item indexes do not move."""
+    try:
+        with write_transaction() as tx:
+            save_once(
+                tx,
+                msg.shop_id,
+                msg.channel,
+                msg.dedupe_key,
+                conversation_id=conversation_id,
+                message_id=message_id,
+                msg_key=message_key(msg.received_at, message_id),
+                at_ms=msg.received_at,
             )
+            tx.save(_message_item(msg, conversation_id, message_id))
+            yield tx
+            guard = msg.replay_guard
+            if guard is not None:
+                tx.update(
+                    PushNonce(guard.key),
+                    [
+                        PushNonce.expires_at.set(guard.expires_at),
+                        PushNonce.digest.set(guard.digest),
+                    ],
+                    condition=_guard_condition(guard),
+                )
+            elif msg.limit is not None:
+                counter, actions, condition = msg.limit.update()
+                tx.update(counter, actions, condition=condition)
+    except TransactWriteError as exc:
+        _raise_if_over_limit(msg, exc)
+        raise
+
+
+def _raise_if_over_limit(msg: InboundMessage, exc: TransactWriteError) -> None:
+    """Over the customer's limit: 429, nothing stored. A duplicate wins (it was stored, so it
+    is answered as such), which is why it is checked first and never counted."""
+    reasons = exc.cancellation_reasons or []
+    if msg.limit is None or not reasons or condition_failed(exc, 0):
+        return
+    if condition_failed(exc, len(reasons) - 1):
+        raise refused(msg.limit, msg.received_at) from None
 
 
 def _received(

@@ -22,6 +22,7 @@ from kefu.conversations.inbound import (
 from kefu.customers import WECHAT_OPENID, Identity, find_identity, resolve_customer
 from kefu.errors import NotFound
 from kefu.ids import now_ms
+from kefu.limits import message_window
 from kefu.media import check_media_key
 from kefu.shops import get_shop, wechat_credentials
 from kefu.storage.runtime import PushNonce
@@ -87,6 +88,9 @@ def _announce(received: Received, msg: InboundMessage) -> None:
 def receive_from_client(actor: CustomerActor, message: CustomerMessage) -> Received:
     """A message sent through kefu's own API (mini-program, H5 or app client)."""
     shop = get_shop(actor.shop_id)
+    at = now_ms()
+    # Refused here, before any request, when this instance already saw the window full.
+    limit = message_window(shop, actor.customer_id, at)
     kind = message_type(message)
     content = content_of(message)
     if "media_key" in content:
@@ -94,7 +98,6 @@ def receive_from_client(actor: CustomerActor, message: CustomerMessage) -> Recei
     identity = find_identity(actor.shop_id, Identity(actor.identity_kind, actor.external_id))
     if identity is None or identity.customer_id != actor.customer_id:
         raise NotFound("customer no longer exists: log in again", code="customer_not_found")
-    at = now_ms()
     # Without a client id every send is new; with one, a retried send is stored once.
     dedupe = f"client:{actor.customer_id}:{message.client_message_id or at}"
     msg = InboundMessage(
@@ -109,6 +112,7 @@ def receive_from_client(actor: CustomerActor, message: CustomerMessage) -> Recei
         channel_message_id=message.client_message_id,
         default_queue=shop.default_queue,
         bot=bool(shop.bot_enabled),
+        limit=limit,
     )
     received = receive_customer_message(msg)
     _announce(received, msg)

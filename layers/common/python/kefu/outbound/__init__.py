@@ -5,21 +5,38 @@ delivery) never sends twice. Outcomes:
   delivered      WeChat accepted it / the in-app client can read it
   undeliverable  WeChat refused for a reason a retry cannot fix (48-hour window, reply quota);
                  the reason is on the message for the agent to see
-  retrying       a transient failure (rate limit, WeChat busy, network); the SQS message comes back
-                 after a back-off and, after the last attempt, goes to the DLQ (alarmed)
+  retrying       a transient failure that certainly sent nothing (rate limit, WeChat busy, no
+                 connection); the SQS message comes back after a back-off and, after the last
+                 attempt, goes to the DLQ (alarmed)
+  unknown        a send whose outcome is unknown (the answer timed out, or the instance died
+                 after calling WeChat): WeChat's customer-service API has no idempotency key, so
+                 kefu does not send again on its own; the agent sees it and may resend
+                 (POST /v1/conversations/{id}/messages/{message_id}/resend). At most once,
+                 never twice (docs/decisions.md).
+
+The attempt is recorded before the call (`delivery_call_at`) and cleared with its outcome, so
+a claim that finds it still set knows the previous call's outcome was lost.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
+import msgspec
 from pynamodb.exceptions import UpdateError
+from urllib3.exceptions import ConnectTimeoutError
 
 from kefu import events
 from kefu import events_catalog as contracts
-from kefu.channels.wechat.api import WeChatApi, WeChatApiError, WeChatUnavailable
+from kefu.channels.wechat.api import (
+    DEFAULT_TIMEOUT,
+    WeChatApi,
+    WeChatApiError,
+    WeChatUnavailable,
+)
 from kefu.channels.wechat.tokens import access_token, refresh_after_rejection
 from kefu.config import settings
 from kefu.ids import now_ms
@@ -27,6 +44,15 @@ from kefu.shops import get_shop, wechat_credentials
 from kefu.storage.messages import Message
 
 CLAIMABLE = ("pending", "retrying", "failed")
+# One reply's worst case (_send_wechat): access token, media upload, send; on a rejected
+# token: refresh, upload, send again — each at the WeChat client's connect + read timeouts —
+# plus DynamoDB/S3/EventBridge. The consumer starts a record only with this much time left.
+WECHAT_CALLS_PER_REPLY = 6
+OTHER_WORK_PER_REPLY_MS = 3_000
+_CONNECT_S = cast(float, DEFAULT_TIMEOUT.connect_timeout)
+_READ_S = cast(float, DEFAULT_TIMEOUT.read_timeout)
+_CALL_MS = int((_CONNECT_S + _READ_S) * 1000)
+RECORD_BUDGET_MS = WECHAT_CALLS_PER_REPLY * _CALL_MS + OTHER_WORK_PER_REPLY_MS
 STUCK_SENDING_MS = 60_000  # an instance that died mid-send: let the next attempt take over
 
 UNDELIVERABLE_REASONS = {
@@ -51,7 +77,7 @@ class RetryLater(Exception):
 
 @dataclass(frozen=True)
 class Delivery:
-    status: str  # delivered | undeliverable | skipped
+    status: str  # delivered | undeliverable | unknown | skipped
     reason: str | None = None
 
 
@@ -75,6 +101,7 @@ def deliver_reply(
     key = Message(f"{shop_id}#{data.conversation_id}", data.msg_key)
     now = now_ms()
     try:
+        # Returns the item as it is now (pynamodb refreshes `key`), delivery_call_at included.
         key.update(
             actions=[
                 Message.delivery_status.set("sending"),
@@ -91,19 +118,29 @@ def deliver_reply(
         if exc.cause_response_code == "ConditionalCheckFailedException":
             return Delivery("skipped", "already delivered or being delivered")
         raise
+    if key.delivery_call_at is not None:
+        # A previous attempt called WeChat and its outcome was never recorded.
+        return _unknown(key, shop_id, data, LOST_OUTCOME)
     try:
-        _send(shop_id, data)
+        _send(shop_id, data, record_call=lambda: _record_call(key))
     except RetryLater as exc:
         status = "failed" if last_attempt else "retrying"
         key.update(
-            actions=[Message.delivery_status.set(status), Message.delivery_error.set(exc.reason)]
+            actions=[
+                Message.delivery_status.set(status),
+                Message.delivery_error.set(exc.reason),
+                Message.delivery_call_at.remove(),
+            ]
         )
         raise
+    except _OutcomeUnknown as exc:
+        return _unknown(key, shop_id, data, exc.reason)
     except _Undeliverable as exc:
         key.update(
             actions=[
                 Message.delivery_status.set("undeliverable"),
                 Message.delivery_error.set(exc.reason),
+                Message.delivery_call_at.remove(),
             ]
         )
         _announce(shop_id, data, reason=exc.reason)
@@ -113,10 +150,45 @@ def deliver_reply(
             Message.delivery_status.set("delivered"),
             Message.delivered_at.set(now_ms()),
             Message.delivery_error.remove(),
+            Message.delivery_call_at.remove(),
         ]
     )
     _announce(shop_id, data)
     return Delivery("delivered")
+
+
+LOST_OUTCOME = (
+    "delivery unknown: a send to WeChat started but its outcome was lost; WeChat cannot say "
+    "whether it arrived, so it was not sent again — check with the customer or resend it"
+)
+
+
+def _record_call(key: Message) -> None:
+    """Written just before the call to WeChat: if this attempt's outcome is lost, the next
+    claim finds it and does not send again."""
+    key.update(actions=[Message.delivery_call_at.set(now_ms())])
+
+
+def _unknown(key: Message, shop_id: str, data: contracts.ReplyCreated, reason: str) -> Delivery:
+    key.update(
+        actions=[
+            Message.delivery_status.set("unknown"),
+            Message.delivery_error.set(reason),
+            Message.delivery_call_at.remove(),
+        ]
+    )
+    # The agent's workbench shows it like an undeliverable reply (the realtime rule forwards
+    # this type): kefu will not deliver it on its own; `delivery_status` says why.
+    _announce(shop_id, data, reason=reason, delivery_status="unknown")
+    return Delivery("unknown", reason)
+
+
+class _OutcomeUnknown(Exception):
+    """WeChat may or may not have received the send (no answer after the request went out)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
 
 
 class _Undeliverable(Exception):
@@ -125,47 +197,86 @@ class _Undeliverable(Exception):
         self.reason = reason
 
 
-def _announce(shop_id: str, data: contracts.ReplyCreated, reason: str | None = None) -> None:
+def _announce(
+    shop_id: str,
+    data: contracts.ReplyCreated,
+    reason: str | None = None,
+    delivery_status: str | None = None,
+) -> None:
     """`message.undeliverable` with a reason, else `message.delivered`."""
     ids = {"conversation_id": data.conversation_id, "message_id": data.message_id}
     payload: contracts.EventData = (
-        contracts.MessageUndeliverable(**ids, channel=data.channel, reason=reason)
+        contracts.MessageUndeliverable(
+            **ids,
+            channel=data.channel,
+            reason=reason,
+            delivery_status=delivery_status or msgspec.UNSET,
+        )
         if reason
         else contracts.MessageDelivered(**ids, channel=data.channel)
     )
     events.publish(events.DomainEvent(payload, shop_id, f"{payload.TYPE}:{data.message_id}"))
 
 
-def _send(shop_id: str, data: contracts.ReplyCreated) -> None:
+def _send(shop_id: str, data: contracts.ReplyCreated, *, record_call: Callable[[], None]) -> None:
     kind, _, external_id = data.reply_to.partition(":")
     if kind == "wechat_openid":
-        _send_wechat(shop_id, external_id, data)
+        _send_wechat(shop_id, external_id, data, record_call)
     # app / h5: the reply is stored, and the in-app client reads it from GET /v1/messages,
     # so storing it was the delivery.
 
 
-def _send_wechat(shop_id: str, openid: str, data: contracts.ReplyCreated) -> None:
+def _send_wechat(
+    shop_id: str, openid: str, data: contracts.ReplyCreated, record_call: Callable[[], None]
+) -> None:
     shop = get_shop(shop_id)
     creds = wechat_credentials(shop)
     api = wechat_api()
     token = _token(access_token, shop_id, creds, api)
     for refreshed in (False, True):
         try:
-            api.send_custom_message(token, _wechat_payload(api, token, openid, data))
-            return
+            payload = _wechat_payload(api, token, openid, data)
+        except WeChatUnavailable as exc:  # the image upload: nothing was sent to the customer
+            raise RetryLater(f"WeChat unavailable: {exc}") from exc
         except WeChatApiError as exc:
             if exc.token_invalid and not refreshed:
                 token = _token(refresh_after_rejection, shop_id, creds, api, token)
                 continue
-            if exc.errcode in UNDELIVERABLE_REASONS:
-                raise _Undeliverable(
-                    f"{UNDELIVERABLE_REASONS[exc.errcode]} ({exc.errcode})"
-                ) from exc
-            if exc.retryable or exc.token_invalid:
-                raise RetryLater(f"WeChat {exc.errcode}: {exc.errmsg}") from exc
-            raise _Undeliverable(f"WeChat refused the message: {exc.errcode} {exc.errmsg}") from exc
+            raise _refusal(exc) from exc
+        record_call()
+        try:
+            api.send_custom_message(token, payload)
+            return
+        except WeChatApiError as exc:
+            # An answer: WeChat did not send it, so trying again is safe.
+            if exc.token_invalid and not refreshed:
+                token = _token(refresh_after_rejection, shop_id, creds, api, token)
+                continue
+            raise _refusal(exc) from exc
         except WeChatUnavailable as exc:
+            if _maybe_sent(exc):
+                raise _OutcomeUnknown(
+                    f"delivery unknown: WeChat did not answer the send ({exc}); it may have "
+                    "arrived, so it was not sent again — check with the customer or resend it"
+                ) from exc
             raise RetryLater(f"WeChat unavailable: {exc}") from exc
+
+
+def _refusal(exc: WeChatApiError) -> Exception:
+    if exc.errcode in UNDELIVERABLE_REASONS:
+        return _Undeliverable(f"{UNDELIVERABLE_REASONS[exc.errcode]} ({exc.errcode})")
+    if exc.retryable or exc.token_invalid:
+        return RetryLater(f"WeChat {exc.errcode}: {exc.errmsg}")
+    return _Undeliverable(f"WeChat refused the message: {exc.errcode} {exc.errmsg}")
+
+
+def _maybe_sent(exc: WeChatUnavailable) -> bool:
+    """Whether WeChat may have received the request. Not when the connection was never made
+    (refused, connect timeout, DNS) or when WeChat's front end answered 5xx (it handles the
+    request only behind it, and answers its own failures as errcode -1 with HTTP 200)."""
+    if exc.status is not None:
+        return False
+    return not isinstance(exc.__cause__, ConnectTimeoutError)
 
 
 def _token(fetch, *args) -> str:

@@ -37,9 +37,13 @@ class Message(KefuModel):
     channel = UnicodeAttribute()
     channel_message_id = UnicodeAttribute(null=True)
     created_at = NumberAttribute()
-    # Outbound only: pending -> sending -> delivered | undeliverable | failed
+    # Outbound only: pending -> sending -> delivered | undeliverable | failed | unknown
+    # (unknown: a send to WeChat whose outcome was lost; the agent decides, kefu.outbound)
     delivery_status = UnicodeAttribute(null=True)
     delivery_error = UnicodeAttribute(null=True)
     delivery_attempts = NumberAttribute(null=True)
     delivery_claimed_at = NumberAttribute(null=True)
     delivered_at = NumberAttribute(null=True)
+    # Set just before the call to the channel, removed with its recorded outcome: still set on
+    # a later claim means that call's outcome is unknown (kefu.outbound).
+    delivery_call_at = NumberAttribute(null=True)

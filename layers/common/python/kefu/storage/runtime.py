@@ -4,6 +4,7 @@ pk = "DEDUPE#<shop>#<channel>#<key>"    an inbound message already stored (WeCha
 pk = "TOKEN#<shop>#wechat"              the shop's WeChat access token, shared by all instances
 pk = "SHOPEVENT#<shop>#<event_id>"      an event from the shop's back end already applied
 pk = "PUSHNONCE#<shop>#<ts>#<nonce>"    a WeChat push's (timestamp, nonce) already used
+pk = "RATE#<shop>#<what>#<who>#<window>" a fixed-window counter (kefu.limits)
 """
 
 from __future__ import annotations
@@ -75,3 +76,17 @@ class PushNonce(_RuntimeItem):
     @staticmethod
     def key(shop_id: str, timestamp: int, nonce: str) -> str:
         return f"PUSHNONCE#{shop_id}#{timestamp}#{nonce}"
+
+
+class RateCounter(_RuntimeItem):
+    """One fixed window of one limit (kefu.limits): the window is in the key, so a new window
+    starts from nothing and an old one only waits for TTL; no key outlives its window's use."""
+
+    class Meta(_RuntimeItem.Meta):
+        abstract = False
+
+    hits = NumberAttribute(null=True)
+
+    @staticmethod
+    def key(shop_id: str, what: str, who: str, window_start_s: int) -> str:
+        return f"RATE#{shop_id}#{what}#{who}#{window_start_s}"

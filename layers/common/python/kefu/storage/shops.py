@@ -52,6 +52,10 @@ class ShopProfile(KefuModel):
     # transaction): intake reads the cached profile anyway, so it knows without a request
     # whether a new conversation opens with the bot (docs/decisions.md).
     bot_enabled = BooleanAttribute(null=True)
+    # Limits (kefu.limits); unset = the defaults there. Messages per customer per 10 s on
+    # kefu's client API, and customer logins per minute for the whole shop.
+    customer_message_limit = NumberAttribute(null=True)
+    customer_login_limit = NumberAttribute(null=True)
     # The mall the shop sells in (None: a stand-alone shop). Its bot answers from that mall's
     # platform entries; the mall's operator is the shop whose id equals the mall id, and its
     # staff with role "platform" manage them (docs/decisions.md "Tenancy in a mall").

@@ -580,7 +580,7 @@ def resolved_event(t: Ticket) -> events.DomainEvent:
         ),
         t.shop_id,
         f"{events.TICKET_RESOLVED}:{t.ticket_id}:{t.resolved_at}",
-        occurred_at=t.resolved_at,
+        occurred_at=int(t.resolved_at),
     )
 
 

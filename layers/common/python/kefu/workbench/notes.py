@@ -98,7 +98,7 @@ def _notify(
                     ),
                     actor.shop_id,
                     f"{events.STAFF_MENTIONED}:{msg.message_id}:{username}",
-                    occurred_at=msg.created_at,
+                    occurred_at=int(msg.created_at),
                 )
                 for username in mentions
             ]
