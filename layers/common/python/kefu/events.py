@@ -156,7 +156,7 @@ def decode(detail: dict[str, Any] | Event) -> Event:
         return detail
     kind = detail.get("type")
     contract = c.CATALOG.get(kind) if isinstance(kind, str) else None
-    if contract is None:
+    if contract is None or not isinstance(kind, str):
         raise BadEvent("unknown_type", f"no contract for event type {kind!r}")
     shop_id = detail.get("shop_id")
     if not isinstance(shop_id, str) or not shop_id:
@@ -168,7 +168,8 @@ def decode(detail: dict[str, Any] | Event) -> Event:
         data = msgspec.convert(detail.get("data") or {}, contract)
     except msgspec.ValidationError as exc:
         raise BadEvent("malformed_data", f"{kind}: {exc}") from None
-    return Event(kind, shop_id, detail.get("event_id"), occurred_at, data)
+    event_id = detail.get("event_id")
+    return Event(kind, shop_id, event_id if isinstance(event_id, str) else None, occurred_at, data)
 
 
 def from_doc(shop_id: str, doc: dict[str, Any]) -> DomainEvent:

@@ -100,7 +100,7 @@ def _change(
                 contracts.AgentStatusChanged(
                     username=username,
                     status=after["status"],
-                    previous_status=before["status"],
+                    previous_status=str(before["status"]) if before["status"] else None,
                     capacity=after["capacity"],
                     by=actor.username,
                 ),

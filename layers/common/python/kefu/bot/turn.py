@@ -52,7 +52,7 @@ def handle(detail: dict[str, Any] | events.Event) -> dict[str, Any]:
     shop_id, data = event.shop_id, event.data
     side: dict[str, Any] = {}  # side effects already done (the off-hours ticket)
     for _ in range(MAX_ATTEMPTS):
-        snap = read(shop_id, data.conversation_id, data.customer_id, data.message_id)
+        snap = read(shop_id, data.conversation_id, data.customer_id or "", data.message_id)
         if snap.done is not None:
             republish(shop_id, snap.done.events or [])
             return {"duplicate": True, "outcome": snap.done.outcome}

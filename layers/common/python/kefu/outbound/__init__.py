@@ -219,6 +219,8 @@ def _announce(
 
 
 def _send(shop_id: str, data: contracts.ReplyCreated, *, record_call: Callable[[], None]) -> None:
+    if data.reply_to is None:  # no channel address: fails, and ends in the DLQ, as before
+        raise ValueError(f"reply {data.message_id} has no reply_to")
     kind, _, external_id = data.reply_to.partition(":")
     if kind == "wechat_openid":
         _send_wechat(shop_id, external_id, data, record_call)

@@ -139,7 +139,7 @@ def plan(detail: dict[str, Any] | events.Event) -> Plan:
     kind, shop_id = event.type, event.shop_id
     # The frame carries the event's data as published (the contract's fields once decoded).
     raw = detail.get("data") if isinstance(detail, dict) else None
-    data: dict[str, Any] = dict(raw) if raw else msgspec.to_builtins(event.data)
+    data: Any = dict(raw) if raw else msgspec.to_builtins(event.data)
     out = Plan(data=data)
     by = _by(data)
 

@@ -575,7 +575,7 @@ def resolved_event(t: Ticket) -> events.DomainEvent:
             customer_id=t.customer_id,
             conversation_id=t.conversation_id,
             resolution_note=t.resolution_note,
-            resolved_at=t.resolved_at,
+            resolved_at=int(t.resolved_at) if t.resolved_at is not None else None,
             by=t.resolved_by,
         ),
         t.shop_id,
