@@ -9,6 +9,11 @@ written by hand and left alone.
     python -m infra.openapi --check   # exit 1 and print a diff if the document is stale
     python -m infra.openapi --write   # rewrite the generated block only
 
+The other way round, the query parameters the document declares with a type the functions can
+check (an enum, an integer, a boolean) are written to the layer's kefu/query_params.json, which
+kefu.http checks every request against (kefu.validation.check_query): the document is the one
+declaration of which values a query parameter takes.
+
 Run it with the layer on the path, as the tests do (pyproject's pythonpath) or with
 ``PYTHONPATH=layers/common/python``.
 """
@@ -19,6 +24,7 @@ import argparse
 import difflib
 import importlib
 import importlib.util
+import json
 import re
 import sys
 from pathlib import Path
@@ -35,6 +41,9 @@ BEGIN = "    # BEGIN GENERATED request bodies (python -m infra.openapi --write; 
 END = "    # END GENERATED request bodies\n"
 INDENT = "    "
 REF_TEMPLATE = "#/components/schemas/{name}"
+QUERY_RULES = LAYER / "kefu" / "query_params.json"
+# The schema keywords of a query parameter that kefu.validation.check_query enforces.
+QUERY_KEYWORDS = ("type", "enum", "minimum", "maximum")
 
 # Component name -> "module:attribute" of the struct (or tagged union) a handler decodes.
 REQUEST_BODIES: dict[str, str] = {
@@ -187,12 +196,65 @@ def diff(path: Path = DOCUMENT) -> str:
     """A unified diff from the document to its up-to-date form; empty when in step."""
     current = path.read_text(encoding="utf-8")
     wanted = sync(current)
-    return "".join(
+    text = "".join(
         difflib.unified_diff(
             current.splitlines(True),
             wanted.splitlines(True),
             fromfile=str(path),
             tofile=f"{path} (generated)",
+        )
+    )
+    if path == DOCUMENT:
+        text += query_rules_diff(yaml.safe_load(current))
+    return text
+
+
+def _resolve(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        target: Any = document
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def query_rules(document: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """ "METHOD /path" -> {parameter: the checkable part of its schema}, for the parameters
+    whose values are constrained beyond free text."""
+    rules: dict[str, dict[str, dict[str, Any]]] = {}
+    for path, item in sorted((document.get("paths") or {}).items()):
+        for method in sorted(m for m in item if m in HTTP_METHODS):
+            params = [*item.get("parameters", []), *item[method].get("parameters", [])]
+            found: dict[str, dict[str, Any]] = {}
+            for param in (_resolve(document, p) for p in params):
+                schema = _resolve(document, param.get("schema") or {})
+                if param.get("in") != "query":
+                    continue
+                if "enum" not in schema and schema.get("type") not in ("integer", "boolean"):
+                    continue
+                found[param["name"]] = {k: schema[k] for k in QUERY_KEYWORDS if k in schema}
+            if found:
+                rules[f"{method.upper()} {path}"] = found
+    return rules
+
+
+def render_query_rules(document: dict[str, Any]) -> str:
+    # One operation a line: a change to the document is a one-line change here.
+    lines = [
+        f"  {json.dumps(op)}: {json.dumps(params, ensure_ascii=False, sort_keys=True)}"
+        for op, params in query_rules(document).items()
+    ]
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
+def query_rules_diff(document: dict[str, Any]) -> str:
+    current = QUERY_RULES.read_text(encoding="utf-8") if QUERY_RULES.exists() else ""
+    return "".join(
+        difflib.unified_diff(
+            current.splitlines(True),
+            render_query_rules(document).splitlines(True),
+            fromfile=str(QUERY_RULES),
+            tofile=f"{QUERY_RULES} (generated from {DOCUMENT.name})",
         )
     )
 
@@ -257,8 +319,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.write:
         text = DOCUMENT.read_text(encoding="utf-8")
-        DOCUMENT.write_text(sync(text), encoding="utf-8")
-        print(f"wrote the request-body schemas of {DOCUMENT.relative_to(ROOT)}")
+        text = sync(text)
+        DOCUMENT.write_text(text, encoding="utf-8")
+        QUERY_RULES.write_text(render_query_rules(yaml.safe_load(text)), encoding="utf-8")
+        print(
+            f"wrote the request-body schemas of {DOCUMENT.relative_to(ROOT)} and "
+            f"{QUERY_RULES.relative_to(ROOT)}"
+        )
         return 0
     problems = diff()
     document = yaml.safe_load(DOCUMENT.read_text(encoding="utf-8"))

@@ -1,7 +1,11 @@
 """Notifier: domain events agents and customers should see at once (EventBridge -> SQS) pushed
-to their WebSocket connections, and the staff inbox. Who gets what: kefu.realtime.notify."""
+to their WebSocket connections, and the staff inbox. Who gets what: kefu.realtime.notify.
+
+Each event is handled once by its id (kefu.dedupe): a re-published `message.received` (WeChat
+retried the push) or a redelivered record sends no frame twice."""
 
 from kefu.consumers import event_consumer
+from kefu.dedupe import once
 from kefu.realtime.notify import notify
 
 
@@ -10,4 +14,4 @@ def _notify(event, record) -> dict:
     return {"sockets": outcome.sockets, "inbox_new": len(outcome.inbox_new)}
 
 
-logger, handler = event_consumer("notifier", _notify)
+logger, handler = event_consumer("notifier", once("notifier", _notify))

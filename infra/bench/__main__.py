@@ -7,11 +7,16 @@
   3. The built layer's size and what is in it.
   4. Warm latency percentiles of handlers through the local gateway.
 Requests are counted in-process (every botocore call), so the counts are exact and stable.
+
+The figures end the output as plain-text tables (`render_tables`); the full report is also
+written as JSON, and the run's log lines go to a file beside it (--out, default .bench/), so
+they do not interleave with the tables.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -293,17 +298,106 @@ def layer_report(layer_dir: Path | None) -> dict[str, Any]:
     }
 
 
+# --------------------------------------------------------------------------------- the tables
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.1f}" if abs(value) >= 1000 else f"{value:g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    if isinstance(value, list | tuple):
+        return ", ".join(_cell(v) for v in value) if value else "-"
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    return "-" if value is None else str(value)
+
+
+def _grid(rows: list[list[str]], header: list[str] | None = None) -> list[str]:
+    """Left-aligned first column, right-aligned figures, a rule under the header."""
+    every = ([header] if header else []) + rows
+    widths = [max(len(r[i]) for r in every) for i in range(len(every[0]))]
+
+    def line(row: list[str]) -> str:
+        first = row[0].ljust(widths[0])
+        rest = [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
+        return "  ".join([first, *rest]).rstrip()
+
+    out = []
+    if header:
+        out += [line(header), "  ".join("-" * w for w in widths)]
+    return out + [line(r) for r in rows]
+
+
+def _is_matrix(section: dict[str, Any]) -> bool:
+    """Rows that all have the same scalar columns (e.g. p50/p95/p99 per route)."""
+    values = list(section.values())
+    if not values or not all(isinstance(v, dict) and v for v in values):
+        return False
+    keys = list(values[0])
+    return all(list(v) == keys and not any(isinstance(x, dict) for x in v.values()) for v in values)
+
+
+def _section(title: str, section: Any, depth: int) -> list[str]:
+    out = [title, "=" * len(title)] if depth == 0 else [title, "-" * len(title)]
+    if not isinstance(section, dict):
+        return out + [_cell(section), ""]
+    if _is_matrix(section):
+        columns = list(next(iter(section.values())))
+        rows = [[name, *(_cell(v[c]) for c in columns)] for name, v in section.items()]
+        return out + _grid(rows, header=["", *columns]) + [""]
+    scalars = [[name, _cell(v)] for name, v in section.items() if not isinstance(v, dict)]
+    if scalars:
+        out += _grid(scalars) + [""]
+    for name, value in section.items():
+        if isinstance(value, dict):
+            out += _section(name if depth == 0 else f"{title} / {name}", value, depth + 1)
+    return out
+
+
+def render_tables(report: dict[str, Any]) -> str:
+    """The report as plain-text tables, one section per top-level figure."""
+    lines: list[str] = []
+    for title, section in report.items():
+        lines += _section(title, section, 0)
+    return "\n".join(lines).rstrip() + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.bench")
     parser.add_argument("--layer-dir", type=Path, default=ROOT / ".aws-sam/build/CommonLayer")
     parser.add_argument("--latency-requests", type=int, default=200)
     parser.add_argument("--import-runs", type=int, default=5)
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / ".bench", help="where report.json and bench.log go"
+    )
     args = parser.parse_args(argv)
 
     import logging
 
-    logging.basicConfig(level=logging.WARNING)
+    args.out.mkdir(parents=True, exist_ok=True)
+    log_file = args.out / "bench.log"
+    # The stack's and the functions' log lines go to the file: the tables end the output alone.
+    logging.basicConfig(level=logging.INFO, filename=log_file, force=True)
     report: dict[str, Any] = {}
+    # Functions run in this process and print their (powertools) log lines to stdout: into
+    # the log file with the rest, so that stdout holds only the tables.
+    with (
+        open(log_file, "a", encoding="utf-8") as log_stream,
+        contextlib.redirect_stdout(log_stream),
+    ):
+        _measure_all(args, report)
+    (args.out / "report.json").write_text(
+        json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    print(render_tables(report), end="")
+    print(f"\n(full report: {args.out / 'report.json'}; log: {log_file})")
+    return 0
+
+
+def _measure_all(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    import logging
+
     report["import time, ms (median of fresh processes)"] = import_times(args.import_runs)
     report["layer"] = layer_report(args.layer_dir)
     # The bot's own layer (jieba, re2, openpyxl), built beside the common one.
@@ -314,10 +408,8 @@ def main(argv: list[str] | None = None) -> int:
     from infra.bench import bot_turn  # noqa: PLC0415 - the bot's requests per turn
 
     report["bot turn"] = bot_turn.report()
-    print(
-        "DynamoDB requests per bot turn:",
-        report["bot turn"]["DynamoDB requests per bot turn"],
-        file=sys.stderr,
+    logging.getLogger("kefu.bench").info(
+        "DynamoDB requests per bot turn: %s", report["bot turn"]["DynamoDB requests per bot turn"]
     )
     from infra.bench import keyword_rules  # noqa: PLC0415 - the bot's keyword-rule matching
 
@@ -353,8 +445,6 @@ def main(argv: list[str] | None = None) -> int:
         pipe["Scans in the whole run"] = sum(
             1 for c in everything if c.service == "dynamodb" and c.operation == "Scan"
         )
-    print(json.dumps(report, ensure_ascii=False, indent=2))
-    return 0
 
 
 if __name__ == "__main__":

@@ -6,14 +6,16 @@ login (jscode2session), stable access tokens (with expiry, rollover and forced r
 customer-service messages, typing, subscription messages and temporary media upload.
 
 Tests drive it in-process (``requests()``, ``fail_next()``, ``expire_tokens()``, ``reset()``) or
-over HTTP through the same operations under ``/__standin__/``. Run it on its own with
-``python -m infra.local.wechat_standin --port 8089 --app wx123:secret``.
+over HTTP through the same operations under ``/__standin__/``; ``fail_next`` can also answer late
+(``delay``: past the caller's read timeout, the caller sees a timeout although WeChat acted).
+Run it on its own with ``python -m infra.local.wechat_standin --port 8089 --app wx123:secret``.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import json
 import secrets
@@ -96,6 +98,7 @@ class _Failure:
     errmsg: str | None
     http_status: int | None
     remaining: int
+    delay: float = 0.0
 
 
 @dataclass
@@ -197,16 +200,27 @@ class WeChatStandIn:
         errmsg: str | None = None,
         times: int = 1,
         http_status: int | None = None,
+        delay: float = 0.0,
     ) -> None:
         """Make the next ``times`` calls to ``path`` fail with a WeChat errcode (HTTP 200) or,
-        with ``http_status``, a bare HTTP error such as 503 from WeChat's front end."""
-        if errcode is None and http_status is None:
-            raise ValueError("fail_next needs errcode or http_status")
+        with ``http_status``, a bare HTTP error such as 503 from WeChat's front end.
+
+        ``delay`` (seconds) holds the answer back: with an errcode or status, a slow failure;
+        alone, the call is handled as usual (a message is sent) and only the answer is late, so a
+        caller whose read timeout is shorter sees a timeout for a call that took effect."""
+        if errcode is None and http_status is None and delay <= 0:
+            raise ValueError("fail_next needs errcode, http_status or delay")
         if times < 1:
             raise ValueError("times must be at least 1")
         with self._lock:
             self._failures.setdefault(path, deque()).append(
-                _Failure(errcode=errcode, errmsg=errmsg, http_status=http_status, remaining=times)
+                _Failure(
+                    errcode=errcode,
+                    errmsg=errmsg,
+                    http_status=http_status,
+                    remaining=times,
+                    delay=max(delay, 0.0),
+                )
             )
 
     def expire_tokens(self) -> None:
@@ -253,10 +267,14 @@ class WeChatStandIn:
         return self._handle(_Request(method, path, query, content_type, body))
 
     def _handle(self, req: _Request) -> tuple[int, bytes, str]:
-        """Answer one request: ``(http_status, body, content_type)``."""
+        """Answer one request: ``(http_status, body, content_type)``, without any delay."""
+        return self._answer(req)[:3]
+
+    def _answer(self, req: _Request) -> tuple[int, bytes, str, float]:
+        """``_handle`` plus how long to hold the answer back (slept outside the lock)."""
         with self._lock:
             if req.path.startswith(CONTROL_PREFIX):
-                return self._control(req)
+                return (*self._control(req), 0.0)
             record: dict[str, Any] = {
                 "method": req.method,
                 "path": req.path,
@@ -280,16 +298,20 @@ class WeChatStandIn:
                     record["json"] = None
             self._requests.append(record)
 
-            status, payload, text = self._dispatch(req)
+            failure = self._take_failure(req.path)
+            status, payload, text = self._dispatch(req, failure)
+            delay = failure.delay if failure is not None else 0.0
             record["http_status"] = status
             record["errcode"] = payload.get("errcode", 0) if payload is not None else None
+            record["delay"] = delay
             if payload is None:
-                return status, text.encode("utf-8"), "text/html; charset=utf-8"
-            return status, _json_bytes(payload), "application/json; charset=utf-8"
+                return status, text.encode("utf-8"), "text/html; charset=utf-8", delay
+            return status, _json_bytes(payload), "application/json; charset=utf-8", delay
 
-    def _dispatch(self, req: _Request) -> tuple[int, dict[str, Any] | None, str]:
-        failure = self._take_failure(req.path)
-        if failure is not None:
+    def _dispatch(
+        self, req: _Request, failure: _Failure | None
+    ) -> tuple[int, dict[str, Any] | None, str]:
+        if failure is not None and (failure.errcode is not None or failure.http_status is not None):
             if failure.http_status is not None:
                 if failure.errcode is not None:
                     return failure.http_status, _error(failure.errcode, failure.errmsg), ""
@@ -475,6 +497,7 @@ class WeChatStandIn:
                     errmsg=spec.get("errmsg"),
                     times=int(spec.get("times", 1)),
                     http_status=spec.get("http_status"),
+                    delay=float(spec.get("delay", 0)),
                 )
                 result = {"ok": True}
             elif req.method == "POST" and action == "expire-tokens":
@@ -616,11 +639,19 @@ def _make_handler(standin: WeChatStandIn) -> type[BaseHTTPRequestHandler]:
                 content_type=self.headers.get("Content-Type", ""),
                 body=body,
             )
+            delay = 0.0
             try:
-                status, payload, content_type = standin._handle(req)
+                status, payload, content_type, delay = standin._answer(req)
             except Exception as exc:  # surface stand-in bugs to the test instead of hanging
                 status, content_type = 500, "text/plain; charset=utf-8"
                 payload = f"stand-in error: {exc!r}".encode()
+            if delay:
+                time.sleep(delay)  # a slow WeChat: the caller's read timeout may fire first
+            # The caller may have given up waiting (its timeout): then nothing is left to answer.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self._write(status, payload, content_type)
+
+        def _write(self, status: int, payload: bytes, content_type: str) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))

@@ -16,7 +16,7 @@ import pytest
 from infra.local.__main__ import demo_data_hook, wechat_standin_hook
 from infra.local.stack import LocalStack
 from tests.integration.kefu_http import Api, StandIn, wait_for
-from tests.support.aws import reset_kefu_caches
+from tests.support.aws import drop_model_connections, reset_kefu_caches
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,6 +25,7 @@ def _fresh_kefu_caches(stack: LocalStack) -> None:
     """kefu caches settings, boto3 clients, secrets, shops and WeChat tokens per process: drop
     what earlier tests (or another stack) cached, now that the stack's environment is set."""
     reset_kefu_caches()
+    drop_model_connections()
 
 
 @pytest.fixture(scope="package")
@@ -53,6 +54,7 @@ def stack() -> Iterator[LocalStack]:
     finally:
         local.stop()
         reset_kefu_caches()
+        drop_model_connections()
 
 
 @pytest.fixture(scope="package")

@@ -113,3 +113,47 @@ def test_push_for_an_unknown_shop_or_without_signature_is_refused(api: Api):
     assert unsigned.status_code == 401, unsigned.text
     huge = api.post("/v1/wechat/demo/push", data=b"x" * (65 * 1024), headers=JSON)
     assert huge.status_code == 413, huge.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "params", "code"),
+    [
+        ("GET", "/v1/audit", {"target_type": "AAA"}, "invalid_target_type"),
+        ("GET", "/v1/knowledge/export", {"format": "garbage"}, "invalid_format"),
+        ("POST", "/v1/knowledge/publish", {"scope": "everyone"}, "invalid_scope"),
+        ("GET", "/v1/conversations", {"limit": ""}, "invalid_limit"),
+        ("GET", "/v1/notifications", {"unread": "null"}, "invalid_unread"),
+    ],
+)
+def test_query_values_outside_the_documented_ones_are_400(
+    api: Api, owner: str, method, path, params, code
+):
+    resp = api.request(method, path, params=params, headers={"Authorization": f"Bearer {owner}"})
+    assert resp.status_code == 400, resp.text
+    assert _error(resp)["code"] == code
+
+
+def test_a_body_that_is_not_utf8_and_a_customer_token_on_a_staff_route(api: Api, customer: str):
+    latin = api.post(
+        "/v1/messages", customer, data=b'{"type":"text","text":"\xe9t\xe9"}', headers=JSON
+    )
+    assert latin.status_code == 400, latin.text
+    assert _error(latin)["code"] == "malformed_json"
+    staff = api.get("/v1/conversations", customer)
+    assert staff.status_code == 401, staff.text
+    assert "a customer token was given" in _error(staff)["message"]
+
+
+def test_a_cursor_is_for_one_shop_and_one_query(api: Api, owner: str, agent2: str):
+    first = api.get("/v1/conversations", owner, params={"limit": "1"})
+    cursor = first.json()["next_cursor"]
+    assert cursor, first.text
+    more = api.get("/v1/conversations", owner, params={"limit": "2", "cursor": cursor})
+    assert more.status_code == 200, more.text
+    for token, params in [
+        (owner, {"cursor": cursor, "status": "queued"}),  # another query
+        (agent2, {"cursor": cursor}),  # the same query, in another shop
+    ]:
+        resp = api.get("/v1/conversations", token, params=params)
+        assert resp.status_code == 400, resp.text
+        assert _error(resp)["code"] == "invalid_cursor"

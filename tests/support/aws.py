@@ -43,6 +43,20 @@ def reset_kefu_caches() -> None:
     limits.clear_cache()
 
 
+def drop_model_connections() -> None:
+    """pynamodb keeps each model's connection (a botocore client bound to the endpoint of the
+    moment) until its table name changes; two local stacks in one session (tests/contract,
+    then tests/integration) have the same table names on different moto ports. (Not part of
+    reset_kefu_caches: unit tests share one in-process moto, and a new connection costs CPU.)"""
+    from kefu.storage.base import KefuModel
+
+    pending = [KefuModel]
+    while pending:
+        model = pending.pop()
+        model._connection = None
+        pending.extend(model.__subclasses__())
+
+
 @dataclass
 class KefuEnv:
     """Handles on the fake AWS for one test."""

@@ -364,6 +364,9 @@ class TestMediaUpload:
         assert answer["errcode"] == 40007
 
 
+SEND_PATH = "/cgi-bin/message/custom/send"
+
+
 class TestFailureInjection:
     PATH = "/cgi-bin/message/custom/typing"
 
@@ -405,6 +408,34 @@ class TestFailureInjection:
         standin.fail_next(self.PATH, errcode=45015)
         self.typing(call, token)
         assert standin.requests(self.PATH)[0]["errcode"] == 45015
+
+    def test_a_delay_alone_acts_then_answers_late_past_the_callers_timeout(
+        self, call, standin, token
+    ):
+        standin.fail_next(SEND_PATH, delay=1.0)
+        late = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=1, read=0.3))
+        payload = {"touser": OPENID, "msgtype": "text", "text": {"content": "late"}}
+        with pytest.raises(urllib3.exceptions.ReadTimeoutError):
+            late.request(
+                "POST",
+                f"{standin.url}{SEND_PATH}?access_token={token}",
+                body=json.dumps(payload).encode(),
+                headers={"Content-Type": "application/json"},
+            )
+        # WeChat acted although the caller saw a timeout: the message was sent.
+        [sent] = standin.requests(SEND_PATH)
+        assert (sent["errcode"], sent["delay"]) == (0, 1.0)
+
+    def test_a_delayed_failure_answers_the_failure_late(self, call, standin, token):
+        standin.fail_next(self.PATH, http_status=502, delay=0.2)
+        assert self.typing(call, token)[0] == 502
+        assert standin.requests(self.PATH)[0]["delay"] == 0.2
+
+    def test_delay_over_the_control_api(self, call, standin, token):
+        status, _ = call("POST", "/__standin__/fail", json_body={"path": self.PATH, "delay": 0.1})
+        assert status == 200
+        assert errcode(self.typing(call, token)[1]) == 0
+        assert standin.requests(self.PATH)[0]["delay"] == 0.1
 
     @pytest.mark.parametrize(
         "kwargs", [{}, {"errcode": 45015, "times": 0}], ids=["no-failure", "zero-times"]

@@ -272,3 +272,25 @@ def test_require_names_the_missing_permission_and_refuses_customers():
     assert p.CONVERSATIONS_ASSIGN in err.value.message
     with pytest.raises(Forbidden):
         p.require(CUSTOMER, p.CONVERSATIONS_READ)
+
+
+def test_a_customer_token_on_a_staff_endpoint_says_so_without_library_internals(kefu_env):
+    token, _ = issue_customer_token(CUSTOMER)
+    with pytest.raises(Unauthorized) as err:
+        verify_staff_token(token)
+    assert _code(err) == "invalid_token"
+    message = err.value.message
+    assert "needs a staff token; a customer token was given" in message
+    assert "signing key" not in message and "None" not in message
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["not-a-jwt", jwt.encode({"sub": "x"}, "k" * 32, algorithm="HS256")],
+    ids=["garbage", "hs256-without-kid"],
+)
+def test_other_non_staff_tokens_are_explained_in_the_callers_terms(kefu_env, token):
+    with pytest.raises(Unauthorized) as err:
+        verify_staff_token(token)
+    assert "/v1/staff/login" in err.value.message
+    assert "signing key" not in err.value.message and "None" not in err.value.message

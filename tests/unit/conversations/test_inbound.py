@@ -30,6 +30,21 @@ def test_first_message_opens_a_queued_conversation_in_the_default_queue(kefu_env
     assert customer.open_conversation_id == r.conversation_id
 
 
+def test_a_queued_conversation_is_listed_with_when_it_started_waiting(kefu_env):
+    from kefu.conversations.service import ListFilter, list_conversations
+
+    from tests.support.factories import make_staff
+
+    make_shop("shop-a")
+    r = customer_says("shop-a", "openid-1", "在吗？", at=1_700_000_000_000)
+    conv = Conversation.get("shop-a", r.conversation_id)
+    assert conv.queued_at == conv.opened_at == 1_700_000_000_000
+    listed, _ = list_conversations(
+        make_staff("shop-a", "agent1"), ListFilter(status="queued"), limit=10, cursor=None
+    )
+    assert [c["queued_at"] for c in listed] == [1_700_000_000_000]
+
+
 def test_next_messages_append_to_the_same_conversation_in_time_order(kefu_env):
     make_shop("shop-a")
     first = customer_says("shop-a", "openid-1", "one", at=1_700_000_000_000)

@@ -287,6 +287,20 @@ def test_a_supervisor_assigning_a_conversation_that_changed_meanwhile_gets_a_con
     assert Conversation.get("shop-a", cid).assignee == "agent2"
 
 
+@pytest.mark.parametrize("to", ["agent1", "agent2"])
+def test_assigning_a_resolved_conversation_is_a_conflict_not_a_crash(shop, to):
+    from kefu.storage.workbench import AgentState
+
+    cid = _conversation("o-1")
+    service.assign(shop["sup"], cid, AssignRequest(assignee="agent1"))
+    service.resolve(shop["sup"], cid)
+    with pytest.raises(Conflict) as err:  # to its previous assignee: one item twice, before
+        service.assign(shop["sup"], cid, AssignRequest(assignee=to))
+    assert err.value.code == "not_open" and "resolved" in err.value.message
+    # The resolve gave agent1 their slot back; nothing took it again, or twice.
+    assert int(AgentState.get("shop-a", AgentState.key("agent1")).active) == 0
+
+
 def test_an_agent_cannot_assign(shop):
     cid = _conversation("o-1")
     with pytest.raises(Forbidden):

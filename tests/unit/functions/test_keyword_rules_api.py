@@ -76,7 +76,7 @@ def test_invalid_rules_answer_400_with_the_reason(gateway, staff_token, shops):
     assert (unknown.status, unknown.error["code"]) == (400, "unknown_variable")
     created = gateway.post(RULES, token=sup, json_body=REFUND).json()
     empty = gateway.patch(f"{RULES}/{created['rule_id']}", token=sup, json_body={})
-    assert (empty.status, empty.error["code"]) == (400, "empty_change")
+    assert (empty.status, empty.json()) == (200, created)  # {} is a no-op, not an error
     paging = gateway.get(RULES, token=sup, query={"limit": "0"})
     assert (paging.status, paging.error["code"]) == (400, "invalid_limit")
 

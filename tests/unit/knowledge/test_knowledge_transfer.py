@@ -134,7 +134,8 @@ def test_a_csv_export_is_utf8_with_a_bom_and_readable_columns(staff, knowledge):
     assert sale["tags"] == "促销|双十一"
     assert sale["valid_from"] == "2024-11-12 00:00:00"  # Beijing time
     assert sale["valid_until"] == "2024-11-13 00:00:00.123"
-    assert by_question["=SUM(A1) 是什么"]["enabled"] == "false"
+    # A cell a spreadsheet would run as a formula is text (OWASP CSV injection).
+    assert by_question["'=SUM(A1) 是什么"]["enabled"] == "false"
     assert by_question["怎么退货？"]["similar_questions"] == "如何退货\n退货流程 | 步骤"
 
 
@@ -312,3 +313,68 @@ def test_a_large_export_comes_as_a_download_link(staff, knowledge, monkeypatch):
     (obj,) = listed["Contents"]
     body = boto3.client("s3").get_object(Bucket="kefu-test-knowledge", Key=obj["Key"])
     assert body["Body"].read().decode("utf-8-sig").startswith("question,")
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_csv_cells_that_a_spreadsheet_would_evaluate_are_exported_as_text(staff, start):
+    question = f'{start}HYPERLINK("http://evil.example") 是什么'
+    entries.create_entry(
+        staff["sup"],
+        None,
+        new_entry(question, answer=f"{start}1+1", category=f"{start}cmd", tags=[f"{start}x"]),
+    )
+    data = base64.b64decode(transfer.export_entries(staff["sup"], None, "csv")["content_base64"])
+    [row] = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    [stored] = all_entries(staff["sup"])
+    dangerous = [c for c in row.values() if c.lstrip("'").startswith(transfer.FORMULA_START)]
+    assert dangerous, "the entry keeps at least one cell that starts with " + repr(start)
+    assert all(c.startswith("'") for c in dangerous), row
+    # ... and imports back to the same entry (import trims an answer's outer whitespace).
+    assert do_import(staff["other"], data)["created"] == 1
+    if start.strip():
+        assert all_entries(staff["other"]) == [stored]
+
+
+def _zip_with(extra: dict[str, bytes], base: bytes) -> bytes:
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(base)) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            if item.filename not in extra:
+                dst.writestr(item, src.read(item))
+        for name, payload in extra.items():
+            dst.writestr(name, payload, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        # 200 MB of one repeated byte: a ~200 KB zip bomb.
+        {"xl/worksheets/sheet1.xml": b" " * (200 * 2**20)},
+        # A shared-strings table that declares ten million texts.
+        {
+            "xl/sharedStrings.xml": b'<?xml version="1.0"?><sst xmlns="http://schemas.'
+            b'openxmlformats.org/spreadsheetml/2006/main" count="10000000" '
+            b'uniqueCount="10000000"><si><t>a</t></si></sst>'
+        },
+    ],
+    ids=["bomb", "shared-strings"],
+)
+def test_an_xlsx_that_would_unpack_into_too_much_is_refused_before_it_is_read(staff, extra):
+    import tracemalloc
+
+    from kefu.errors import PayloadTooLarge
+
+    data = _zip_with(extra, xlsx_file([["问题", "", "答案"]]))
+    assert len(data) < 2 * 2**20
+    tracemalloc.start()
+    try:
+        with pytest.raises(PayloadTooLarge) as refused:
+            do_import(staff["sup"], data, "xlsx")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert refused.value.code == "workbook_too_large"
+    assert peak < 32 * 2**20, f"refusing it took {peak // 2**20} MB"

@@ -192,6 +192,40 @@ def test_a_reply_goes_to_the_customers_in_app_sockets_without_the_channel_addres
     assert sockets.frames(agent) == []
 
 
+def test_a_reply_frame_names_the_agent_by_display_name_never_by_username(shop, sockets):
+    from kefu.storage.shops import StaffMember
+
+    member = StaffMember.get(shop, StaffMember.key("agent1"))
+    member.update(actions=[StaffMember.display_name.set("小王")])
+    phone = connected(shop, "customer", "cus_1")
+    for sender in ({"type": "agent", "id": "agent1"}, {"type": "agent", "id": "agent2"}):
+        notify(
+            event(
+                "reply.created",
+                {
+                    "conversation_id": "c",
+                    "message_id": "m1",
+                    "customer_id": "cus_1",
+                    "sender": sender,
+                },
+            )
+        )
+    bot = {"type": "bot", "id": None}
+    notify(
+        event(
+            "reply.created",
+            {"conversation_id": "c", "message_id": "m2", "customer_id": "cus_1", "sender": bot},
+        )
+    )
+    frames = sockets.frames(phone)
+    assert [f["data"]["sender"] for f in frames] == [
+        {"type": "agent", "name": "小王"},
+        {"type": "agent", "name": None},  # no display name set: still not the username
+        {"type": "bot"},
+    ]
+    assert "agent1" not in str(frames) and "agent2" not in str(frames)
+
+
 def test_delivery_status_goes_to_the_conversations_agent(shop, sockets):
     received = customer_says(shop, "oOpenId0001", "在吗")
     service.claim(make_staff(shop, "agent1"), received.conversation_id)

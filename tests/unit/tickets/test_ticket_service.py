@@ -286,3 +286,18 @@ def test_a_public_comment_without_a_conversation_is_stored_only(shop, kefu_env):
     out = service.add_comment(shop["sup"], tid, NewComment(body="x", visibility="public"))
     assert out["comment"]["delivery"] == "stored"
     assert kefu_env.events("reply.created") == []
+
+
+def test_the_schema_says_a_resolution_note_goes_with_resolving():
+    """The request schema clients (and fuzzers) read states the rule update_ticket enforces:
+    `{"status": "new", "resolution_note": ...}` fits the types but is a 400 invalid_change."""
+    from pathlib import Path
+
+    import yaml
+
+    doc = yaml.safe_load(
+        (Path(__file__).resolve().parents[3] / "docs" / "openapi.yaml").read_text("utf-8")
+    )
+    note = doc["components"]["schemas"]["TicketChange"]["properties"]["resolution_note"]
+    assert "status: resolved" in note["description"]
+    assert "invalid_change" in note["description"]

@@ -52,6 +52,9 @@ def test_update_and_delete(shop):
         ["tracking_number"],
         "发货",
     )
+    # {} changes nothing: the quick reply as it is, not an error.
+    same = qr.update_quick_reply(shop["sup"], created["quick_reply_id"], QuickReplyChange())
+    assert same == qr.get_quick_reply(shop["sup"], created["quick_reply_id"]).to_public()
     with pytest.raises(Forbidden):  # agents use shop replies, they do not change them
         qr.delete_quick_reply(shop["agent1"], created["quick_reply_id"])
     qr.delete_quick_reply(shop["sup"], created["quick_reply_id"])

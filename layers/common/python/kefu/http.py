@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 from chalice import Chalice, ChaliceUnhandledError, Response
 
 from kefu.errors import KefuError, Unauthorized
-from kefu.validation import DEFAULT_MAX_BODY, decode_body
+from kefu.pagination import query_scope, set_query_scope
+from kefu.validation import DEFAULT_MAX_BODY, check_query, decode_body
 
 T = TypeVar("T")
 log = logging.getLogger("kefu")
@@ -93,6 +94,7 @@ def install_error_handling(app: Chalice) -> None:
     @app.middleware("http")
     def _errors(event: Any, get_response: Any) -> Response:
         try:
+            _check_request(event)
             response = _common_shape(get_response(event), _request_id(app))
         except Exception as raised:
             exc = raised.original if isinstance(raised, _ViewFailed) else raised
@@ -111,6 +113,18 @@ def install_error_handling(app: Chalice) -> None:
                 _request_id(app),
             )
         return response
+
+
+def _check_request(event: Any) -> None:
+    """What holds for every route before its view runs: the query parameters have values
+    docs/openapi.yaml allows, and page cursors are tied to this request's query."""
+    ctx = getattr(event, "context", None) or {}
+    method = str(getattr(event, "method", "") or ctx.get("httpMethod") or "")
+    route = str(ctx.get("resourcePath") or "")
+    params = getattr(event, "query_params", None) or {}
+    path_params = getattr(event, "uri_params", None) or {}
+    set_query_scope(query_scope(method, route, path_params, params))
+    check_query(method, route, params)
 
 
 def bearer_token(app: Chalice) -> str:

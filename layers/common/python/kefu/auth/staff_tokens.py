@@ -79,15 +79,44 @@ def acting_on(actor: StaffActor, shop_id: str) -> StaffActor:
     )
 
 
+def _check_looks_like_staff_token(token: str) -> None:
+    """Say what is wrong in the caller's terms (not the JWT library's) when the token is not a
+    staff access token at all. Nothing here is trusted: the signature is checked after."""
+    from kefu.auth.customer_tokens import AUDIENCE as CUSTOMER_AUDIENCE
+
+    try:
+        header = jwt.get_unverified_header(token)
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise Unauthorized(
+            "the bearer token is not a JWT: send the access_token from /v1/staff/login",
+            code="invalid_token",
+        ) from None
+    if claims.get("aud") == CUSTOMER_AUDIENCE:
+        raise Unauthorized(
+            "this endpoint needs a staff token; a customer token was given (staff sign in at "
+            "/v1/staff/login)",
+            code="invalid_token",
+        )
+    if header.get("alg") != "RS256" or not header.get("kid"):
+        raise Unauthorized(
+            "this endpoint needs a staff access token from /v1/staff/login", code="invalid_token"
+        )
+
+
 def staff_identity(token: str) -> tuple[str, str]:
     """(shop_id, username) from a verified token, offline; the staff record is not read yet."""
     conf = settings()
+    _check_looks_like_staff_token(token)
     try:
         signing_key = _jwks_client().get_signing_key_from_jwt(token)
     except jwt.PyJWKClientConnectionError as exc:
         raise UpstreamUnavailable(f"cannot fetch the user pool's keys: {exc}") from None
-    except jwt.PyJWTError as exc:
-        raise Unauthorized(f"invalid staff token: {exc}", code="invalid_token") from None
+    except jwt.PyJWTError:
+        raise Unauthorized(
+            "this token was not signed by kefu's staff sign-in: sign in again at /v1/staff/login",
+            code="invalid_token",
+        ) from None
     try:
         claims = jwt.decode(
             token,
@@ -98,8 +127,12 @@ def staff_identity(token: str) -> tuple[str, str]:
         )
     except jwt.ExpiredSignatureError:
         raise Unauthorized("token expired: log in again", code="token_expired") from None
-    except jwt.PyJWTError as exc:
-        raise Unauthorized(f"invalid staff token: {exc}", code="invalid_token") from None
+    except jwt.PyJWTError:
+        raise Unauthorized(
+            "invalid staff token (its signature, issuer or claims do not check out): sign in "
+            "again at /v1/staff/login",
+            code="invalid_token",
+        ) from None
     if claims.get("token_use") != "access":
         raise Unauthorized("send the access token, not the id token", code="invalid_token")
     if conf.user_pool_client_id and claims.get("client_id") != conf.user_pool_client_id:

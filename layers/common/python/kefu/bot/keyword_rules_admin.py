@@ -161,9 +161,9 @@ def create_rule(actor: StaffActor, req: NewKeywordRule) -> dict:
 def update_rule(actor: StaffActor, rule_id: str, change: KeywordRuleChange) -> dict:
     p.require(actor, p.KEYWORD_RULES_MANAGE)
     fields = msgspec.to_builtins(change)
-    if not fields:
-        raise BadRequest("send at least one field to change", code="empty_change")
     rule = _get(actor.shop_id, rule_id)
+    if not fields:
+        return rule.to_public()  # {} changes nothing (as a merge patch): no write, no audit
     before = rule.definition()
     merged = {**before, **fields}
     try:

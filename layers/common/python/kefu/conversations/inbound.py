@@ -341,6 +341,8 @@ def _open(msg: InboundMessage, message_id: str, *, replacing: str | None) -> Rec
         shop_status=f"{msg.shop_id}#{status}",
         shop_queue=f"{msg.shop_id}#{msg.default_queue}",
         opened_at=at,
+        # Waiting from its first message, not from when routing gets to it (which keeps it).
+        queued_at=at if status == "queued" else None,
         last_activity_at=at,
         last_message_at=at,
         last_customer_message_at=at,

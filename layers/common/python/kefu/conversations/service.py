@@ -179,13 +179,18 @@ def _assign(
             if conv.assignee
             else Conversation.assignee.does_not_exist()
         )
+    # Only an assigned conversation counts in its agent's load; and one agent's item may not
+    # appear twice in a transaction (DynamoDB refuses the whole request).
+    takes_load_from = (
+        conv.assignee if conv.status == "assigned" and conv.assignee != assignee else None
+    )
     try:
         with write_transaction() as tx:
             tx.update(conv, actions, condition=condition)
             agent, agent_actions = agent_increment(actor.shop_id, assignee, at)
             tx.update(agent, agent_actions, condition=None if force else agent_claim_condition())
-            if conv.assignee:
-                previous, previous_actions = agent_decrement(actor.shop_id, conv.assignee, at)
+            if takes_load_from:
+                previous, previous_actions = agent_decrement(actor.shop_id, takes_load_from, at)
                 tx.update(previous, previous_actions)
             tx.save(conversation_audit(actor, action, conv, before, after, at))
     except TransactWriteError as exc:
@@ -213,8 +218,8 @@ def _assign(
             occurred_at=at,
         )
     ]
-    if conv.assignee:
-        published.append(slot_freed_event(actor.shop_id, conv.assignee, "reassigned", at))
+    if takes_load_from:
+        published.append(slot_freed_event(actor.shop_id, takes_load_from, "reassigned", at))
     events.publish(*published)
     after.pop("force", None)
     return {**conv.to_public(), **after, "assigned_at": at, "last_activity_at": at}
@@ -251,6 +256,11 @@ def assign(actor: StaffActor, conversation_id: str, req: AssignRequest) -> dict:
         raise Conflict(f"{req.assignee} is disabled", code="staff_disabled")
     if conv.assignee == req.assignee and conv.status == "assigned":
         return conv.to_public()
+    if conv.status not in OPEN_STATUSES:
+        raise Conflict(
+            f"conversation is {conv.status}: it opens again when the customer writes",
+            code="not_open",
+        )
     return _assign(
         actor,
         conv,

@@ -9,6 +9,12 @@ A row with an entry_id updates that entry (or creates it with that id, so a file
 one shop imports into another); a row without one updates the live entry with the same standard
 question, or creates a new entry. Importing the same file twice changes nothing the second time.
 
+Hostile files: a CSV cell that a spreadsheet would run as a formula (it starts with =, +, -, @,
+a tab or a carriage return) is exported with a leading ' (OWASP CSV injection), which import
+takes off again; XLSX cells are always written as text. An XLSX archive is measured with
+zipfile before openpyxl opens it (uncompressed size, compression ratio, shared strings), so a
+small file cannot unpack into gigabytes.
+
 Every row is checked before anything is written: any bad row answers 400 `invalid_import` with
 the row-numbered errors (the header is row 1) and nothing is written. Then the entries are
 written in transactions of up to 49 entries (entry + version snapshot each, the head and one
@@ -37,7 +43,7 @@ from pynamodb.exceptions import TransactWriteError
 from kefu.auth.actors import StaffActor
 from kefu.aws import client
 from kefu.config import settings
-from kefu.errors import BadRequest, Conflict
+from kefu.errors import BadRequest, Conflict, PayloadTooLarge
 from kefu.ids import new_id, now_ms
 from kefu.knowledge import entries as kb
 from kefu.knowledge.common import (
@@ -59,6 +65,14 @@ EXPORT_URL_SECONDS = 900
 ENTRIES_PER_TRANSACTION = 49  # 2 items each + the head + the audit record <= 100
 MAX_ERRORS_SHOWN = 200
 MAX_BLANK_RUN = 1000
+# XLSX archives (a 5,000-row table is a few MB unpacked; openpyxl holds every shared string).
+MAX_XLSX_MEMBERS = 500
+MAX_XLSX_UNPACKED = 64 * 1024 * 1024
+MAX_XLSX_SHARED_STRINGS_BYTES = 16 * 1024 * 1024
+MAX_XLSX_SHARED_STRINGS = 200_000
+MAX_XLSX_RATIO = 100  # unpacked / packed, for any member over 1 MB unpacked
+# Characters that make a spreadsheet treat a CSV cell as a formula.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 COLUMNS = (*kb.CONTENT_FIELDS, "entry_id")
 ALIASES = {
@@ -111,9 +125,75 @@ def _csv_rows(data: bytes) -> list[list[Any]]:
                 "the CSV file is neither UTF-8 nor GB18030 text", code="invalid_file"
             ) from None
     try:
-        return list(csv.reader(io.StringIO(text, newline="")))
+        rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
         raise BadRequest(f"the CSV file cannot be read: {exc}", code="invalid_file") from None
+    return [[_unescape_cell(cell) for cell in row] for row in rows]
+
+
+def _escape_cell(value: str) -> str:
+    """OWASP CSV injection: a cell a spreadsheet would evaluate is made text by a leading '."""
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def _unescape_cell(value: str) -> str:
+    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_START) else value
+
+
+def _check_xlsx_archive(data: bytes) -> None:
+    """Refuse a workbook that would unpack into more than the limits, from the zip's central
+    directory alone (zipfile reads no more than a member's declared size, so the sizes hold)."""
+    import re
+    import zipfile
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise BadRequest(f"not an XLSX workbook: {exc}", code="invalid_file") from None
+    with archive:
+        members = archive.infolist()
+        if len(members) > MAX_XLSX_MEMBERS:
+            raise PayloadTooLarge(
+                f"the workbook holds {len(members)} files; at most {MAX_XLSX_MEMBERS}",
+                code="workbook_too_large",
+            )
+        unpacked = sum(m.file_size for m in members)
+        if unpacked > MAX_XLSX_UNPACKED:
+            raise PayloadTooLarge(
+                f"the workbook unpacks to {unpacked // 2**20} MB; at most "
+                f"{MAX_XLSX_UNPACKED // 2**20} MB: save it again without unused sheets or "
+                "formatting, or split it",
+                code="workbook_too_large",
+            )
+        for m in members:
+            if m.file_size > 2**20 and m.file_size > MAX_XLSX_RATIO * max(m.compress_size, 1):
+                raise PayloadTooLarge(
+                    f"{m.filename} is compressed {m.file_size // max(m.compress_size, 1)} to 1, "
+                    "far more than a spreadsheet is: refused as a zip bomb",
+                    code="workbook_too_large",
+                )
+        shared = next((m for m in members if m.filename == "xl/sharedStrings.xml"), None)
+        if shared is None:
+            return
+        if shared.file_size > MAX_XLSX_SHARED_STRINGS_BYTES:
+            raise PayloadTooLarge(
+                f"the workbook's text is {shared.file_size // 2**20} MB; at most "
+                f"{MAX_XLSX_SHARED_STRINGS_BYTES // 2**20} MB",
+                code="workbook_too_large",
+            )
+        try:
+            with archive.open(shared) as f:
+                head = f.read(1024).decode("utf-8", "replace")
+        except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
+            raise BadRequest(f"not an XLSX workbook: {exc}", code="invalid_file") from None
+        # openpyxl keeps one Python string per unique text.
+        declared = re.search(r'uniqueCount="(\d+)"', head) or re.search(r'\bcount="(\d+)"', head)
+        if declared and int(declared.group(1)) > MAX_XLSX_SHARED_STRINGS:
+            raise PayloadTooLarge(
+                f"the workbook declares {declared.group(1)} different texts; at most "
+                f"{MAX_XLSX_SHARED_STRINGS}",
+                code="workbook_too_large",
+            )
 
 
 def _xlsx_rows(data: bytes) -> list[list[Any]]:
@@ -121,6 +201,7 @@ def _xlsx_rows(data: bytes) -> list[list[Any]]:
 
     from openpyxl import load_workbook
 
+    _check_xlsx_archive(data)
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (BadZipFile, KeyError, ValueError, OSError) as exc:
@@ -508,7 +589,7 @@ def _csv_bytes(rows: list[list[str]]) -> bytes:
     out = io.StringIO(newline="")
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
-    writer.writerows(rows)
+    writer.writerows([_escape_cell(cell) for cell in row] for row in rows)
     return out.getvalue().encode("utf-8-sig")  # the BOM makes Excel read it as UTF-8
 
 

@@ -117,6 +117,25 @@ def ticket_watchers(shop_id: str, ticket_id: str | None) -> list[str]:
         return []
 
 
+def customer_facing_sender(shop_id: str, sender: Any) -> dict[str, Any]:
+    """What a customer sees of who replied: the kind, and an agent's display name — never the
+    username (a sign-in name), as in the customer's REST view of messages."""
+    sender = sender if isinstance(sender, dict) else {}
+    kind = sender.get("type")
+    public: dict[str, Any] = {"type": kind}
+    if kind == "agent":
+        from kefu.storage.shops import StaffMember
+
+        name = None
+        if isinstance(sender.get("id"), str):
+            try:
+                name = StaffMember.get(shop_id, StaffMember.key(sender["id"])).display_name
+            except StaffMember.DoesNotExist:
+                name = None
+        public["name"] = name
+    return public
+
+
 def _names(*values: Any) -> set[str]:
     found: set[str] = set()
     for value in values:
@@ -164,6 +183,7 @@ def plan(detail: dict[str, Any] | events.Event) -> Plan:
             out.inbox[new] = "assigned" if kind == "conversation.assigned" else "transferred"
     elif kind == "reply.created":
         data.pop("reply_to", None)  # the channel address is the server's business
+        data["sender"] = customer_facing_sender(shop_id, data.get("sender"))
         if data.get("customer_id"):
             out.customers.add(data["customer_id"])
     elif kind in ("message.delivered", "message.undeliverable"):

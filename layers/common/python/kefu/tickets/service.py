@@ -39,6 +39,13 @@ from kefu.validation import Username
 Subject = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Description = Annotated[str, msgspec.Meta(max_length=5000)]
 Note = Annotated[str, msgspec.Meta(max_length=1000)]
+# Said in the schema, as the change is checked: a note goes with resolving (400 otherwise).
+ResolutionNote = Annotated[
+    Note,
+    msgspec.Meta(
+        description="Only with `status: resolved`, or on a resolved ticket (400 `invalid_change`)"
+    ),
+]
 TicketType = Annotated[str, msgspec.Meta(pattern=r"^(complaint|refund|exchange|inquiry|other)$")]
 Priority = Annotated[str, msgspec.Meta(pattern=r"^(low|normal|high|urgent)$")]
 Status = Annotated[str, msgspec.Meta(pattern=r"^(new|open|pending|resolved|closed)$")]
@@ -84,7 +91,7 @@ class TicketChange(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     department: Department | None | msgspec.UnsetType = msgspec.UNSET
     watchers: Watchers | msgspec.UnsetType = msgspec.UNSET
     subject: Subject | msgspec.UnsetType = msgspec.UNSET
-    resolution_note: Note | msgspec.UnsetType = msgspec.UNSET  # kept with status=resolved
+    resolution_note: ResolutionNote | msgspec.UnsetType = msgspec.UNSET
 
 
 class NewComment(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

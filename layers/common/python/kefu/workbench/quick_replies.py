@@ -131,7 +131,7 @@ def update_quick_reply(actor: StaffActor, quick_reply_id: str, req: QuickReplyCh
     qr = get_quick_reply(actor, quick_reply_id)
     _check_manage(actor, qr.scope)
     if req.title is None and req.text is None:
-        raise BadRequest("send title and/or text", code="empty_change")
+        return qr.to_public()  # {} changes nothing (as a merge patch): no write, no audit
     at = now_ms()
     before, after, actions = {}, {}, [QuickReply.updated_at.set(at)]
     if req.title is not None:

@@ -2,8 +2,9 @@
 
 - by customer: GSI by_customer (`<shop>#<customer>`), a range on opened_at (from/to), newest
   first, paged;
-- text (`q`, needs a customer): the customer's newest SEARCH_CONVERSATIONS conversations in the
-  range (one by_customer Query), then one Query per conversation on MessagesTable with a
+- text (`q`): the customer's newest SEARCH_CONVERSATIONS conversations in the range (one
+  by_customer Query) — without a customer, the shop's most recently active ones (one
+  by_activity Query) — then one Query per conversation on MessagesTable with a
   FilterExpression contains(content.text, q) — at most 1 + SEARCH_CONVERSATIONS requests, each
   reading at most one 1 MB page; `truncated` says when older conversations were not searched;
 - a date range without a customer: GSI by_activity (`<shop>`), a range on last_activity_at.
@@ -66,15 +67,10 @@ def search(
         raise BadRequest("q must be 1 to 100 characters", code="invalid_query")
     if customer_id is not None and not _CUSTOMER_ID.match(customer_id):
         raise BadRequest("customer_id is not a customer id", code="invalid_customer")
-    if q and not customer_id:
-        raise BadRequest(
-            "text search needs a customer_id (it searches that customer's conversations)",
-            code="customer_required",
-        )
-    if not customer_id and from_ms is None and to_ms is None:
-        raise BadRequest("give customer_id, or a from/to range", code="search_too_broad")
+    if not customer_id and not q and from_ms is None and to_ms is None:
+        raise BadRequest("give customer_id, q, or a from/to range", code="search_too_broad")
     low, high = from_ms or 0, to_ms if to_ms is not None else MAX_MS
-    if customer_id and q:
+    if q:
         return _text(actor, customer_id, q, low, high)
     last = decode_cursor(cursor, shop_id=actor.shop_id)
     if customer_id:
@@ -86,28 +82,36 @@ def search(
             last_evaluated_key=last,
         )
     else:
-        flt = None
-        if not actor.can(p.CONVERSATIONS_READ_ALL):
-            flt = Conversation.assignee.does_not_exist() | (Conversation.assignee == actor.username)
-        results = Conversation.by_activity.query(
-            actor.shop_id,
-            Conversation.last_activity_at.between(low, high),
-            filter_condition=flt,
-            scan_index_forward=False,
-            limit=limit,
-            last_evaluated_key=last,
-        )
+        results = _recent(actor, low, high, limit=limit, last=last)
     convs, next_cursor = take_page(results, limit)
     return {"conversations": [summary(actor, c) for c in convs], "next_cursor": next_cursor}
 
 
-def _text(actor: StaffActor, customer_id: str, q: str, low: int, high: int) -> dict:
-    results = Conversation.by_customer.query(
-        f"{actor.shop_id}#{customer_id}",
-        Conversation.opened_at.between(low, high),
+def _recent(actor: StaffActor, low: int, high: int, *, limit: int, last=None):  # noqa: ANN001, ANN202
+    """The shop's conversations active in [low, high], newest first (agents: those they see)."""
+    flt = None
+    if not actor.can(p.CONVERSATIONS_READ_ALL):
+        flt = Conversation.assignee.does_not_exist() | (Conversation.assignee == actor.username)
+    return Conversation.by_activity.query(
+        actor.shop_id,
+        Conversation.last_activity_at.between(low, high),
+        filter_condition=flt,
         scan_index_forward=False,
-        limit=SEARCH_CONVERSATIONS,
+        limit=limit,
+        last_evaluated_key=last,
     )
+
+
+def _text(actor: StaffActor, customer_id: str | None, q: str, low: int, high: int) -> dict:
+    if customer_id:
+        results = Conversation.by_customer.query(
+            f"{actor.shop_id}#{customer_id}",
+            Conversation.opened_at.between(low, high),
+            scan_index_forward=False,
+            limit=SEARCH_CONVERSATIONS,
+        )
+    else:
+        results = _recent(actor, low, high, limit=SEARCH_CONVERSATIONS)
     convs = list(results)
     hits = []
     for conv in convs:
@@ -132,6 +136,6 @@ def _text(actor: StaffActor, customer_id: str, q: str, low: int, high: int) -> d
     return {
         "results": hits,
         "searched_conversations": len(convs),
-        # Older conversations of this customer exist beyond the bound: narrow with from/to.
+        # Older conversations exist beyond the bound: narrow with from/to.
         "truncated": results.last_evaluated_key is not None,
     }

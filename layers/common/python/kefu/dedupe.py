@@ -1,0 +1,113 @@
+"""Handle each domain event once per consumer, by event id.
+
+Events are re-published with the same `event_id` (intake announces `message.received` again
+when WeChat retries a push, so that a publish lost after the message was stored is completed),
+and EventBridge and SQS deliver at least once. A consumer whose effects are not all conditional
+writes (the notifier's WebSocket frames, the ticket notifier's announcement) wraps its handler
+in `once`, which keeps a small TTL'd item per (consumer, event) in RuntimeTable:
+
+    pk = "SEEN#<consumer>#<shop>#<event_id>"   state working|done, lease_until, expires_at
+
+- one conditional PutItem claims the event (absent, or a claim whose lease ran out: the
+  consumer that held it crashed or timed out), then the handler runs;
+- success: one UpdateItem marks it done, so a copy within SEEN_TTL_SECONDS is dropped;
+- the handler raises: the claim is deleted, so SQS's redelivery runs it again.
+
+Two writes per event, each on its own partition key (no hot key at a shop's peak). When
+RuntimeTable cannot be written (throttled, not granted) the event is handled anyway: every
+consumer's durable effects are idempotent on their own, this only spares the repeats.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
+
+from kefu.events import Event, decode
+from kefu.storage.runtime import _RuntimeItem
+
+log = logging.getLogger("kefu.dedupe")
+
+# EventBridge retries a target for up to 24 hours; WeChat retries a push within 15 s.
+SEEN_TTL_SECONDS = 24 * 3600
+# Longer than any consumer's function timeout; shorter than its queue's visibility timeout.
+LEASE_SECONDS = 120
+
+WORKING, DONE = "working", "done"
+
+
+class EventSeen(_RuntimeItem):
+    class Meta(_RuntimeItem.Meta):
+        abstract = False
+
+    state = UnicodeAttribute()
+    lease_until = NumberAttribute()  # epoch seconds
+
+    @staticmethod
+    def key(consumer: str, shop_id: str, event_id: str) -> str:
+        return f"SEEN#{consumer}#{shop_id}#{event_id}"
+
+
+def _conditional_failed(exc: Exception) -> bool:
+    cause = getattr(exc, "cause_response_code", None)
+    return cause == "ConditionalCheckFailedException"
+
+
+def claim(consumer: str, shop_id: str, event_id: str) -> EventSeen | None:
+    """The claim on this event, or None when it was handled (or is being handled) already.
+    Raises PutError on anything but a failed condition."""
+    now = int(time.time())
+    item = EventSeen(
+        EventSeen.key(consumer, shop_id, event_id),
+        state=WORKING,
+        lease_until=now + LEASE_SECONDS,
+        expires_at=now + SEEN_TTL_SECONDS,
+    )
+    try:
+        item.save(
+            condition=EventSeen.pk.does_not_exist()
+            | ((EventSeen.state == WORKING) & (EventSeen.lease_until < now))
+        )
+    except PutError as exc:
+        if _conditional_failed(exc):
+            return None
+        raise
+    return item
+
+
+def once(consumer: str, handle: Callable[[Event, Any], dict | None]) -> Callable:
+    """`handle(event, record)`, run once per event id for this consumer; a repeat returns
+    {"duplicate": True} without running it."""
+
+    def handle_once(detail: Event | dict, record: Any) -> dict | None:
+        detail = decode(detail)
+        event_id = detail.event_id
+        if not event_id:
+            return handle(detail, record)
+        try:
+            item = claim(consumer, detail.shop_id, str(event_id))
+        except PutError:
+            log.error("dedupe claim failed; handling the event anyway", exc_info=True)
+            return handle(detail, record)
+        if item is None:
+            return {"duplicate": True}
+        try:
+            outcome = handle(detail, record)
+        except BaseException:
+            try:
+                item.delete(condition=EventSeen.state == WORKING)
+            except DeleteError:
+                log.warning("dedupe claim not released; its lease will run out", exc_info=True)
+            raise
+        try:
+            item.update(actions=[EventSeen.state.set(DONE)])
+        except UpdateError:  # handled; a copy after the lease would be handled again
+            log.warning("dedupe claim not marked done", exc_info=True)
+        return outcome
+
+    return handle_once
