@@ -6,4 +6,4 @@ is idempotent (a redelivered message sends nothing twice): docs/bot.md."""
 from kefu.bot.turn import handle
 from kefu.consumers import event_consumer
 
-logger, handler = event_consumer("autoreply", lambda detail, record: handle(detail))
+logger, handler = event_consumer("autoreply", lambda event, record: handle(event))

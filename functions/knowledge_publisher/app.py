@@ -7,15 +7,16 @@ mend is recorded on the head; on the attempt that sends a record to the DLQ, so 
 import os
 
 from kefu.consumers import event_consumer
+from kefu.events import Event
 from kefu.knowledge.publisher import handle
 
 # The queue's maxReceiveCount (template.yaml): the attempt after which SQS gives up.
 MAX_ATTEMPTS = int(os.environ.get("KNOWLEDGE_PUBLISH_MAX_ATTEMPTS", "3"))
 
 
-def _publish(detail: dict, record) -> dict:
+def _publish(event: Event, record) -> dict:
     attempt = int(record.attributes.approximate_receive_count)
-    return handle(detail, last_attempt=attempt >= MAX_ATTEMPTS)
+    return handle(event, last_attempt=attempt >= MAX_ATTEMPTS)
 
 
 logger, handler = event_consumer("knowledge_publisher", _publish)

@@ -9,8 +9,8 @@ from kefu.dedupe import once
 from kefu.realtime.notify import notify
 
 
-def _notify(detail, record) -> dict:
-    outcome = notify(detail)
+def _notify(event, record) -> dict:
+    outcome = notify(event)
     return {"sockets": outcome.sockets, "inbox_new": len(outcome.inbox_new)}
 
 

@@ -8,15 +8,16 @@ import os
 
 from kefu.aws import client
 from kefu.consumers import event_consumer
+from kefu.events import Event
 from kefu.outbound import RECORD_BUDGET_MS, RetryLater, backoff_seconds, deliver_reply
 
 MAX_ATTEMPTS = int(os.environ.get("OUTBOUND_MAX_ATTEMPTS", "5"))
 
 
-def _deliver(detail, record) -> dict:
+def _deliver(event: Event, record) -> dict:
     attempt = int(record.attributes.approximate_receive_count)
     try:
-        result = deliver_reply(detail, attempt=attempt, last_attempt=attempt >= MAX_ATTEMPTS)
+        result = deliver_reply(event, attempt=attempt, last_attempt=attempt >= MAX_ATTEMPTS)
     except RetryLater as exc:
         delay = backoff_seconds(attempt)
         logger.warning("delivery will retry", extra={"reason": exc.reason, "delay": delay})
@@ -27,7 +28,7 @@ def _deliver(detail, record) -> dict:
         )
         raise
     return {
-        "message_id": detail["data"]["message_id"],
+        "message_id": event.data.message_id,
         "status": result.status,
         "reason": result.reason,
     }

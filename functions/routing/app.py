@@ -6,4 +6,4 @@ changes nothing)."""
 from kefu.consumers import event_consumer
 from kefu.routing.router import handle
 
-logger, handler = event_consumer("routing", lambda detail, record: handle(detail))
+logger, handler = event_consumer("routing", lambda event, record: handle(event))

@@ -2,13 +2,14 @@
 resolution (the notice goes out through the reply path: reply.created -> outbound)."""
 
 from kefu.consumers import event_consumer
+from kefu.events import Event
 from kefu.tickets.notifier import notify_resolved
 
 
-def _notify(detail, record) -> dict:
-    outcome = notify_resolved(detail)
+def _notify(event: Event, record) -> dict:
+    outcome = notify_resolved(event)
     return {
-        "ticket_id": detail["data"].get("ticket_id"),
+        "ticket_id": getattr(event.data, "ticket_id", None),
         "status": outcome.status,
         "reason": outcome.reason,
         "message_id": outcome.message_id,

@@ -19,6 +19,7 @@ FOUNDATION = {
     "pagination",
     "secrets",
     "events",
+    "events_catalog",
     "consumers",
     "matching",
     "media",

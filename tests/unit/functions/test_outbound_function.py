@@ -51,7 +51,7 @@ def queue(kefu_env, monkeypatch):
             "type": "reply.created",
             "shop_id": "shop-a",
             "event_id": f"reply.created:m{n}",
-            "data": {"message_id": f"m{n}"},
+            "data": {"conversation_id": "c1", "message_id": f"m{n}", "msg_key": f"k{n}"},
         }
         sqs.send_message(
             QueueUrl=url, MessageBody=json.dumps({"detail-type": "reply.created", "detail": detail})
@@ -82,7 +82,7 @@ def test_a_batch_stops_before_a_reply_that_might_not_finish(queue, monkeypatch):
     delivered = []
 
     def slow_delivery(detail, *, attempt, last_attempt):
-        delivered.append(detail["data"]["message_id"])
+        delivered.append(detail.data.message_id)
         clock.remaining_ms -= 20_000  # WeChat is slow today
         return Delivery("delivered")
 
@@ -106,7 +106,7 @@ def test_the_first_record_always_starts_and_a_roomy_batch_runs_whole(queue, monk
     delivered = []
 
     def quick(detail, *, attempt, last_attempt):
-        delivered.append(detail["data"]["message_id"])
+        delivered.append(detail.data.message_id)
         return Delivery("delivered")
 
     monkeypatch.setattr(app, "deliver_reply", quick)

@@ -57,7 +57,7 @@ def _received(conversation_id: str) -> dict:
         "type": "message.received",
         "shop_id": "shop-a",
         "occurred_at": 1732350000000,
-        "data": {"conversation_id": conversation_id, "text": "在吗"},
+        "data": {"conversation_id": conversation_id, "message_id": "m1", "text": "在吗"},
     }
 
 
@@ -83,7 +83,7 @@ def test_a_failed_attempt_is_retried_not_swallowed(assigned, sockets, monkeypatc
     calls = []
 
     def flaky(d):
-        calls.append(d["event_id"])
+        calls.append(d.event_id)  # the decoded event (kefu.events.Event)
         if len(calls) == 1:
             raise RuntimeError("storage hiccup")
         return real(d)

@@ -43,7 +43,10 @@ def test_a_message_in_an_assigned_conversation_goes_to_its_agent_only(shop, sock
     mine, theirs = connected(shop, "staff", "agent1"), connected(shop, "staff", "agent2")
     elsewhere = connected("shop-b", "staff", "agent1")
     outcome = notify(
-        event("message.received", {"conversation_id": received.conversation_id, "text": "在吗"})
+        event(
+            "message.received",
+            {"conversation_id": received.conversation_id, "message_id": "m1", "text": "在吗"},
+        )
     )
     assert outcome.sockets == 1
     [frame] = sockets.frames(mine)
@@ -54,7 +57,12 @@ def test_a_message_in_an_assigned_conversation_goes_to_its_agent_only(shop, sock
 
 def test_an_unassigned_message_goes_to_the_queues_online_members(shop, sockets):
     received = customer_says(shop, "oOpenId0001", "在吗")
-    queue = plan(event("message.received", {"conversation_id": received.conversation_id}))
+    queue = plan(
+        event(
+            "message.received",
+            {"conversation_id": received.conversation_id, "message_id": received.message_id},
+        )
+    )
     assert queue.all_staff  # no queue configuration yet: every agent online in the shop
     conv_queue = queue.data["queue"]
     QueueItem(
@@ -67,7 +75,12 @@ def test_an_unassigned_message_goes_to_the_queues_online_members(shop, sockets):
         updated_at=1,
     ).save()
     member, other = connected(shop, "staff", "agent2"), connected(shop, "staff", "agent1")
-    notify(event("message.received", {"conversation_id": received.conversation_id}))
+    notify(
+        event(
+            "message.received",
+            {"conversation_id": received.conversation_id, "message_id": received.message_id},
+        )
+    )
     assert len(sockets.frames(member)) == 1 and sockets.frames(other) == []
 
 
@@ -77,7 +90,12 @@ def test_without_queue_configuration_every_staff_socket_of_the_shop_hears_it(sho
     customer = connected(shop, "customer", received.customer_id)
     other_shop = connected("shop-b", "staff", "agent9")
     assert (
-        notify(event("message.received", {"conversation_id": received.conversation_id})).sockets
+        notify(
+            event(
+                "message.received",
+                {"conversation_id": received.conversation_id, "message_id": received.message_id},
+            )
+        ).sockets
         == 2
     )
     assert len(sockets.frames(a)) == len(sockets.frames(b)) == 1
@@ -184,11 +202,21 @@ def test_a_reply_frame_names_the_agent_by_display_name_never_by_username(shop, s
         notify(
             event(
                 "reply.created",
-                {"conversation_id": "c", "customer_id": "cus_1", "sender": sender},
+                {
+                    "conversation_id": "c",
+                    "message_id": "m1",
+                    "customer_id": "cus_1",
+                    "sender": sender,
+                },
             )
         )
     bot = {"type": "bot", "id": None}
-    notify(event("reply.created", {"conversation_id": "c", "customer_id": "cus_1", "sender": bot}))
+    notify(
+        event(
+            "reply.created",
+            {"conversation_id": "c", "message_id": "m2", "customer_id": "cus_1", "sender": bot},
+        )
+    )
     frames = sockets.frames(phone)
     assert [f["data"]["sender"] for f in frames] == [
         {"type": "agent", "name": "小王"},
@@ -257,7 +285,10 @@ def test_tickets_reach_assignee_watchers_and_on_breach_supervisors(shop, sockets
     breached = plan(
         event(
             "ticket.sla_breached",
-            {"ticket": {"ticket_id": "t1", "assignee": "agent1", "watchers": ["agent2"]}},
+            {
+                "ticket_id": "t1",
+                "ticket": {"ticket_id": "t1", "assignee": "agent1", "watchers": ["agent2"]},
+            },
         )
     )
     assert breached.staff == {"agent1", "agent2", "owner", "lead"}

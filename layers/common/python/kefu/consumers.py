@@ -5,7 +5,12 @@ come back, and one structured log line per record.
 A record is started only if the invocation has time left to finish it (`record_budget_ms`, the
 record's worst case): the rest of the batch is reported as failures without being touched, so a
 slow dependency never has the function killed mid-record by its timeout. The first record of
-an invocation always starts (nothing better can be done with it)."""
+an invocation always starts (nothing better can be done with it).
+
+Each record is decoded into its event contract (kefu.events_catalog) before the handler sees
+it. A record that is not one (an unknown type, a missing or mistyped required field) is logged
+with a reason code and reported as a failure like any other: after the queue's maxReceiveCount
+it lands in the DLQ, which is alarmed (docs/decisions.md, "Malformed events")."""
 
 from __future__ import annotations
 
@@ -19,10 +24,10 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 
-from kefu.events import parse_sqs_record
+from kefu.events import BadEvent, Event, decode, parse_sqs_record
 
-# (the event's detail, the SQS record) -> what to log about the outcome
-RecordHandler = Callable[[dict, Any], dict | None]
+# (the decoded event, the SQS record) -> what to log about the outcome
+RecordHandler = Callable[[Event, Any], dict | None]
 
 # What any record may need beyond its own work (a DynamoDB write or two, the log line).
 DEFAULT_RECORD_BUDGET_MS = 2_000
@@ -57,12 +62,17 @@ def event_consumer(
             invocation["deferred"].append(record)
             raise OutOfTime(f"{record.message_id}: left for another invocation")
         invocation["started"] += 1
-        detail = parse_sqs_record(record.raw_event)
-        outcome = handle(detail, record) or {}
-        logger.info(
-            "handled",
-            extra={"event": detail["type"], "event_id": detail.get("event_id"), **outcome},
-        )
+        try:
+            event = decode(parse_sqs_record(record.raw_event))
+        except (BadEvent, ValueError) as exc:
+            reason = exc.reason if isinstance(exc, BadEvent) else "not_an_event"
+            logger.error(
+                "rejected",
+                extra={"reason": reason, "error": str(exc), "message_id": record.message_id},
+            )
+            raise
+        outcome = handle(event, record) or {}
+        logger.info("handled", extra={"event": event.type, "event_id": event.event_id, **outcome})
 
     @logger.inject_lambda_context
     def handler(event: dict, context: Any) -> Any:

@@ -27,6 +27,7 @@ from typing import Any
 
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
+from kefu.events import Event, decode
 from kefu.storage.runtime import EventSeen
 
 log = logging.getLogger("kefu.dedupe")
@@ -66,16 +67,17 @@ def claim(consumer: str, shop_id: str, event_id: str) -> EventSeen | None:
     return item
 
 
-def once(consumer: str, handle: Callable[[dict, Any], dict | None]) -> Callable:
-    """`handle(detail, record)`, run once per event id for this consumer; a repeat returns
+def once(consumer: str, handle: Callable[[Event, Any], dict | None]) -> Callable:
+    """`handle(event, record)`, run once per event id for this consumer; a repeat returns
     {"duplicate": True} without running it."""
 
-    def handle_once(detail: dict, record: Any) -> dict | None:
-        event_id = detail.get("event_id")
+    def handle_once(detail: Event | dict, record: Any) -> dict | None:
+        detail = decode(detail)
+        event_id = detail.event_id
         if not event_id:
             return handle(detail, record)
         try:
-            item = claim(consumer, detail["shop_id"], str(event_id))
+            item = claim(consumer, detail.shop_id, str(event_id))
         except PutError:
             log.error("dedupe claim failed; handling the event anyway", exc_info=True)
             return handle(detail, record)

@@ -12,36 +12,39 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
+from kefu import events_catalog as c
 from kefu.aws import client
 from kefu.config import settings
 from kefu.ids import now_ms
 
-# Event types, and the capability that emits each (the EventBridge `source`).
-MESSAGE_RECEIVED = "message.received"
-CUSTOMER_ENTERED_SESSION = "customer.entered_session"
-CONVERSATION_OPENED = "conversation.opened"
-CONVERSATION_ASSIGNED = "conversation.assigned"
-CONVERSATION_RESOLVED = "conversation.resolved"
-CONVERSATION_CLOSED = "conversation.closed"
-REPLY_CREATED = "reply.created"
-MESSAGE_DELIVERED = "message.delivered"
-MESSAGE_UNDELIVERABLE = "message.undeliverable"
-CONVERSATION_ROUTED = "conversation.routed"
-CONVERSATION_TRANSFERRED = "conversation.transferred"
-AGENT_STATUS_CHANGED = "agent.status_changed"
-AGENT_SLOT_FREED = "agent.slot_freed"
+# Event types (the detail-type of each contract in kefu.events_catalog).
+MESSAGE_RECEIVED = c.MessageReceived.TYPE
+CUSTOMER_ENTERED_SESSION = c.CustomerEnteredSession.TYPE
+CONVERSATION_OPENED = c.ConversationOpened.TYPE
+CONVERSATION_ASSIGNED = c.ConversationAssigned.TYPE
+CONVERSATION_RESOLVED = c.ConversationResolved.TYPE
+CONVERSATION_CLOSED = c.ConversationClosed.TYPE
+REPLY_CREATED = c.ReplyCreated.TYPE
+MESSAGE_DELIVERED = c.MessageDelivered.TYPE
+MESSAGE_UNDELIVERABLE = c.MessageUndeliverable.TYPE
+CONVERSATION_ROUTED = c.ConversationRouted.TYPE
+CONVERSATION_TRANSFERRED = c.ConversationTransferred.TYPE
+AGENT_STATUS_CHANGED = c.AgentStatusChanged.TYPE
+AGENT_SLOT_FREED = c.AgentSlotFreed.TYPE
 # What the shop's own back end reports (POST /v1/shop-events): shop.<its type, "." -> "_">.
-SHOP_ORDER_CREATED = "shop.order_created"
-SHOP_ORDER_PAID = "shop.order_paid"
-SHOP_ORDER_SHIPPED = "shop.order_shipped"
-SHOP_LOGISTICS_UPDATED = "shop.logistics_updated"
-SHOP_ORDER_DELIVERED = "shop.order_delivered"
-SHOP_REFUND_REQUESTED = "shop.refund_requested"
-SHOP_REFUND_APPROVED = "shop.refund_approved"
-SHOP_ORDER_CANCELLED = "shop.order_cancelled"
-SHOP_CART_ITEM_ADDED = "shop.cart_item_added"
-SHOP_CART_ITEM_REMOVED = "shop.cart_item_removed"
-SHOP_PRODUCT_VIEWED = "shop.product_viewed"
+SHOP_ORDER_CREATED = c.ShopOrderCreated.TYPE
+SHOP_ORDER_PAID = c.ShopOrderPaid.TYPE
+SHOP_ORDER_SHIPPED = c.ShopOrderShipped.TYPE
+SHOP_LOGISTICS_UPDATED = c.ShopLogisticsUpdated.TYPE
+SHOP_ORDER_DELIVERED = c.ShopOrderDelivered.TYPE
+SHOP_REFUND_REQUESTED = c.ShopRefundRequested.TYPE
+SHOP_REFUND_APPROVED = c.ShopRefundApproved.TYPE
+SHOP_ORDER_CANCELLED = c.ShopOrderCancelled.TYPE
+SHOP_CART_ITEM_ADDED = c.ShopCartItemAdded.TYPE
+SHOP_CART_ITEM_REMOVED = c.ShopCartItemRemoved.TYPE
+SHOP_PRODUCT_VIEWED = c.ShopProductViewed.TYPE
 SHOP_EVENT_TYPES = (
     SHOP_ORDER_CREATED,
     SHOP_ORDER_PAID,
@@ -55,46 +58,22 @@ SHOP_EVENT_TYPES = (
     SHOP_CART_ITEM_REMOVED,
     SHOP_PRODUCT_VIEWED,
 )
-STAFF_MENTIONED = "staff.mentioned"
-TICKET_CREATED = "ticket.created"
-TICKET_UPDATED = "ticket.updated"
-TICKET_RESOLVED = "ticket.resolved"
-TICKET_SLA_BREACHED = "ticket.sla_breached"
-STAFF_NOTIFIED = "staff.notified"
+STAFF_MENTIONED = c.StaffMentioned.TYPE
+TICKET_CREATED = c.TicketCreated.TYPE
+TICKET_UPDATED = c.TicketUpdated.TYPE
+TICKET_RESOLVED = c.TicketResolved.TYPE
+TICKET_SLA_BREACHED = c.TicketSlaBreached.TYPE
+STAFF_NOTIFIED = c.StaffNotified.TYPE
 # The bot (kefu.bot.turn, docs/bot.md): what it answered, and a conversation it hands to people.
-BOT_REPLIED = "bot.replied"
-HANDOFF_REQUESTED = "handoff.requested"
+BOT_REPLIED = c.BotReplied.TYPE
+HANDOFF_REQUESTED = c.HandoffRequested.TYPE
 # The knowledge base (kefu.knowledge.publish, docs/knowledge-base.md): a publish asked for (the
 # knowledge_publisher function builds it), and a new published version.
-KNOWLEDGE_PUBLISH_REQUESTED = "knowledge.publish_requested"
-KNOWLEDGE_PUBLISHED = "knowledge.published"
+KNOWLEDGE_PUBLISH_REQUESTED = c.KnowledgePublishRequested.TYPE
+KNOWLEDGE_PUBLISHED = c.KnowledgePublished.TYPE
 
-SOURCES = {
-    MESSAGE_RECEIVED: "kefu.intake",
-    CUSTOMER_ENTERED_SESSION: "kefu.intake",
-    CONVERSATION_OPENED: "kefu.conversations",
-    CONVERSATION_ASSIGNED: "kefu.conversations",
-    CONVERSATION_RESOLVED: "kefu.conversations",
-    CONVERSATION_CLOSED: "kefu.conversations",
-    REPLY_CREATED: "kefu.conversations",
-    MESSAGE_DELIVERED: "kefu.outbound",
-    MESSAGE_UNDELIVERABLE: "kefu.outbound",
-    CONVERSATION_ROUTED: "kefu.routing",
-    CONVERSATION_TRANSFERRED: "kefu.routing",
-    AGENT_STATUS_CHANGED: "kefu.routing",
-    AGENT_SLOT_FREED: "kefu.routing",
-    **{shop_type: "kefu.shop" for shop_type in SHOP_EVENT_TYPES},
-    STAFF_MENTIONED: "kefu.workbench",
-    TICKET_CREATED: "kefu.tickets",
-    TICKET_UPDATED: "kefu.tickets",
-    TICKET_RESOLVED: "kefu.tickets",
-    TICKET_SLA_BREACHED: "kefu.tickets",
-    STAFF_NOTIFIED: "kefu.realtime",
-    BOT_REPLIED: "kefu.bot",
-    HANDOFF_REQUESTED: "kefu.bot",
-    KNOWLEDGE_PUBLISH_REQUESTED: "kefu.knowledge",
-    KNOWLEDGE_PUBLISHED: "kefu.knowledge",
-}
+# The capability that emits each type (the EventBridge `source`).
+SOURCES = {kind: contract.SOURCE for kind, contract in c.CATALOG.items()}
 
 
 class PublishFailed(RuntimeError):
@@ -103,28 +82,32 @@ class PublishFailed(RuntimeError):
 
 @dataclass(frozen=True)
 class DomainEvent:
-    type: str
+    """One event to publish: its contract (`data`, which also gives its type) and envelope."""
+
+    data: c.EventData
     shop_id: str
     event_id: str
-    data: dict[str, Any]
     occurred_at: int = field(default_factory=now_ms)
+
+    @property
+    def type(self) -> str:
+        return self.data.TYPE
+
+    def detail(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "type": self.type,
+            "shop_id": self.shop_id,
+            "occurred_at": self.occurred_at,
+            "data": msgspec.to_builtins(self.data),
+        }
 
     def entry(self) -> dict[str, Any]:
         return {
             "EventBusName": settings().event_bus_name,
             "Source": SOURCES[self.type],
             "DetailType": self.type,
-            "Detail": json.dumps(
-                {
-                    "event_id": self.event_id,
-                    "type": self.type,
-                    "shop_id": self.shop_id,
-                    "occurred_at": self.occurred_at,
-                    "data": self.data,
-                },
-                ensure_ascii=False,
-                separators=(",", ":"),
-            ),
+            "Detail": json.dumps(self.detail(), ensure_ascii=False, separators=(",", ":")),
         }
 
 
@@ -145,3 +128,51 @@ def parse_sqs_record(record: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(detail, dict) or "type" not in detail or "shop_id" not in detail:
         raise ValueError("SQS record does not carry a kefu domain event")
     return detail
+
+
+class BadEvent(ValueError):
+    """A record that is not an event we know how to read; `reason` is a short code for logs."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Event:
+    """A received event: the envelope, and `data` decoded into its type's contract."""
+
+    type: str
+    shop_id: str
+    event_id: str | None
+    occurred_at: int | None
+    data: Any  # the EventData subclass of `type`
+
+
+def decode(detail: dict[str, Any] | Event) -> Event:
+    """Our envelope -> an Event with typed data; BadEvent if the type is unknown, or the data
+    lacks a required field or has one of the wrong type."""
+    if isinstance(detail, Event):
+        return detail
+    kind = detail.get("type")
+    contract = c.CATALOG.get(kind) if isinstance(kind, str) else None
+    if contract is None or not isinstance(kind, str):
+        raise BadEvent("unknown_type", f"no contract for event type {kind!r}")
+    shop_id = detail.get("shop_id")
+    if not isinstance(shop_id, str) or not shop_id:
+        raise BadEvent("malformed_envelope", "the envelope has no shop_id")
+    occurred_at = detail.get("occurred_at")
+    if occurred_at is not None and not isinstance(occurred_at, int):
+        raise BadEvent("malformed_envelope", "occurred_at is not an integer (ms)")
+    try:
+        data = msgspec.convert(detail.get("data") or {}, contract)
+    except msgspec.ValidationError as exc:
+        raise BadEvent("malformed_data", f"{kind}: {exc}") from None
+    event_id = detail.get("event_id")
+    return Event(kind, shop_id, event_id if isinstance(event_id, str) else None, occurred_at, data)
+
+
+def from_doc(shop_id: str, doc: dict[str, Any]) -> DomainEvent:
+    """A DomainEvent stored as {type, event_id, data, occurred_at} (the bot's turn record)."""
+    event = decode({**doc, "shop_id": shop_id})
+    return DomainEvent(event.data, shop_id, doc["event_id"], doc["occurred_at"])

@@ -12,6 +12,7 @@ import msgspec
 from pynamodb.exceptions import TransactWriteError
 
 from kefu import events
+from kefu import events_catalog as contracts
 from kefu.assignment.core import slot_freed_event
 from kefu.audit import staff_change
 from kefu.auth import permissions as p
@@ -121,16 +122,15 @@ def _change(
     if after["status"] != before["status"]:
         published.append(
             events.DomainEvent(
-                events.AGENT_STATUS_CHANGED,
+                contracts.AgentStatusChanged(
+                    username=username,
+                    status=after["status"],
+                    previous_status=str(before["status"]) if before["status"] else None,
+                    capacity=after["capacity"],
+                    by=actor.username,
+                ),
                 actor.shop_id,
                 f"{events.AGENT_STATUS_CHANGED}:{username}:{at}",
-                {
-                    "username": username,
-                    "status": after["status"],
-                    "previous_status": before["status"],
-                    "capacity": after["capacity"],
-                    "by": actor.username,
-                },
                 occurred_at=at,
             )
         )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pynamodb.exceptions import TransactWriteError
 
 from kefu import events
+from kefu import events_catalog as contracts
 from kefu.ids import now_ms
 from kefu.storage.conversations import Conversation, Wait, queue_key
 from kefu.storage.tx import condition_failed, write_transaction
@@ -335,15 +336,14 @@ def publish_assigned(
     at = now_ms()
     events.publish(
         events.DomainEvent(
-            events.CONVERSATION_ASSIGNED,
+            contracts.ConversationAssigned(
+                conversation_id=conversation_id,
+                assignee=assignee,
+                previous_assignee=previous,
+                by=by,
+            ),
             shop_id,
             f"{events.CONVERSATION_ASSIGNED}:{conversation_id}:{at}",
-            {
-                "conversation_id": conversation_id,
-                "assignee": assignee,
-                "previous_assignee": previous,
-                "by": by,
-            },
             occurred_at=at,
         )
     )
@@ -351,9 +351,8 @@ def publish_assigned(
 
 def slot_freed_event(shop_id: str, username: str, reason: str, at: int) -> events.DomainEvent:
     return events.DomainEvent(
-        events.AGENT_SLOT_FREED,
+        contracts.AgentSlotFreed(username=username, reason=reason),
         shop_id,
         f"{events.AGENT_SLOT_FREED}:{username}:{at}:{reason}",
-        {"username": username, "reason": reason},
         occurred_at=at,
     )

@@ -13,6 +13,7 @@ import msgspec
 from pynamodb.exceptions import TransactWriteError
 
 from kefu import events
+from kefu import events_catalog as contracts
 from kefu.assignment.core import (
     agent_decrement,
     agent_increment,
@@ -143,33 +144,31 @@ def transfer(actor: StaffActor, conversation_id: str, req: TransferRequest) -> d
         raise
     published = [
         events.DomainEvent(
-            events.CONVERSATION_TRANSFERRED,
+            contracts.ConversationTransferred(
+                conversation_id=conversation_id,
+                from_agent=previous,
+                from_queue=conv.queue,
+                to_agent=req.to_agent,
+                to_queue=req.to_queue,
+                note=req.note,
+                by=actor.username,
+            ),
             shop,
             f"{events.CONVERSATION_TRANSFERRED}:{conversation_id}:{at}",
-            {
-                "conversation_id": conversation_id,
-                "from_agent": previous,
-                "from_queue": conv.queue,
-                "to_agent": req.to_agent,
-                "to_queue": req.to_queue,
-                "note": req.note,
-                "by": actor.username,
-            },
             occurred_at=at,
         )
     ]
     if req.to_agent is not None:
         published.append(
             events.DomainEvent(
-                events.CONVERSATION_ASSIGNED,
+                contracts.ConversationAssigned(
+                    conversation_id=conversation_id,
+                    assignee=req.to_agent,
+                    previous_assignee=previous,
+                    by=actor.username,
+                ),
                 shop,
                 f"{events.CONVERSATION_ASSIGNED}:{conversation_id}:{at}",
-                {
-                    "conversation_id": conversation_id,
-                    "assignee": req.to_agent,
-                    "previous_assignee": previous,
-                    "by": actor.username,
-                },
                 occurred_at=at,
             )
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
 from pynamodb.exceptions import TransactWriteError
 
 from kefu import events
@@ -13,23 +14,24 @@ from kefu.auth.actors import BotActor
 from kefu.bot import handoff as handoffs
 from kefu.bot.plan import Plan
 from kefu.bot.snapshot import Snapshot
+from kefu.events_catalog import BotReplied, MessageReceived
 from kefu.storage.bot import TURN_TTL_SECONDS, BotTurn
 from kefu.storage.conversations import Conversation
 from kefu.storage.tx import condition_failed, old_item, write_transaction
 
 
 def _event_doc(e: events.DomainEvent) -> dict[str, Any]:
-    return {"type": e.type, "event_id": e.event_id, "data": e.data, "occurred_at": e.occurred_at}
+    return {
+        "type": e.type,
+        "event_id": e.event_id,
+        "data": msgspec.to_builtins(e.data),
+        "occurred_at": e.occurred_at,
+    }
 
 
 def republish(shop_id: str, docs: list[dict[str, Any]]) -> None:
     if docs:
-        events.publish(
-            *(
-                events.DomainEvent(d["type"], shop_id, d["event_id"], d["data"], d["occurred_at"])
-                for d in docs
-            )
-        )
+        events.publish(*(events.from_doc(shop_id, d) for d in docs))
 
 
 def record_ticket(shop_id: str, conv: Conversation, text: str, side: dict[str, Any]) -> bool:
@@ -57,7 +59,7 @@ def record_ticket(shop_id: str, conv: Conversation, text: str, side: dict[str, A
     return bool(side.get("created"))
 
 
-def commit(shop_id: str, data: dict[str, Any], snap: Snapshot, plan: Plan) -> str:
+def commit(shop_id: str, data: MessageReceived, snap: Snapshot, plan: Plan) -> str:
     """One TransactWriteItems. Returns done | duplicate | taken | stale."""
     from kefu.conversations.service import (
         outgoing_actions,
@@ -68,7 +70,7 @@ def commit(shop_id: str, data: dict[str, Any], snap: Snapshot, plan: Plan) -> st
     conv = snap.conv
     assert conv is not None
     at = plan.at
-    inbound = data["message_id"]
+    inbound = data.message_id
     msgs = [
         outgoing_message(
             conv,
@@ -87,19 +89,18 @@ def commit(shop_id: str, data: dict[str, Any], snap: Snapshot, plan: Plan) -> st
     if msgs:
         published.append(
             events.DomainEvent(
-                events.BOT_REPLIED,
+                BotReplied(
+                    conversation_id=conv.conversation_id,
+                    message_id=inbound,
+                    outcome=plan.outcome,
+                    entry_id=plan.entry_id,
+                    scope=plan.scope,
+                    rule_id=plan.rule_id,
+                    score=round(float(plan.score), 4) if plan.score is not None else None,
+                    handoff_reason=plan.handoff["reason"] if plan.handoff else None,
+                ),
                 shop_id,
                 f"{events.BOT_REPLIED}:{inbound}",
-                {
-                    "conversation_id": conv.conversation_id,
-                    "message_id": inbound,
-                    "outcome": plan.outcome,
-                    "entry_id": plan.entry_id,
-                    "scope": plan.scope,
-                    "rule_id": plan.rule_id,
-                    "score": round(float(plan.score), 4) if plan.score is not None else None,
-                    "handoff_reason": plan.handoff["reason"] if plan.handoff else None,
-                },
                 occurred_at=at,
             )
         )

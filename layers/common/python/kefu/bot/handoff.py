@@ -20,6 +20,7 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 
 from kefu import events
+from kefu.events_catalog import HandoffRequested
 from kefu.ids import now_ms
 from kefu.storage.conversations import Conversation, Wait, status_key
 from kefu.storage.tx import write_transaction
@@ -69,20 +70,19 @@ def event(conv: Conversation, handoff: dict[str, Any], question: str | None) -> 
     """`handoff.requested`. Beside the hand-off it carries what routing's rules read for a new
     conversation (channel, queue, and the customer's last question as the message)."""
     return events.DomainEvent(
-        events.HANDOFF_REQUESTED,
+        HandoffRequested(
+            conversation_id=conv.conversation_id,
+            customer_id=conv.customer_id,
+            reason=handoff["reason"],
+            intent=handoff["intent"],
+            transcript=handoff["transcript"],
+            channel=conv.channel,
+            queue=conv.queue,
+            type="text",
+            content={"text": question or ""},
+        ),
         conv.shop_id,
         f"{events.HANDOFF_REQUESTED}:{conv.conversation_id}:{handoff['at']}",
-        {
-            "conversation_id": conv.conversation_id,
-            "customer_id": conv.customer_id,
-            "reason": handoff["reason"],
-            "intent": handoff["intent"],
-            "transcript": handoff["transcript"],
-            "channel": conv.channel,
-            "queue": conv.queue,
-            "type": "text",
-            "content": {"text": question or ""},
-        },
         occurred_at=handoff["at"],
     )
 

@@ -22,6 +22,7 @@ from kefu.bot.plan import (
 from kefu.bot.settings import Compiled, compiled
 from kefu.bot.snapshot import Snapshot, entries
 from kefu.conversations.content import preview
+from kefu.events_catalog import MessageReceived
 
 STRUCTURED_CHOICES = ("app", "h5")  # clients that render tappable choices
 
@@ -74,7 +75,7 @@ class _Verbatim(Mapping):
 class Planner:
     """Plans one turn from the snapshot: what to say, what to remember, what to count."""
 
-    def __init__(self, shop_id: str, data: dict[str, Any], snap: Snapshot, at: int) -> None:
+    def __init__(self, shop_id: str, data: MessageReceived, snap: Snapshot, at: int) -> None:
         assert snap.conv is not None
         self.shop_id = shop_id
         self.data = data
@@ -84,8 +85,8 @@ class Planner:
         self.settings: Compiled = compiled(shop_id, snap.settings)
         self.at = at
         self.state: dict[str, Any] = dict(self.conv.bot_state or {})
-        self.content = data.get("content") or {}
-        self.kind = data.get("type")
+        self.content = data.content or {}
+        self.kind = data.type
         self.text = text_of(self.kind, self.content)
         self.plan = Plan("silent", self.state, self.conv.status, at)
         self._orders: list[dict[str, Any]] | None = None
@@ -171,7 +172,7 @@ class Planner:
         if not self.settings.enabled:
             self.hand_off("disabled")
             return self.plan
-        greet = self.data.get("new_conversation") and not self.state.get("greeted")
+        greet = self.data.new_conversation and not self.state.get("greeted")
         if greet and self.settings.greeting:
             self.state["greeted"] = True
             self.say(self.settings.greeting)

@@ -38,25 +38,27 @@ from kefu import events
 from kefu.bot.commit import commit, record_ticket, republish
 from kefu.bot.planner import Planner
 from kefu.bot.snapshot import read
+from kefu.events_catalog import MessageReceived
 from kefu.ids import now_ms
 
 MAX_ATTEMPTS = 3  # turns of one conversation racing: re-read and plan again
 
 
-def handle(detail: dict[str, Any]) -> dict[str, Any]:
+def handle(detail: dict[str, Any] | events.Event) -> dict[str, Any]:
     """One `message.received`. Returns what to log about the outcome."""
-    if detail.get("type") != events.MESSAGE_RECEIVED:
-        return {"skipped": detail.get("type")}
-    shop_id, data = detail["shop_id"], detail["data"]
+    event = events.decode(detail)
+    if not isinstance(event.data, MessageReceived):
+        return {"skipped": event.type}
+    shop_id, data = event.shop_id, event.data
     side: dict[str, Any] = {}  # side effects already done (the off-hours ticket)
     for _ in range(MAX_ATTEMPTS):
-        snap = read(shop_id, data["conversation_id"], data["customer_id"], data["message_id"])
+        snap = read(shop_id, data.conversation_id, data.customer_id or "", data.message_id)
         if snap.done is not None:
             republish(shop_id, snap.done.events or [])
             return {"duplicate": True, "outcome": snap.done.outcome}
         if snap.conv is None:
             return {"skipped": "no conversation"}
-        at = max(now_ms(), int(detail.get("occurred_at") or 0) + 1)
+        at = max(now_ms(), int(event.occurred_at or 0) + 1)
         planner = Planner(shop_id, data, snap, at)
         plan = planner.run()
         if plan is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pynamodb.exceptions import TransactWriteError
 
 from kefu import events
+from kefu import events_catalog as contracts
 from kefu.config import settings
 from kefu.ids import now_ms
 from kefu.storage.conversations import Conversation, status_key
@@ -72,10 +73,11 @@ def _close(conv: Conversation, at: int) -> int:
             raise
     events.publish(
         events.DomainEvent(
-            events.CONVERSATION_CLOSED,
+            contracts.ConversationClosed(
+                conversation_id=conv.conversation_id, customer_id=conv.customer_id
+            ),
             conv.shop_id,
             f"{events.CONVERSATION_CLOSED}:{conv.conversation_id}",
-            {"conversation_id": conv.conversation_id, "customer_id": conv.customer_id},
             occurred_at=at,
         )
     )

@@ -13,6 +13,7 @@ import msgspec
 from pynamodb.exceptions import TransactWriteError, UpdateError
 
 from kefu import events
+from kefu import events_catalog as contracts
 from kefu.audit import staff_change
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
@@ -202,15 +203,14 @@ def _assign(
         raise
     published = [
         events.DomainEvent(
-            events.CONVERSATION_ASSIGNED,
+            contracts.ConversationAssigned(
+                conversation_id=conv.conversation_id,
+                assignee=assignee,
+                previous_assignee=conv.assignee,
+                by=actor.username,
+            ),
             actor.shop_id,
             f"{events.CONVERSATION_ASSIGNED}:{conv.conversation_id}:{at}",
-            {
-                "conversation_id": conv.conversation_id,
-                "assignee": assignee,
-                "previous_assignee": conv.assignee,
-                "by": actor.username,
-            },
             occurred_at=at,
         )
     ]
@@ -319,14 +319,13 @@ def resolve(actor: StaffActor, conversation_id: str) -> dict:
         raise
     published = [
         events.DomainEvent(
-            events.CONVERSATION_RESOLVED,
+            contracts.ConversationResolved(
+                conversation_id=conv.conversation_id,
+                customer_id=conv.customer_id,
+                by=actor.username,
+            ),
             actor.shop_id,
             f"{events.CONVERSATION_RESOLVED}:{conv.conversation_id}:{at}",
-            {
-                "conversation_id": conv.conversation_id,
-                "customer_id": conv.customer_id,
-                "by": actor.username,
-            },
             occurred_at=at,
         )
     ]
@@ -585,19 +584,18 @@ def reply_created_event(conv: Conversation, msg: Message) -> events.DomainEvent:
     """`reply.created`: what outbound delivers (and the notifier pushes to in-app customers)."""
     content = msg.content.as_dict() if hasattr(msg.content, "as_dict") else dict(msg.content)
     return events.DomainEvent(
-        events.REPLY_CREATED,
+        contracts.ReplyCreated(
+            conversation_id=conv.conversation_id,
+            message_id=msg.message_id,
+            msg_key=msg.msg_key,
+            customer_id=conv.customer_id,
+            channel=conv.channel,
+            reply_to=conv.reply_to,
+            type=msg.type,
+            content=content,
+            sender={"type": msg.sender_type, "id": msg.sender_id},
+        ),
         conv.shop_id,
         f"{events.REPLY_CREATED}:{msg.message_id}",
-        {
-            "conversation_id": conv.conversation_id,
-            "message_id": msg.message_id,
-            "msg_key": msg.msg_key,
-            "customer_id": conv.customer_id,
-            "channel": conv.channel,
-            "reply_to": conv.reply_to,
-            "type": msg.type,
-            "content": content,
-            "sender": {"type": msg.sender_type, "id": msg.sender_id},
-        },
         occurred_at=int(msg.created_at),
     )

@@ -8,6 +8,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from kefu import events
+from kefu import events_catalog as contracts
 from kefu.auth.actors import CustomerActor
 from kefu.conversations.content import CustomerMessage, content_of, message_type
 from kefu.conversations.inbound import (
@@ -39,45 +40,43 @@ _GUARD_MARGIN_SECONDS = 60
 
 
 def _announce(received: Received, msg: InboundMessage) -> None:
-    data = {
-        "conversation_id": received.conversation_id,
-        "message_id": received.message_id,
-        "msg_key": received.msg_key,
-        "customer_id": received.customer_id,
-        "channel": msg.channel,
-        "type": msg.type,
-        "content": msg.content,
-        "new_conversation": received.new_conversation,
-        "reopened": received.reopened,
+    data = contracts.MessageReceived(
+        conversation_id=received.conversation_id,
+        message_id=received.message_id,
+        msg_key=received.msg_key,
+        customer_id=received.customer_id,
+        channel=msg.channel,
+        type=msg.type,
+        content=msg.content,
+        new_conversation=received.new_conversation,
+        reopened=received.reopened,
         # The shop's bot is on: the autoreply function's rule selects these (docs/bot.md).
-        "bot": msg.bot,
-    }
+        bot=msg.bot,
+    )
     published = [
         events.DomainEvent(
-            events.MESSAGE_RECEIVED,
+            data,
             msg.shop_id,
             f"{events.MESSAGE_RECEIVED}:{received.message_id}",
-            data,
             occurred_at=msg.received_at,
         )
     ]
     if received.new_conversation:
         published.append(
             events.DomainEvent(
-                events.CONVERSATION_OPENED,
+                contracts.ConversationOpened(
+                    conversation_id=received.conversation_id,
+                    customer_id=received.customer_id,
+                    channel=msg.channel,
+                    queue=msg.default_queue,
+                    # "bot": the bot answers first; routing waits for `handoff.requested`.
+                    status="bot" if msg.bot else "queued",
+                    # What routing's rules read (keywords, card category / seller shop).
+                    type=msg.type,
+                    content=msg.content,
+                ),
                 msg.shop_id,
                 f"{events.CONVERSATION_OPENED}:{received.conversation_id}",
-                {
-                    "conversation_id": received.conversation_id,
-                    "customer_id": received.customer_id,
-                    "channel": msg.channel,
-                    "queue": msg.default_queue,
-                    # "bot": the bot answers first; routing waits for `handoff.requested`.
-                    "status": "bot" if msg.bot else "queued",
-                    # What routing's rules read (keywords, card category / seller shop).
-                    "type": msg.type,
-                    "content": msg.content,
-                },
                 occurred_at=msg.received_at,
             )
         )
@@ -209,14 +208,13 @@ def _receive_wechat_push(
             identity = resolve_customer(shop_id, Identity(WECHAT_OPENID, push.from_user))
             events.publish(
                 events.DomainEvent(
-                    events.CUSTOMER_ENTERED_SESSION,
+                    contracts.CustomerEnteredSession(
+                        customer_id=identity.customer_id,
+                        session_from=push.session_from,
+                        channel="wechat_miniprogram",
+                    ),
                     shop_id,
                     f"{events.CUSTOMER_ENTERED_SESSION}:{push.dedupe_key}",
-                    {
-                        "customer_id": identity.customer_id,
-                        "session_from": push.session_from,
-                        "channel": "wechat_miniprogram",
-                    },
                     occurred_at=push.create_time * 1000,
                 )
             )

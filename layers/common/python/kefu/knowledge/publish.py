@@ -36,6 +36,7 @@ import msgspec
 from pynamodb.exceptions import TransactWriteError, UpdateError
 
 from kefu import events
+from kefu import events_catalog as contracts
 from kefu.auth.actors import StaffActor
 from kefu.aws import client
 from kefu.config import settings
@@ -354,16 +355,15 @@ def _requested_event(actor: StaffActor, scope: str, draft: int, at: int) -> even
     if is_platform_scope(scope):
         actor = actor.at_home()  # a mall's entries: the mall operator's trail
     return events.DomainEvent(
-        type=events.KNOWLEDGE_PUBLISH_REQUESTED,
+        data=contracts.KnowledgePublishRequested(
+            scope=scope,
+            draft_revision=draft,
+            requested_by=actor.username,
+            requested_by_role=actor.role,
+        ),
         # The requester's shop (its audit trail); `scope` is the partition to publish.
         shop_id=actor.shop_id,
         event_id=f"{events.KNOWLEDGE_PUBLISH_REQUESTED}:{scope}:{draft}:{at}",
-        data={
-            "scope": scope,
-            "draft_revision": draft,
-            "requested_by": actor.username,
-            "requested_by_role": actor.role,
-        },
         occurred_at=at,
     )
 
@@ -424,10 +424,9 @@ def announce_published(shop_id: str, record: KbPublish) -> None:
     version = int(record.version)
     events.publish(
         events.DomainEvent(
-            type=events.KNOWLEDGE_PUBLISHED,
+            data=contracts.KnowledgePublished(scope=record.scope, **publish_to_public(record)),
             shop_id=shop_id,
             event_id=f"{events.KNOWLEDGE_PUBLISHED}:{record.scope}:{version}",
-            data={"scope": record.scope, **publish_to_public(record)},
             occurred_at=int(record.published_at),
         )
     )

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from kefu import events
 from kefu.auth.actors import StaffActor
 from kefu.errors import KefuError
+from kefu.events_catalog import KnowledgePublishRequested
 from kefu.knowledge import publish
 from kefu.knowledge.common import load_head
 from kefu.storage.knowledge import KbHead, KbPublish, publish_sk
@@ -34,11 +36,14 @@ class StillPending(RuntimeError):
     """Concurrent publishes kept winning and the request is still not built: retry later."""
 
 
-def handle(detail: dict[str, Any], *, last_attempt: bool = False) -> dict[str, Any]:
+def handle(detail: dict[str, Any] | events.Event, *, last_attempt: bool = False) -> dict[str, Any]:
     """One `knowledge.publish_requested` event -> what was done (for the log line)."""
-    data = detail["data"]
-    scope = data["scope"]
-    requester = StaffActor(detail["shop_id"], data["requested_by"], data["requested_by_role"])
+    event = events.decode(detail)
+    data = event.data
+    if not isinstance(data, KnowledgePublishRequested):
+        return {"skipped": event.type}
+    scope = data.scope
+    requester = StaffActor(event.shop_id, data.requested_by or "", data.requested_by_role or "")
     pending = 0
     for _ in range(MAX_BUILDS):
         head = load_head(scope)

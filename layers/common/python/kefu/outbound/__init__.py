@@ -23,12 +23,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import cast
+from typing import Any, cast
 
+import msgspec
 from pynamodb.exceptions import UpdateError
 from urllib3.exceptions import ConnectTimeoutError
 
 from kefu import caches, events
+from kefu import events_catalog as contracts
 from kefu.channels.wechat.api import (
     DEFAULT_TIMEOUT,
     WeChatApi,
@@ -89,10 +91,14 @@ def backoff_seconds(attempt: int) -> int:
     return min(10 * 4 ** max(attempt - 1, 0), 900)
 
 
-def deliver_reply(detail: dict, *, attempt: int, last_attempt: bool) -> Delivery:
-    shop_id = detail["shop_id"]
-    data = detail["data"]
-    key = Message(conversation_key(shop_id, data["conversation_id"]), data["msg_key"])
+def deliver_reply(
+    detail: dict[str, Any] | events.Event, *, attempt: int, last_attempt: bool
+) -> Delivery:
+    event = events.decode(detail)
+    if not isinstance(event.data, contracts.ReplyCreated):
+        return Delivery("skipped", f"not a reply: {event.type}")
+    shop_id, data = event.shop_id, event.data
+    key = Message(conversation_key(shop_id, data.conversation_id), data.msg_key)
     now = now_ms()
     try:
         # Returns the item as it is now (pynamodb refreshes `key`), delivery_call_at included.
@@ -137,7 +143,7 @@ def deliver_reply(detail: dict, *, attempt: int, last_attempt: bool) -> Delivery
                 Message.delivery_call_at.remove(),
             ]
         )
-        _announce(events.MESSAGE_UNDELIVERABLE, shop_id, data, reason=exc.reason)
+        _announce(shop_id, data, reason=exc.reason)
         return Delivery("undeliverable", exc.reason)
     key.update(
         actions=[
@@ -147,7 +153,7 @@ def deliver_reply(detail: dict, *, attempt: int, last_attempt: bool) -> Delivery
             Message.delivery_call_at.remove(),
         ]
     )
-    _announce(events.MESSAGE_DELIVERED, shop_id, data)
+    _announce(shop_id, data)
     return Delivery("delivered")
 
 
@@ -163,7 +169,7 @@ def _record_call(key: Message) -> None:
     key.update(actions=[Message.delivery_call_at.set(now_ms())])
 
 
-def _unknown(key: Message, shop_id: str, data: dict, reason: str) -> Delivery:
+def _unknown(key: Message, shop_id: str, data: contracts.ReplyCreated, reason: str) -> Delivery:
     key.update(
         actions=[
             Message.delivery_status.set("unknown"),
@@ -173,7 +179,7 @@ def _unknown(key: Message, shop_id: str, data: dict, reason: str) -> Delivery:
     )
     # The agent's workbench shows it like an undeliverable reply (the realtime rule forwards
     # this type): kefu will not deliver it on its own; `delivery_status` says why.
-    _announce(events.MESSAGE_UNDELIVERABLE, shop_id, data, reason=reason, delivery_status="unknown")
+    _announce(shop_id, data, reason=reason, delivery_status="unknown")
     return Delivery("unknown", reason)
 
 
@@ -192,33 +198,39 @@ class _Undeliverable(Exception):
 
 
 def _announce(
-    kind: str,
     shop_id: str,
-    data: dict,
+    data: contracts.ReplyCreated,
     reason: str | None = None,
     delivery_status: str | None = None,
 ) -> None:
-    payload = {
-        "conversation_id": data["conversation_id"],
-        "message_id": data["message_id"],
-        "channel": data["channel"],
-    }
-    if reason:
-        payload["reason"] = reason
-    if delivery_status:
-        payload["delivery_status"] = delivery_status
-    events.publish(events.DomainEvent(kind, shop_id, f"{kind}:{data['message_id']}", payload))
+    """`message.undeliverable` with a reason, else `message.delivered`."""
+    ids = {"conversation_id": data.conversation_id, "message_id": data.message_id}
+    payload: contracts.EventData = (
+        contracts.MessageUndeliverable(
+            **ids,
+            channel=data.channel,
+            reason=reason,
+            delivery_status=delivery_status or msgspec.UNSET,
+        )
+        if reason
+        else contracts.MessageDelivered(**ids, channel=data.channel)
+    )
+    events.publish(events.DomainEvent(payload, shop_id, f"{payload.TYPE}:{data.message_id}"))
 
 
-def _send(shop_id: str, data: dict, *, record_call: Callable[[], None]) -> None:
-    kind, _, external_id = data["reply_to"].partition(":")
+def _send(shop_id: str, data: contracts.ReplyCreated, *, record_call: Callable[[], None]) -> None:
+    if data.reply_to is None:  # no channel address: fails, and ends in the DLQ, as before
+        raise ValueError(f"reply {data.message_id} has no reply_to")
+    kind, _, external_id = data.reply_to.partition(":")
     if kind == "wechat_openid":
         _send_wechat(shop_id, external_id, data, record_call)
     # app / h5: the reply is stored, and the in-app client reads it from GET /v1/messages,
     # so storing it was the delivery.
 
 
-def _send_wechat(shop_id: str, openid: str, data: dict, record_call: Callable[[], None]) -> None:
+def _send_wechat(
+    shop_id: str, openid: str, data: contracts.ReplyCreated, record_call: Callable[[], None]
+) -> None:
     shop = get_shop(shop_id)
     creds = wechat_credentials(shop)
     api = wechat_api()
@@ -277,26 +289,26 @@ def _token(fetch, *args) -> str:
         raise RetryLater(f"cannot get a WeChat access token: {exc}") from exc
 
 
-def _wechat_payload(api: WeChatApi, token: str, openid: str, data: dict) -> dict:
-    content = data["content"]
-    if data["type"] == "text":
+def _wechat_payload(api: WeChatApi, token: str, openid: str, data: contracts.ReplyCreated) -> dict:
+    content = data.content or {}
+    if data.type == "text":
         return {"touser": openid, "msgtype": "text", "text": {"content": content["text"]}}
-    if data["type"] == "image" and content.get("media_id"):
+    if data.type == "image" and content.get("media_id"):
         # A WeChat material id, as the bot's answers and keyword rules carry (no upload).
         return {"touser": openid, "msgtype": "image", "image": {"media_id": content["media_id"]}}
-    if data["type"] == "image" and not content.get("media_key"):
+    if data.type == "image" and not content.get("media_key"):
         raise _Undeliverable("WeChat cannot send a picture by URL (in-app clients show it)")
-    if data["type"] == "miniprogrampage":
+    if data.type == "miniprogrampage":
         page = {k: content.get(k) for k in ("title", "pagepath", "thumb_media_id")}
         return {"touser": openid, "msgtype": "miniprogrampage", "miniprogrampage": page}
-    if data["type"] == "image":
+    if data.type == "image":
         from kefu.media import fetch
 
         body, content_type = fetch(content["media_key"])
         filename = content["media_key"].rsplit("/", 1)[-1]
         media_id = api.upload_temp_media(token, "image", filename, body, content_type)
         return {"touser": openid, "msgtype": "image", "image": {"media_id": media_id}}
-    raise _Undeliverable(f"WeChat cannot carry a {data['type']} reply")
+    raise _Undeliverable(f"WeChat cannot carry a {data.type} reply")
 
 
 caches.register("kefu.outbound.wechat_api", wechat_api.cache_clear)

@@ -23,7 +23,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from kefu import events
+from kefu import events_catalog as contracts
 from kefu.realtime import inbox
 from kefu.realtime.push import broadcast, frame
 from kefu.storage.connections import (
@@ -155,9 +158,12 @@ def _by(data: dict[str, Any]) -> str | None:
     return by if isinstance(by, str) else None
 
 
-def plan(detail: dict[str, Any]) -> Plan:
-    kind, shop_id = detail["type"], detail["shop_id"]
-    data = dict(detail.get("data") or {})
+def plan(detail: dict[str, Any] | events.Event) -> Plan:
+    event = events.decode(detail)
+    kind, shop_id = event.type, event.shop_id
+    # The frame carries the event's data as published (the contract's fields once decoded).
+    raw = detail.get("data") if isinstance(detail, dict) else None
+    data: Any = dict(raw) if raw else msgspec.to_builtins(event.data)
     out = Plan(data=data)
     by = _by(data)
 
@@ -224,10 +230,11 @@ def _all_staff_subscribers(shop_id: str) -> list[str]:
     return [c.subscriber for c in Connection.staff_online.query(staff_online_key(shop_id))]
 
 
-def notify(detail: dict[str, Any]) -> Outcome:
+def notify(detail: dict[str, Any] | events.Event) -> Outcome:
     """Fan one domain event out; raises only when the event must be retried (storage, bus)."""
-    shop_id, kind, event_id = detail["shop_id"], detail["type"], detail["event_id"]
-    at = int(detail.get("occurred_at") or 0)
+    event = events.decode(detail)
+    shop_id, kind, event_id = event.shop_id, event.type, event.event_id or ""
+    at = int(event.occurred_at or 0)
     p = plan(detail)
     outcome = Outcome()
     notified: list[events.DomainEvent] = []
@@ -248,15 +255,14 @@ def notify(detail: dict[str, Any]) -> Outcome:
         # Re-announced on a repeat with the same id, so a failed publish is completed.
         notified.append(
             events.DomainEvent(
-                events.STAFF_NOTIFIED,
+                contracts.StaffNotified(
+                    username=username,
+                    notification_id=notification_id,
+                    kind=inbox_kind,
+                    cause={"type": kind, "event_id": event_id},
+                ),
                 shop_id,
                 f"{events.STAFF_NOTIFIED}:{event_id}:{username}",
-                {
-                    "username": username,
-                    "notification_id": notification_id,
-                    "kind": inbox_kind,
-                    "cause": {"type": kind, "event_id": event_id},
-                },
                 occurred_at=at,
             )
         )

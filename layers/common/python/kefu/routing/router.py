@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from kefu import events
+from kefu import events_catalog as contracts
 from kefu.assignment.core import Route, assign_or_wait, drain, publish_assigned
 from kefu.aws import client
 from kefu.ids import now_ms
@@ -23,9 +24,9 @@ from kefu.storage.customers import Customer
 from kefu.storage.workbench import RULESET, RuleSetItem
 
 
-def _default_queue(shop_id: str, data: dict[str, Any]) -> str:
-    if data.get("queue"):
-        return data["queue"]
+def _default_queue(shop_id: str, queue: str | None) -> str:
+    if queue:
+        return queue
     from kefu.shops import get_shop
 
     return get_shop(shop_id).default_queue
@@ -110,14 +111,19 @@ def _latest_order_facts(shop_id: str, customer_id: str):  # noqa: ANN202
     return lookup
 
 
-def facts_for(shop_id: str, data: dict[str, Any], customer: Customer | None, at_ms: int) -> Facts:
-    content = data.get("content") or {}
+def facts_for(
+    shop_id: str,
+    data: contracts.ConversationOpened | contracts.HandoffRequested,
+    customer: Customer | None,
+    at_ms: int,
+) -> Facts:
+    content = data.content or {}
     category = content.get("category")
     seller = content.get("seller_shop_id")
-    customer_id = data.get("customer_id") or (customer.customer_id if customer else "")
+    customer_id = data.customer_id or (customer.customer_id if customer else "")
     return Facts(
-        text=_text_of(data.get("type"), content),
-        channel=data.get("channel"),
+        text=_text_of(data.type, content),
+        channel=data.channel,
         tier=customer.tier if customer else None,
         tags=frozenset(customer.tags or []) if customer else frozenset(),
         categories=frozenset({str(category).lower()}) if category else None,
@@ -127,19 +133,20 @@ def facts_for(shop_id: str, data: dict[str, Any], customer: Customer | None, at_
     )
 
 
-def route_opened(detail: dict[str, Any]) -> dict[str, Any]:
+def route_opened(detail: dict[str, Any] | events.Event) -> dict[str, Any]:
     """A new conversation: decide its queue and priority, then assign or leave it waiting.
 
     Requests when an agent has room: BatchGetItem (customer + rule set version) + GetItem queue
     + BatchGetItem agents + TransactWriteItems = 4 (+1 GetItem when this instance has not yet
     compiled the current rule set version).
     """
-    shop_id, data = detail["shop_id"], detail["data"]
-    conversation_id = data["conversation_id"]
-    at = int(detail.get("occurred_at") or now_ms())
-    customer, version = _customer_and_ruleset_version(shop_id, data["customer_id"])
+    event = events.decode(detail)
+    shop_id, data = event.shop_id, event.data
+    conversation_id = data.conversation_id
+    at = int(event.occurred_at or now_ms())
+    customer, version = _customer_and_ruleset_version(shop_id, data.customer_id or "")
     decision = compiled_rules(shop_id, version).decide(facts_for(shop_id, data, customer, at))
-    queue = decision.queue or _default_queue(shop_id, data)
+    queue = decision.queue or _default_queue(shop_id, data.queue)
     route = Route(queue, decision.priority, decision.rule_id, queued_at=at, routed_at=now_ms())
     outcome = assign_or_wait(
         shop_id,
@@ -157,16 +164,15 @@ def _announce_routed(
 ) -> None:
     published = [
         events.DomainEvent(
-            events.CONVERSATION_ROUTED,
+            contracts.ConversationRouted(
+                conversation_id=conversation_id,
+                queue=route.queue,
+                priority=route.priority,
+                rule_id=decision.rule_id,
+                assignee=assignee,
+            ),
             shop_id,
             f"{events.CONVERSATION_ROUTED}:{conversation_id}",
-            {
-                "conversation_id": conversation_id,
-                "queue": route.queue,
-                "priority": route.priority,
-                "rule_id": decision.rule_id,
-                "assignee": assignee,
-            },
             occurred_at=route.routed_at or now_ms(),
         )
     ]
@@ -205,24 +211,25 @@ def _reassign_in_queue(
     return {"queue": conv.queue, "assignee": outcome.assignee, "waiting": outcome.waiting}
 
 
-def handle(detail: dict[str, Any]) -> dict[str, Any]:
-    kind, shop_id, data = detail["type"], detail["shop_id"], detail.get("data") or {}
-    if kind == events.CONVERSATION_OPENED and data.get("status") == "bot":
+def handle(detail: dict[str, Any] | events.Event) -> dict[str, Any]:
+    event = events.decode(detail)
+    shop_id, data = event.shop_id, event.data
+    if isinstance(data, contracts.ConversationOpened) and data.status == "bot":
         return {"skipped": "with the bot"}
-    if kind in (events.CONVERSATION_OPENED, events.HANDOFF_REQUESTED):
-        return route_opened(detail)
-    if kind == events.MESSAGE_RECEIVED:
-        if not data.get("reopened"):
+    if isinstance(data, (contracts.ConversationOpened, contracts.HandoffRequested)):
+        return route_opened(event)
+    if isinstance(data, contracts.MessageReceived):
+        if not data.reopened:
             return {"skipped": "not reopened"}
-        return _reassign_in_queue(shop_id, data["conversation_id"])
-    if kind == events.CONVERSATION_TRANSFERRED:
-        if not data.get("to_queue"):
+        return _reassign_in_queue(shop_id, data.conversation_id)
+    if isinstance(data, contracts.ConversationTransferred):
+        if not data.to_queue:
             return {"skipped": "transferred to an agent"}
-        previous = data.get("from_agent")
+        previous = data.from_agent
         return _reassign_in_queue(
-            shop_id, data["conversation_id"], exclude=(previous,) if previous else ()
+            shop_id, data.conversation_id, exclude=(previous,) if previous else ()
         )
-    if kind == events.AGENT_SLOT_FREED:
-        assigned = drain(shop_id, data["username"], default_queue=_default_queue(shop_id, {}))
+    if isinstance(data, contracts.AgentSlotFreed):
+        assigned = drain(shop_id, data.username, default_queue=_default_queue(shop_id, None))
         return {"assigned": assigned}
-    return {"skipped": kind}
+    return {"skipped": event.type}

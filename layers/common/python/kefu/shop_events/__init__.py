@@ -15,12 +15,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from pynamodb.exceptions import TransactWriteError
 
 from kefu.auth.permissions import SHOP_EVENTS_WRITE, require
 from kefu.customers import APP_USER, WECHAT_OPENID, Identity, resolve_customer
 from kefu.errors import Forbidden, NotFound, Unauthorized, UpstreamUnavailable
 from kefu.events import DomainEvent, PublishFailed, publish
+from kefu.events_catalog import CATALOG
 from kefu.ids import now_ms
 from kefu.shop_events.payloads import (
     CartItemAdded,
@@ -161,11 +163,11 @@ def bus_type(shop_type: str) -> str:
 
 def bus_event(shop_id: str, event: ShopEvent, data: dict[str, Any]) -> DomainEvent:
     kind = bus_type(event_type(event))
+    # The shop's event's fields -> its contract; a field the contract lacks would be a bug here.
     return DomainEvent(
-        type=kind,
+        data=msgspec.convert(data, CATALOG[kind]),
         shop_id=shop_id,
         event_id=f"{kind}:{event.event_id}",
-        data=data,
         occurred_at=event.occurred_at,
     )
 

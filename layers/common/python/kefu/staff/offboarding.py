@@ -17,6 +17,7 @@ import logging
 from pynamodb.exceptions import TransactWriteError
 
 from kefu import events
+from kefu import events_catalog as contracts
 from kefu.assignment.core import agent_decrement
 from kefu.audit import staff_change
 from kefu.auth.actors import StaffActor
@@ -69,10 +70,9 @@ def _set_offline(actor: StaffActor, username: str, request_id: str | None) -> bo
         raise
     events.publish(
         events.DomainEvent(
-            events.AGENT_STATUS_CHANGED,
+            contracts.AgentStatusChanged(username=username, status="offline", by=actor.username),
             actor.shop_id,
             f"{events.AGENT_STATUS_CHANGED}:{username}:{at}",
-            {"username": username, "status": "offline", "by": actor.username},
             occurred_at=at,
         )
     )
@@ -145,18 +145,17 @@ def requeue_open_conversations(
         # Routing reassigns a conversation transferred to a queue, never to the agent who let go.
         events.publish(
             events.DomainEvent(
-                events.CONVERSATION_TRANSFERRED,
+                contracts.ConversationTransferred(
+                    conversation_id=conv.conversation_id,
+                    from_agent=username,
+                    from_queue=conv.queue,
+                    to_agent=None,
+                    to_queue=conv.queue,
+                    note=REQUEUE_NOTE,
+                    by=actor.username,
+                ),
                 shop,
                 f"{events.CONVERSATION_TRANSFERRED}:{conv.conversation_id}:{at}",
-                {
-                    "conversation_id": conv.conversation_id,
-                    "from_agent": username,
-                    "from_queue": conv.queue,
-                    "to_agent": None,
-                    "to_queue": conv.queue,
-                    "note": REQUEUE_NOTE,
-                    "by": actor.username,
-                },
                 occurred_at=at,
             )
         )

@@ -10,10 +10,12 @@ which completes a first attempt that stored but failed to publish.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
 
 from kefu import events
+from kefu import events_catalog as contracts
 from kefu.conversations.content import preview
 from kefu.ids import new_id, now_ms
 from kefu.storage.conversations import Conversation
@@ -37,10 +39,13 @@ def notice_text(short_id: str, subject: str, note: str | None) -> str:
     return f"{text}：{note}" if note else f"{text}。"
 
 
-def notify_resolved(detail: dict) -> Outcome:
-    shop_id = detail["shop_id"]
-    data = detail["data"]
-    ticket_id, resolved_at = data["ticket_id"], int(data["resolved_at"])
+def notify_resolved(detail: dict[str, Any] | events.Event) -> Outcome:
+    event = events.decode(detail)
+    data = event.data
+    if not isinstance(data, contracts.TicketResolved) or data.resolved_at is None:
+        return Outcome("skipped", f"not a resolution: {event.type}")
+    shop_id = event.shop_id
+    ticket_id, resolved_at = data.ticket_id, int(data.resolved_at)
     dedupe = TicketNotice.key(shop_id, ticket_id, resolved_at)
     try:
         seen = TicketNotice.get(dedupe, consistent_read=True)
@@ -131,20 +136,19 @@ def _reply_event(
     shop_id: str, conv: Conversation, message_id: str, msg_key: str, content: dict, at: int
 ) -> events.DomainEvent:
     return events.DomainEvent(
-        events.REPLY_CREATED,
+        contracts.ReplyCreated(
+            conversation_id=conv.conversation_id,
+            message_id=message_id,
+            msg_key=msg_key,
+            customer_id=conv.customer_id,
+            channel=conv.channel,
+            reply_to=conv.reply_to,
+            type="text",
+            content=content,
+            sender=SENDER,
+        ),
         shop_id,
         f"{events.REPLY_CREATED}:{message_id}",
-        {
-            "conversation_id": conv.conversation_id,
-            "message_id": message_id,
-            "msg_key": msg_key,
-            "customer_id": conv.customer_id,
-            "channel": conv.channel,
-            "reply_to": conv.reply_to,
-            "type": "text",
-            "content": content,
-            "sender": SENDER,
-        },
         occurred_at=at,
     )
 

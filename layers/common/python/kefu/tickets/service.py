@@ -15,6 +15,7 @@ import msgspec
 from pynamodb.exceptions import TransactWriteError
 
 from kefu import events
+from kefu import events_catalog as contracts
 from kefu.audit import StaffChanges
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
@@ -402,10 +403,9 @@ def create_ticket(
         tx.save(_audit(actor, "ticket.created", ticket_id, None, created, at))
     _publish(
         events.DomainEvent(
-            events.TICKET_CREATED,
+            contracts.TicketCreated(ticket_id=ticket_id, **created, by=actor.username),
             actor.shop_id,
             f"{events.TICKET_CREATED}:{ticket_id}",
-            {"ticket_id": ticket_id, **created, "by": actor.username},
             occurred_at=at,
         )
     )
@@ -547,17 +547,16 @@ def _apply_change(actor: StaffActor, t: Ticket, requested: dict[str, Any]) -> di
     )
     out = [
         events.DomainEvent(
-            events.TICKET_UPDATED,
+            contracts.TicketUpdated(
+                ticket_id=t.ticket_id,
+                changes={k: {"before": before[k], "after": after[k]} for k in after},
+                status=t.status,
+                priority=t.priority,
+                assignee=t.assignee,
+                by=actor.username,
+            ),
             t.shop_id,
             f"{events.TICKET_UPDATED}:{t.ticket_id}:{t.version}",
-            {
-                "ticket_id": t.ticket_id,
-                "changes": {k: {"before": before[k], "after": after[k]} for k in after},
-                "status": t.status,
-                "priority": t.priority,
-                "assignee": t.assignee,
-                "by": actor.username,
-            },
             occurred_at=at,
         )
     ]
@@ -569,19 +568,18 @@ def _apply_change(actor: StaffActor, t: Ticket, requested: dict[str, Any]) -> di
 
 def resolved_event(t: Ticket) -> events.DomainEvent:
     return events.DomainEvent(
-        events.TICKET_RESOLVED,
+        contracts.TicketResolved(
+            ticket_id=t.ticket_id,
+            short_id=t.short_id,
+            subject=t.subject,
+            customer_id=t.customer_id,
+            conversation_id=t.conversation_id,
+            resolution_note=t.resolution_note,
+            resolved_at=int(t.resolved_at) if t.resolved_at is not None else None,
+            by=t.resolved_by,
+        ),
         t.shop_id,
         f"{events.TICKET_RESOLVED}:{t.ticket_id}:{t.resolved_at}",
-        {
-            "ticket_id": t.ticket_id,
-            "short_id": t.short_id,
-            "subject": t.subject,
-            "customer_id": t.customer_id,
-            "conversation_id": t.conversation_id,
-            "resolution_note": t.resolution_note,
-            "resolved_at": t.resolved_at,
-            "by": t.resolved_by,
-        },
         occurred_at=int(t.resolved_at),
     )
 
@@ -633,18 +631,17 @@ def add_comment(actor: StaffActor, ticket_id: str, req: NewComment) -> dict:
         raise Conflict("ticket keeps changing: reload it and try again", code="stale")
     _publish(
         events.DomainEvent(
-            events.TICKET_UPDATED,
+            contracts.TicketUpdated(
+                ticket_id=t.ticket_id,
+                changes={},
+                comment={"visibility": req.visibility, "message_id": message_id},
+                status=t.status,
+                priority=t.priority,
+                assignee=t.assignee,
+                by=actor.username,
+            ),
             t.shop_id,
             f"{events.TICKET_UPDATED}:{t.ticket_id}:{t.version}",
-            {
-                "ticket_id": t.ticket_id,
-                "changes": {},
-                "comment": {"visibility": req.visibility, "message_id": message_id},
-                "status": t.status,
-                "priority": t.priority,
-                "assignee": t.assignee,
-                "by": actor.username,
-            },
             occurred_at=at,
         )
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 
 from kefu import events
+from kefu import events_catalog as contracts
 from kefu.errors import Conflict
 from kefu.ids import now_ms
 from kefu.storage.shops import ShopProfile
@@ -75,21 +76,20 @@ def record_breaches(t: Ticket, now: int) -> int:
     events.publish(
         *(
             events.DomainEvent(
-                events.TICKET_SLA_BREACHED,
+                contracts.TicketSlaBreached(
+                    ticket_id=t.ticket_id,
+                    short_id=t.short_id,
+                    subject=t.subject,
+                    kind=b["kind"],
+                    due_at=b["due_at"],
+                    priority=priority,
+                    previous_priority=before_priority,
+                    assignee=t.assignee,
+                    department=t.department,
+                    customer_id=t.customer_id,
+                ),
                 t.shop_id,
                 f"{events.TICKET_SLA_BREACHED}:{t.ticket_id}:{b['kind']}",
-                {
-                    "ticket_id": t.ticket_id,
-                    "short_id": t.short_id,
-                    "subject": t.subject,
-                    "kind": b["kind"],
-                    "due_at": b["due_at"],
-                    "priority": priority,
-                    "previous_priority": before_priority,
-                    "assignee": t.assignee,
-                    "department": t.department,
-                    "customer_id": t.customer_id,
-                },
                 occurred_at=now,
             )
             for b in found

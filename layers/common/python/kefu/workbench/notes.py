@@ -15,6 +15,7 @@ from typing import Annotated
 import msgspec
 
 from kefu import events
+from kefu import events_catalog as contracts
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
 from kefu.conversations.service import get_conversation
@@ -87,17 +88,16 @@ def _notify(
         events.publish(
             *[
                 events.DomainEvent(
-                    events.STAFF_MENTIONED,
+                    contracts.StaffMentioned(
+                        conversation_id=conversation_id,
+                        message_id=msg.message_id,
+                        msg_key=msg.msg_key,
+                        mentioned=username,
+                        by=actor.username,
+                        text=text[:200],
+                    ),
                     actor.shop_id,
                     f"{events.STAFF_MENTIONED}:{msg.message_id}:{username}",
-                    {
-                        "conversation_id": conversation_id,
-                        "message_id": msg.message_id,
-                        "msg_key": msg.msg_key,
-                        "mentioned": username,
-                        "by": actor.username,
-                        "text": text[:200],
-                    },
                     occurred_at=int(msg.created_at),
                 )
                 for username in mentions
