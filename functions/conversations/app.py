@@ -1,7 +1,7 @@
 """The agent side: conversation lists, a conversation's messages, claim/assign/reply/resolve."""
 
 from chalice import Chalice
-from kefu.conversations import service
+from kefu.conversations import replies, service
 from kefu.conversations.content import AgentReply
 from kefu.conversations.messages import list_messages
 from kefu.conversations.views import message_view
@@ -66,14 +66,14 @@ def assign(conversation_id: str):
 @app.route("/v1/conversations/{conversation_id}/replies", methods=["POST"])
 def reply(conversation_id: str):
     actor = staff_actor(app)
-    replied = service.send_reply(actor, conversation_id, body(app, AgentReply))
+    replied = replies.send_reply(actor, conversation_id, body(app, AgentReply))
     # A retried request (same client_message_id) answers 200 with the first copy.
     return json_response(replied.message, status=200 if replied.duplicate else 201)
 
 
 @app.route("/v1/conversations/{conversation_id}/messages/{message_id}/resend", methods=["POST"])
 def resend(conversation_id: str, message_id: str):
-    return json_response(service.resend(staff_actor(app), conversation_id, message_id))
+    return json_response(replies.resend(staff_actor(app), conversation_id, message_id))
 
 
 @app.route("/v1/conversations/{conversation_id}/resolve", methods=["POST"])

@@ -163,7 +163,7 @@ def _control(base_url: str, action: str, payload: dict) -> None:
 
 def _conversations(openid_for: Any) -> None:
     from kefu.auth.actors import StaffActor
-    from kefu.conversations import service
+    from kefu.conversations import replies, service
     from kefu.conversations.content import TextMessage
     from kefu.conversations.inbound import InboundMessage, receive_customer_message
     from kefu.customers import APP_USER, WECHAT_OPENID, Identity, resolve_customer
@@ -191,7 +191,7 @@ def _conversations(openid_for: Any) -> None:
     r = say("demo", xiaohong, "wechat_miniprogram", "text", {"text": "这件衣服有 M 码吗？"}, "xh-1")
     agent1 = StaffActor(shop_id="demo", username="agent1", role="agent")
     service.claim(agent1, r.conversation_id)
-    service.reply(
+    replies.reply(
         agent1, r.conversation_id, TextMessage(text="您好，M 码有货的，今天下单明天发货～")
     )
     alice = Identity(APP_USER, "alice")

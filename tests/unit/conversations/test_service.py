@@ -5,7 +5,7 @@ import threading
 
 import pytest
 from kefu.audit import list_audit
-from kefu.conversations import service
+from kefu.conversations import replies, service
 from kefu.conversations.content import TextMessage
 from kefu.conversations.service import AssignRequest, ListFilter
 from kefu.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -338,7 +338,7 @@ def _outbound(cid):
 def test_a_reply_is_stored_pending_delivery_and_announced(kefu_env, shop):
     cid = _conversation("o-1")
     service.claim(shop["agent1"], cid)
-    view = service.reply(shop["agent1"], cid, TextMessage(text="您好，请问有什么可以帮您？"))
+    view = replies.reply(shop["agent1"], cid, TextMessage(text="您好，请问有什么可以帮您？"))
 
     assert view["delivery_status"] == "pending"
     assert (view["direction"], view["sender_type"], view["sender_id"]) == ("out", "agent", "agent1")
@@ -362,14 +362,14 @@ def test_a_reply_marks_the_conversation_read_and_sets_first_response_once(shop):
     assert Conversation.get("shop-a", cid).unread_count == 2
     service.claim(shop["agent1"], cid)
 
-    first = service.reply(shop["agent1"], cid, TextMessage(text="在的"))
+    first = replies.reply(shop["agent1"], cid, TextMessage(text="在的"))
     conv = Conversation.get("shop-a", cid)
     assert conv.first_response_at == first["created_at"]
     assert (conv.unread_count, conv.message_count) == (0, 3)
     assert conv.last_message_preview == "在的"
 
     customer_says("shop-a", "o-1", "好的")
-    service.reply(shop["agent1"], cid, TextMessage(text="还有别的问题吗？"))
+    replies.reply(shop["agent1"], cid, TextMessage(text="还有别的问题吗？"))
     conv = Conversation.get("shop-a", cid)
     assert conv.first_response_at == first["created_at"]
     assert conv.unread_count == 0
@@ -378,7 +378,7 @@ def test_a_reply_marks_the_conversation_read_and_sets_first_response_once(shop):
 def test_an_agent_must_claim_before_replying(kefu_env, shop):
     cid = _conversation("o-1")
     with pytest.raises(Conflict) as err:
-        service.reply(shop["agent2"], cid, TextMessage(text="hi"))
+        replies.reply(shop["agent2"], cid, TextMessage(text="hi"))
     assert err.value.code == "not_assigned_to_you"
     assert _outbound(cid) == []
     assert kefu_env.events("reply.created") == []
@@ -388,14 +388,14 @@ def test_an_agent_cannot_reply_in_another_agents_conversation(shop):
     cid = _conversation("o-1")
     service.claim(shop["agent1"], cid)
     with pytest.raises(Forbidden):
-        service.reply(shop["agent2"], cid, TextMessage(text="hi"))
+        replies.reply(shop["agent2"], cid, TextMessage(text="hi"))
     assert _outbound(cid) == []
 
 
 def test_a_supervisor_may_step_in_and_reply_without_claiming(shop):
     cid = _conversation("o-1")
     service.claim(shop["agent1"], cid)
-    assert service.reply(shop["sup"], cid, TextMessage(text="主管来了"))["sender_id"] == "sup"
+    assert replies.reply(shop["sup"], cid, TextMessage(text="主管来了"))["sender_id"] == "sup"
 
 
 # --- resolving ---------------------------------------------------------------------------------

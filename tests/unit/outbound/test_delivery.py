@@ -3,7 +3,7 @@ message: delivered, undeliverable (with a reason the agent can read) or retried 
 
 import pytest
 from kefu.channels.wechat.tokens import clear_local_cache
-from kefu.conversations import service
+from kefu.conversations import replies, service
 from kefu.conversations.content import TextMessage
 from kefu.conversations.inbound import InboundMessage, receive_customer_message
 from kefu.customers import APP_USER, Identity, resolve_customer
@@ -45,7 +45,7 @@ def make_reply(kefu_env, agent, conversation):
     """Reply as the agent; returns the `reply.created` event detail outbound receives."""
 
     def reply(text=TEXT, conversation_id=conversation):
-        view = service.reply(agent, conversation_id, TextMessage(text=text))
+        view = replies.reply(agent, conversation_id, TextMessage(text=text))
         (detail,) = [
             e
             for e in kefu_env.events("reply.created")
@@ -295,7 +295,7 @@ def test_a_reply_to_an_app_user_is_delivered_without_calling_wechat(kefu_env, we
         )
     )
     service.claim(agent, received.conversation_id)
-    view = service.reply(agent, received.conversation_id, TextMessage(text="hi there"))
+    view = replies.reply(agent, received.conversation_id, TextMessage(text="hi there"))
     (detail,) = kefu_env.events("reply.created")
     assert detail["data"]["reply_to"] == "app_user:u-1001"
 

@@ -7,7 +7,7 @@ import pytest
 import urllib3
 from kefu import outbound
 from kefu.channels.wechat.api import WeChatApi, WeChatUnavailable
-from kefu.conversations import service
+from kefu.conversations import replies, service
 from kefu.conversations.content import TextMessage
 from kefu.ids import now_ms
 from kefu.outbound import Delivery, RetryLater, deliver_reply
@@ -36,7 +36,7 @@ def reply_event(kefu_env, wechat):
     agent = make_staff("shop-a", "agent1")
     cid = customer_says("shop-a", OPENID, "在吗？").conversation_id
     service.claim(agent, cid)
-    view = service.reply(agent, cid, TextMessage(text="在的，请问有什么可以帮您？"))
+    view = replies.reply(agent, cid, TextMessage(text="在的，请问有什么可以帮您？"))
     (detail,) = [
         e for e in kefu_env.events("reply.created") if e["data"]["message_id"] == view["message_id"]
     ]

@@ -4,7 +4,7 @@ in at most six DynamoDB requests, none a Scan."""
 
 import botocore.client
 import pytest
-from kefu.conversations import service
+from kefu.conversations import replies, service
 from kefu.conversations.content import TextMessage
 from kefu.errors import Forbidden, NotFound
 from kefu.ids import now_ms
@@ -92,7 +92,7 @@ def rich(shop, conversation):
     conv = conversation("xm", "我的快递到哪了？").conversation_id
     assert conv != first
     service.claim(shop["agent1"], conv)
-    service.reply(shop["agent1"], conv, TextMessage(text="我帮您查一下"))
+    replies.reply(shop["agent1"], conv, TextMessage(text="我帮您查一下"))
     customer_id = _customer(conv)
     Customer("shop-a", Customer.key(customer_id)).update(
         actions=[

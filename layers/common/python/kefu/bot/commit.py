@@ -61,7 +61,7 @@ def record_ticket(shop_id: str, conv: Conversation, text: str, side: dict[str, A
 
 def commit(shop_id: str, data: MessageReceived, snap: Snapshot, plan: Plan) -> str:
     """One TransactWriteItems. Returns done | duplicate | taken | stale."""
-    from kefu.conversations.service import (
+    from kefu.conversations.replies import (
         outgoing_actions,
         outgoing_message,
         reply_created_event,

@@ -97,7 +97,7 @@ def last_question(state: dict[str, Any]) -> str | None:
 def hand_off(conv: Conversation, reason: str, *, text: str | None, at: int | None = None) -> bool:
     """Hand one conversation off outside a bot turn (the bot was turned off): the customer is
     told with `text`. False when the bot no longer has it (an agent took it meanwhile)."""
-    from kefu.conversations.service import (
+    from kefu.conversations.replies import (
         outgoing_actions,
         outgoing_message,
         reply_created_event,

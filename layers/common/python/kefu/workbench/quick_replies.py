@@ -215,7 +215,7 @@ def render(text: str, values: dict[str, str | None]) -> str:
 
 
 def send_quick_reply(actor: StaffActor, conversation_id: str, quick_reply_id: str) -> dict:
-    from kefu.conversations import service
+    from kefu.conversations import replies, service
     from kefu.conversations.content import TextMessage
 
     p.require(actor, p.CONVERSATIONS_REPLY)
@@ -224,7 +224,7 @@ def send_quick_reply(actor: StaffActor, conversation_id: str, quick_reply_id: st
     text = render(qr.text, _values(actor, conv, list(qr.variables or variables_of(qr.text))))
     if len(text) > 2000:
         raise BadRequest("the rendered reply is longer than 2000 characters", code="too_long")
-    message = service.reply(actor, conversation_id, TextMessage(text=text))
+    message = replies.reply(actor, conversation_id, TextMessage(text=text))
     # Deleted meanwhile: the reply went out and there is nothing left to count.
     with contextlib.suppress(UpdateError):
         qr.update(
