@@ -76,7 +76,7 @@ def fill(text: str, values: Mapping[str, Any], default: str = "") -> str:
 
 def render_replies(replies: list[dict], variables: Mapping[str, str]) -> list[dict]:
     """A keyword rule's replies as outbound messages, in order: [{"type", "content"}] — the
-    shape a stored reply message has (kefu.conversations.service.reply): text {"text"}, image
+    shape a stored reply message has (kefu.conversations.replies.reply): text {"text"}, image
     {"media_id"} or {"url"}, miniprogrampage {"title", "pagepath", "thumb_media_id"}.
 
     Text is filled from `variables` (unknown: the placeholder's default or empty) and cut to

@@ -1,6 +1,6 @@
 """Quick replies (快捷回复): shop-wide ones that supervisors and owners manage, and each agent's
 personal ones. Sending one renders its variables from the conversation's context and sends it
-as the agent's reply through kefu.conversations.service.reply, so delivery is the normal path;
+as the agent's reply through kefu.conversations.replies.reply, so delivery is the normal path;
 the use is counted with an atomic ADD on the item.
 
 Variables: {customer_name} {order_status} {tracking_number} {agent_name} {shop_name}, each
