@@ -5,6 +5,7 @@ record that fails is alone, and after the last retry sends its position to the D
 """
 
 import os
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from kefu.audit.archive import archive_batch
@@ -13,7 +14,7 @@ logger = Logger(service="audit_archiver")
 
 
 @logger.inject_lambda_context
-def handler(event, context):
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     batch = archive_batch(event.get("Records") or [], bucket=os.environ["AUDIT_ARCHIVE_BUCKET"])
     if batch is None:
         return {"records": 0}

@@ -2,7 +2,7 @@
 
 from http.cookies import SimpleCookie
 
-from chalice import Chalice
+from chalice import Chalice, Response
 from kefu.auth.customer_login import AppLogin, WeChatLogin, login_app_user, login_with_wechat
 from kefu.errors import BadRequest
 from kefu.http import body, install_error_handling, json_response, query, request_id
@@ -17,12 +17,12 @@ REFRESH_COOKIE_SECONDS = 30 * 86400  # the app client's RefreshTokenValidity
 
 
 @app.route("/v1/auth/wechat", methods=["POST"])
-def wechat_login():
+def wechat_login() -> Response:
     return json_response(login_with_wechat(body(app, WeChatLogin)))
 
 
 @app.route("/v1/auth/app", methods=["POST"])
-def app_user_login():
+def app_user_login() -> Response:
     req = body(app, AppLogin)
     signature = app.current_request.headers.get("x-kefu-signature")
     return json_response(login_app_user(app.current_request.raw_body, signature, req))
@@ -34,7 +34,7 @@ def _wants_cookie(flag: bool, param: str | None) -> bool:
     return flag or param in ("1", "true")
 
 
-def _signed_in(result: dict, cookie: bool):  # noqa: ANN202 - chalice Response
+def _signed_in(result: dict, cookie: bool):
     """Scripts get the refresh token in the JSON body; the console (cookie) gets it in an
     HttpOnly Secure SameSite=Strict cookie sent only to the refresh endpoint, out of reach
     of the page's scripts, and not in the body."""
@@ -52,28 +52,28 @@ def _signed_in(result: dict, cookie: bool):  # noqa: ANN202 - chalice Response
 
 
 @app.route("/v1/staff/login", methods=["POST"])
-def staff_sign_in():
+def staff_sign_in() -> Response:
     req = body(app, staff.StaffLogin)
     result = staff.staff_login(req, request_id=request_id(app))
     return _signed_in(result, _wants_cookie(req.refresh_cookie, query(app, "refresh_cookie")))
 
 
 @app.route("/v1/staff/login/new-password", methods=["POST"])
-def staff_new_password():
+def staff_new_password() -> Response:
     req = body(app, staff.StaffNewPassword)
     result = staff.answer_new_password(req, request_id=request_id(app))
     return _signed_in(result, _wants_cookie(req.refresh_cookie, query(app, "refresh_cookie")))
 
 
 @app.route("/v1/staff/login/mfa", methods=["POST"])
-def staff_mfa():
+def staff_mfa() -> Response:
     req = body(app, staff.StaffMfaAnswer)
     result = staff.answer_mfa(req, request_id=request_id(app))
     return _signed_in(result, _wants_cookie(req.refresh_cookie, query(app, "refresh_cookie")))
 
 
 @app.route("/v1/staff/login/refresh", methods=["POST"])
-def staff_refresh():
+def staff_refresh() -> Response:
     req = body(app, staff.StaffRefresh)  # {} when the token is in the cookie
     token = req.refresh_token
     if token is None:

@@ -1,6 +1,6 @@
 """The agent side: conversation lists, a conversation's messages, claim/assign/reply/resolve."""
 
-from chalice import Chalice
+from chalice import Chalice, Response
 from kefu.conversations import replies, service
 from kefu.conversations.content import AgentReply
 from kefu.conversations.messages import list_messages
@@ -14,7 +14,7 @@ install_error_handling(app)
 
 
 @app.route("/v1/conversations", methods=["GET"])
-def list_conversations():
+def list_conversations() -> Response:
     actor = staff_actor(app)
     flt = service.ListFilter(
         status=query(app, "status"), queue=query(app, "queue"), assignee=query(app, "assignee")
@@ -26,13 +26,13 @@ def list_conversations():
 
 
 @app.route("/v1/conversations/{conversation_id}", methods=["GET"])
-def get_conversation(conversation_id: str):
+def get_conversation(conversation_id: str) -> Response:
     actor = staff_actor(app)
     return json_response(service.get_conversation(actor, conversation_id).to_public())
 
 
 @app.route("/v1/conversations/{conversation_id}/messages", methods=["GET"])
-def conversation_messages(conversation_id: str):
+def conversation_messages(conversation_id: str) -> Response:
     actor = staff_actor(app)
     conv = service.get_conversation(actor, conversation_id)
     messages, has_more = list_messages(
@@ -53,18 +53,18 @@ def conversation_messages(conversation_id: str):
 
 
 @app.route("/v1/conversations/{conversation_id}/claim", methods=["POST"])
-def claim(conversation_id: str):
+def claim(conversation_id: str) -> Response:
     return json_response(service.claim(staff_actor(app), conversation_id))
 
 
 @app.route("/v1/conversations/{conversation_id}/assign", methods=["POST"])
-def assign(conversation_id: str):
+def assign(conversation_id: str) -> Response:
     actor = staff_actor(app)
     return json_response(service.assign(actor, conversation_id, body(app, service.AssignRequest)))
 
 
 @app.route("/v1/conversations/{conversation_id}/replies", methods=["POST"])
-def reply(conversation_id: str):
+def reply(conversation_id: str) -> Response:
     actor = staff_actor(app)
     replied = replies.send_reply(actor, conversation_id, body(app, AgentReply))
     # A retried request (same client_message_id) answers 200 with the first copy.
@@ -72,17 +72,17 @@ def reply(conversation_id: str):
 
 
 @app.route("/v1/conversations/{conversation_id}/messages/{message_id}/resend", methods=["POST"])
-def resend(conversation_id: str, message_id: str):
+def resend(conversation_id: str, message_id: str) -> Response:
     return json_response(replies.resend(staff_actor(app), conversation_id, message_id))
 
 
 @app.route("/v1/conversations/{conversation_id}/resolve", methods=["POST"])
-def resolve(conversation_id: str):
+def resolve(conversation_id: str) -> Response:
     return json_response(service.resolve(staff_actor(app), conversation_id))
 
 
 @app.route("/v1/staff/media/uploads", methods=["POST"])
-def staff_media_upload():
+def staff_media_upload() -> Response:
     actor = staff_actor(app)
     return json_response(
         presign_upload(actor.shop_id, f"staff/{actor.username}", body(app, UploadRequest)),

@@ -18,7 +18,7 @@ MAX_PUSH_BYTES = 64 * 1024
 
 
 @app.route("/v1/messages", methods=["POST"])
-def send_message():
+def send_message() -> Response:
     actor = customer_actor(app)
     received = receive_from_client(actor, body(app, CustomerMessage))
     stored = Message.get(
@@ -35,7 +35,7 @@ def send_message():
 
 
 @app.route("/v1/messages", methods=["GET"])
-def read_messages():
+def read_messages() -> Response:
     actor = customer_actor(app)
     return json_response(
         customer_messages(
@@ -49,7 +49,7 @@ def read_messages():
 
 
 @app.route("/v1/media/uploads", methods=["POST"])
-def media_upload():
+def media_upload() -> Response:
     actor = customer_actor(app)
     return json_response(
         presign_upload(actor.shop_id, f"customers/{actor.customer_id}", body(app, UploadRequest)),
@@ -66,7 +66,7 @@ def _push_query() -> dict[str, str]:
 
 
 @app.route("/v1/wechat/{shop_id}/push", methods=["GET"])
-def wechat_verify(shop_id: str):
+def wechat_verify(shop_id: str) -> Response:
     from kefu.channels.wechat.push import PushRejected
 
     try:
@@ -76,7 +76,7 @@ def wechat_verify(shop_id: str):
 
 
 @app.route("/v1/wechat/{shop_id}/push", methods=["POST"], content_types=WECHAT_CONTENT_TYPES)
-def wechat_push(shop_id: str):
+def wechat_push(shop_id: str) -> Response:
     from kefu.channels.wechat.push import PushRejected
 
     raw = app.current_request.raw_body or b""

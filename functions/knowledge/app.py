@@ -3,7 +3,7 @@ dictionary, publishing the bot's index (requested here, built by the knowledge_p
 function). `?scope=platform` works on the platform-wide entries (platform staff only).
 Domain: kefu.knowledge."""
 
-from chalice import Chalice
+from chalice import Chalice, Response
 from kefu.http import body, install_error_handling, json_response, query, request_id, staff_actor
 from kefu.pagination import page_limit
 
@@ -12,14 +12,14 @@ install_error_handling(app)
 
 
 @app.route("/v1/knowledge", methods=["GET"])
-def get_head():
+def get_head() -> Response:
     from kefu.knowledge import publish
 
     return json_response(publish.get_head(staff_actor(app), query(app, "scope")))
 
 
 @app.route("/v1/knowledge/entries", methods=["POST"])
-def create_entry():
+def create_entry() -> Response:
     from kefu.knowledge.entries import NewKbEntry, create_entry
 
     actor = staff_actor(app)
@@ -28,7 +28,7 @@ def create_entry():
 
 
 @app.route("/v1/knowledge/entries", methods=["GET"])
-def list_entries():
+def list_entries() -> Response:
     from kefu.knowledge import entries
 
     actor = staff_actor(app)
@@ -46,14 +46,14 @@ def list_entries():
 
 
 @app.route("/v1/knowledge/entries/{entry_id}", methods=["GET"])
-def get_entry(entry_id: str):
+def get_entry(entry_id: str) -> Response:
     from kefu.knowledge import entries
 
     return json_response(entries.get_entry(staff_actor(app), query(app, "scope"), entry_id))
 
 
 @app.route("/v1/knowledge/entries/{entry_id}", methods=["PATCH"])
-def update_entry(entry_id: str):
+def update_entry(entry_id: str) -> Response:
     from kefu.knowledge.entries import KbEntryChange, update_entry
 
     actor = staff_actor(app)
@@ -62,7 +62,7 @@ def update_entry(entry_id: str):
 
 
 @app.route("/v1/knowledge/entries/{entry_id}", methods=["DELETE"])
-def delete_entry(entry_id: str):
+def delete_entry(entry_id: str) -> Response:
     from kefu.knowledge import entries
 
     actor = staff_actor(app)
@@ -72,7 +72,7 @@ def delete_entry(entry_id: str):
 
 
 @app.route("/v1/knowledge/entries/{entry_id}/versions", methods=["GET"])
-def list_versions(entry_id: str):
+def list_versions(entry_id: str) -> Response:
     from kefu.knowledge import entries
 
     actor = staff_actor(app)
@@ -87,7 +87,7 @@ def list_versions(entry_id: str):
 
 
 @app.route("/v1/knowledge/entries/{entry_id}/versions/{revision}/restore", methods=["POST"])
-def restore_version(entry_id: str, revision: str):
+def restore_version(entry_id: str, revision: str) -> Response:
     from kefu.knowledge.entries import KbRestore, restore_version
 
     actor = staff_actor(app)
@@ -96,7 +96,7 @@ def restore_version(entry_id: str, revision: str):
 
 
 @app.route("/v1/knowledge/import", methods=["POST"])
-def import_entries():
+def import_entries() -> Response:
     from kefu.knowledge.transfer import MAX_IMPORT_BODY, KbImport, import_entries
 
     actor = staff_actor(app)
@@ -105,7 +105,7 @@ def import_entries():
 
 
 @app.route("/v1/knowledge/export", methods=["GET"])
-def export_entries():
+def export_entries() -> Response:
     from kefu.audit import record_access
     from kefu.knowledge import transfer
 
@@ -125,14 +125,14 @@ def export_entries():
 
 
 @app.route("/v1/knowledge/dictionary", methods=["GET"])
-def get_dictionary():
+def get_dictionary() -> Response:
     from kefu.knowledge import publish
 
     return json_response(publish.get_dictionary(staff_actor(app), query(app, "scope")))
 
 
 @app.route("/v1/knowledge/dictionary", methods=["PUT"])
-def put_dictionary():
+def put_dictionary() -> Response:
     from kefu.knowledge.publish import KbDictionary, put_dictionary
 
     actor = staff_actor(app)
@@ -140,7 +140,7 @@ def put_dictionary():
 
 
 @app.route("/v1/knowledge/publish", methods=["POST"])
-def publish():
+def publish() -> Response:
     from kefu.knowledge import publish as kb_publish
 
     # Built by the knowledge_publisher function: poll GET /v1/knowledge until `publishing` ends.
@@ -149,7 +149,7 @@ def publish():
 
 
 @app.route("/v1/knowledge/publishes", methods=["GET"])
-def list_publishes():
+def list_publishes() -> Response:
     from kefu.knowledge import publish
 
     actor = staff_actor(app)
@@ -163,7 +163,7 @@ def list_publishes():
 
 
 @app.route("/v1/knowledge/publishes/{version}/restore", methods=["POST"])
-def restore_publish(version: str):
+def restore_publish(version: str) -> Response:
     from kefu.knowledge import publish
 
     actor = staff_actor(app)

@@ -6,6 +6,7 @@ mend is recorded on the head; on the attempt that sends a record to the DLQ, so 
 
 import os
 
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from kefu.consumers import event_consumer
 from kefu.events import Event
 from kefu.knowledge.publisher import handle
@@ -14,7 +15,7 @@ from kefu.knowledge.publisher import handle
 MAX_ATTEMPTS = int(os.environ.get("KNOWLEDGE_PUBLISH_MAX_ATTEMPTS", "3"))
 
 
-def _publish(event: Event, record) -> dict:
+def _publish(event: Event, record: SQSRecord) -> dict:
     attempt = int(record.attributes.approximate_receive_count)
     return handle(event, last_attempt=attempt >= MAX_ATTEMPTS)
 

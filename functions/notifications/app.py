@@ -1,6 +1,6 @@
 """The signed-in staff member's notification inbox."""
 
-from chalice import Chalice
+from chalice import Chalice, Response
 from kefu.errors import BadRequest
 from kefu.http import body, install_error_handling, json_response, query, staff_actor
 from kefu.pagination import page_limit
@@ -11,7 +11,7 @@ install_error_handling(app)
 
 
 @app.route("/v1/notifications", methods=["GET"])
-def list_notifications():
+def list_notifications() -> Response:
     actor = staff_actor(app)
     unread = (query(app, "unread") or "").lower() in ("1", "true")
     return json_response(
@@ -26,7 +26,7 @@ def list_notifications():
 
 
 @app.route("/v1/notifications/read", methods=["POST"])
-def mark_read():
+def mark_read() -> Response:
     actor = staff_actor(app)
     change = body(app, inbox.MarkNotificationsRead)
     if not change.all and not change.ids:

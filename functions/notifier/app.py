@@ -7,6 +7,7 @@ sends no frame twice. The records of one batch share their reads (kefu.realtime.
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from kefu.consumers import event_consumer
 from kefu.dedupe import once
 from kefu.events import BadEvent, Event, decode, parse_sqs_record
@@ -17,7 +18,7 @@ def notify(event: Event) -> realtime.Outcome:
     return realtime.notify(event)
 
 
-def _notify(event, record) -> dict:
+def _notify(event: Event, record: SQSRecord) -> dict:
     outcome = notify(event)
     return {"sockets": outcome.sockets, "inbox_new": len(outcome.inbox_new)}
 

@@ -6,6 +6,7 @@ visibility timeout); after the queue's maxReceiveCount it moves to the DLQ, whic
 
 import os
 
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from kefu.aws import client
 from kefu.consumers import event_consumer
 from kefu.events import Event
@@ -14,7 +15,7 @@ from kefu.outbound import RECORD_BUDGET_MS, RetryLater, backoff_seconds, deliver
 MAX_ATTEMPTS = int(os.environ.get("OUTBOUND_MAX_ATTEMPTS", "5"))
 
 
-def _deliver(event: Event, record) -> dict:
+def _deliver(event: Event, record: SQSRecord) -> dict:
     attempt = int(record.attributes.approximate_receive_count)
     try:
         result = deliver_reply(event, attempt=attempt, last_attempt=attempt >= MAX_ATTEMPTS)

@@ -3,6 +3,7 @@ $default. Routes with a route response send the returned `body` back to the clie
 
 import json
 import logging
+from typing import Any
 
 from kefu import realtime
 from kefu.errors import KefuError
@@ -17,7 +18,7 @@ def _reply(status: int, frame: dict | None = None) -> dict:
     return out
 
 
-def handler(event, context):
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     ctx = event.get("requestContext") or {}
     route, connection_id = ctx.get("routeKey"), ctx.get("connectionId")
     try:

@@ -1,5 +1,7 @@
 """Scheduled (every 5 minutes): record SLA breaches of tickets, escalate, announce them."""
 
+from typing import Any
+
 from aws_lambda_powertools import Logger
 from kefu.tickets.sweep import sweep
 
@@ -7,7 +9,7 @@ logger = Logger(service="sla_sweep")
 
 
 @logger.inject_lambda_context
-def handler(event, context):
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     recorded = sweep()
     logger.info("sla sweep", extra={"breaches": recorded})
     return {"breaches": recorded}

@@ -1,6 +1,6 @@
 """Staff accounts and the audit trail, for the shop's owner and supervisors."""
 
-from chalice import Chalice
+from chalice import Chalice, Response
 from kefu import staff
 from kefu.audit import list_audit
 from kefu.auth.permissions import AUDIT_READ, require
@@ -23,13 +23,13 @@ install_error_handling(app)
 
 
 @app.route("/v1/staff/me", methods=["GET"])
-def me():
+def me() -> Response:
     actor = staff_actor(app).at_home()  # platform staff on a seller: their own record
     return json_response(staff.get_staff(actor.shop_id, actor.username).to_public())
 
 
 @app.route("/v1/staff", methods=["GET"])
-def list_staff():
+def list_staff() -> Response:
     actor = staff_actor(app)
     items, cursor = staff.list_staff(
         actor, limit=page_limit(query(app, "limit")), cursor=query(app, "cursor")
@@ -38,34 +38,34 @@ def list_staff():
 
 
 @app.route("/v1/staff", methods=["POST"])
-def create_staff():
+def create_staff() -> Response:
     actor = staff_actor(app)
     created = staff.create_staff(actor, body(app, staff.NewStaff), request_id=request_id(app))
     return json_response(created, status=201)
 
 
 @app.route("/v1/staff/{username}", methods=["PATCH"])
-def update_staff(username: str):
+def update_staff(username: str) -> Response:
     actor = staff_actor(app)
     change = body(app, staff.StaffChange)
     return json_response(staff.update_staff(actor, username, change, request_id=request_id(app)))
 
 
 @app.route("/v1/staff/{username}/password-reset", methods=["POST"])
-def reset_password(username: str):
+def reset_password(username: str) -> Response:
     actor = staff_actor(app)
     return json_response(staff.reset_password(actor, username, request_id=request_id(app)))
 
 
 @app.route("/v1/staff/me/mfa/totp", methods=["POST"])
-def associate_totp():
+def associate_totp() -> Response:
     token = bearer_token(app)
     actor = staff_actor(app)
     return json_response(mfa.associate_totp(actor, token))
 
 
 @app.route("/v1/staff/me/mfa/totp/verify", methods=["POST"])
-def verify_totp():
+def verify_totp() -> Response:
     token = bearer_token(app)
     actor = staff_actor(app)
     req = body(app, mfa.TotpVerify)
@@ -73,14 +73,14 @@ def verify_totp():
 
 
 @app.route("/v1/staff/me/mfa/totp", methods=["DELETE"])
-def disable_totp():
+def disable_totp() -> Response:
     token = bearer_token(app)
     actor = staff_actor(app)
     return json_response(mfa.disable_totp(actor, token, request_id=request_id(app)))
 
 
 @app.route("/v1/audit", methods=["GET"])
-def audit():
+def audit() -> Response:
     actor = staff_actor(app)
     require(actor, AUDIT_READ)
     actor_filter = query(app, "actor")
@@ -101,12 +101,12 @@ def audit():
 
 
 @app.route("/v1/shop/wechat-settings", methods=["GET"])
-def get_wechat_settings():
+def get_wechat_settings() -> Response:
     return json_response(wechat_settings.get_wechat_settings(staff_actor(app)))
 
 
 @app.route("/v1/shop/wechat-settings", methods=["PUT"])
-def put_wechat_settings():
+def put_wechat_settings() -> Response:
     actor = staff_actor(app)
     change = body(app, wechat_settings.WeChatSettingsPut)
     return json_response(

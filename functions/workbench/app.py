@@ -1,7 +1,7 @@
 """The agent's workbench: views with counts, a conversation with its context, internal notes,
 quick replies, pending/snooze, history search, the typing relay. Domain: kefu.workbench."""
 
-from chalice import Chalice
+from chalice import Chalice, Response
 from kefu.http import (
     acting_shop,
     body,
@@ -19,14 +19,14 @@ install_error_handling(app)
 
 
 @app.route("/v1/workbench/views", methods=["GET"])
-def view_counts():
+def view_counts() -> Response:
     from kefu.workbench import views
 
     return json_response(views.view_counts(staff_actor(app)))
 
 
 @app.route("/v1/workbench/views/{view}", methods=["GET"])
-def view_conversations(view: str):
+def view_conversations(view: str) -> Response:
     from kefu.workbench import views
 
     actor = staff_actor(app)
@@ -37,7 +37,7 @@ def view_conversations(view: str):
 
 
 @app.route("/v1/workbench/conversations/{conversation_id}", methods=["GET"])
-def conversation_context(conversation_id: str):
+def conversation_context(conversation_id: str) -> Response:
     from kefu.workbench import context
 
     if acting_shop(app):  # platform staff on a shop of their mall: their record is elsewhere
@@ -50,7 +50,7 @@ def conversation_context(conversation_id: str):
 
 
 @app.route("/v1/workbench/search", methods=["GET"])
-def search():
+def search() -> Response:
     from kefu.audit import record_access
     from kefu.workbench import search as history
 
@@ -78,7 +78,7 @@ def search():
 
 
 @app.route("/v1/conversations/{conversation_id}/notes", methods=["POST"])
-def add_note(conversation_id: str):
+def add_note(conversation_id: str) -> Response:
     from kefu.workbench.notes import NoteRequest, add_note
 
     actor = staff_actor(app)
@@ -86,14 +86,14 @@ def add_note(conversation_id: str):
 
 
 @app.route("/v1/conversations/{conversation_id}/pending", methods=["POST"])
-def mark_pending(conversation_id: str):
+def mark_pending(conversation_id: str) -> Response:
     from kefu.workbench import states
 
     return json_response(states.mark_pending(staff_actor(app), conversation_id))
 
 
 @app.route("/v1/conversations/{conversation_id}/snooze", methods=["POST"])
-def snooze(conversation_id: str):
+def snooze(conversation_id: str) -> Response:
     from kefu.workbench.states import SnoozeRequest, snooze
 
     actor = staff_actor(app)
@@ -101,14 +101,14 @@ def snooze(conversation_id: str):
 
 
 @app.route("/v1/conversations/{conversation_id}/unsnooze", methods=["POST"])
-def unsnooze(conversation_id: str):
+def unsnooze(conversation_id: str) -> Response:
     from kefu.workbench import states
 
     return json_response(states.unsnooze(staff_actor(app), conversation_id))
 
 
 @app.route("/v1/conversations/{conversation_id}/typing", methods=["POST"])
-def typing(conversation_id: str):
+def typing(conversation_id: str) -> Response:
     from kefu.workbench.typing_relay import TypingRequest, relay_typing
 
     actor = staff_actor(app)
@@ -116,14 +116,14 @@ def typing(conversation_id: str):
 
 
 @app.route("/v1/quick-replies", methods=["GET"])
-def list_quick_replies():
+def list_quick_replies() -> Response:
     from kefu.workbench import quick_replies
 
     return json_response(quick_replies.list_quick_replies(staff_actor(app)))
 
 
 @app.route("/v1/quick-replies", methods=["POST"])
-def create_quick_reply():
+def create_quick_reply() -> Response:
     from kefu.workbench.quick_replies import NewQuickReply, create_quick_reply
 
     actor = staff_actor(app)
@@ -131,7 +131,7 @@ def create_quick_reply():
 
 
 @app.route("/v1/quick-replies/{quick_reply_id}", methods=["PATCH"])
-def update_quick_reply(quick_reply_id: str):
+def update_quick_reply(quick_reply_id: str) -> Response:
     from kefu.workbench.quick_replies import QuickReplyChange, update_quick_reply
 
     actor = staff_actor(app)
@@ -139,7 +139,7 @@ def update_quick_reply(quick_reply_id: str):
 
 
 @app.route("/v1/quick-replies/{quick_reply_id}", methods=["DELETE"])
-def delete_quick_reply(quick_reply_id: str):
+def delete_quick_reply(quick_reply_id: str) -> Response:
     from kefu.workbench import quick_replies
 
     quick_replies.delete_quick_reply(staff_actor(app), quick_reply_id)
@@ -149,7 +149,7 @@ def delete_quick_reply(quick_reply_id: str):
 @app.route(
     "/v1/conversations/{conversation_id}/quick-replies/{quick_reply_id}/send", methods=["POST"]
 )
-def send_quick_reply(conversation_id: str, quick_reply_id: str):
+def send_quick_reply(conversation_id: str, quick_reply_id: str) -> Response:
     from kefu.workbench import quick_replies
 
     actor = staff_actor(app)

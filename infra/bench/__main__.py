@@ -404,16 +404,16 @@ def _measure_all(args: argparse.Namespace, report: dict[str, Any]) -> None:
     report["layer"] = layer_report(args.layer_dir)
     # The bot's own layer (jieba, re2, openpyxl), built beside the common one.
     report["bot layer"] = layer_report(args.layer_dir.parent / "BotLayer")
-    from infra.bench import routing  # noqa: PLC0415 - routing and assignment figures
+    from infra.bench import routing
 
     report["routing and assignment"] = routing.report()
-    from infra.bench import bot_turn  # noqa: PLC0415 - the bot's requests per turn
+    from infra.bench import bot_turn
 
     report["bot turn"] = bot_turn.report()
     logging.getLogger("kefu.bench").info(
         "DynamoDB requests per bot turn: %s", report["bot turn"]["DynamoDB requests per bot turn"]
     )
-    from infra.bench import keyword_rules  # noqa: PLC0415 - the bot's keyword-rule matching
+    from infra.bench import keyword_rules
 
     report["keyword auto-reply rules"] = keyword_rules.report()
 
@@ -439,7 +439,7 @@ def _measure_all(args: argparse.Namespace, report: dict[str, Any]) -> None:
         pipe = pipeline(stack)
         everything.extend(aws_calls.LOG.snapshot())
         report["DynamoDB per operation"] = pipe
-        from infra.bench import pipeline as whole  # noqa: PLC0415 - every function, in total
+        from infra.bench import pipeline as whole  # every function, in total
 
         report["DynamoDB requests per function: one message and its reply"] = (
             whole.answered_by_agent(stack)

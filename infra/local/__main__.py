@@ -58,7 +58,7 @@ def demo_data_hook(*, tolerant: bool = False) -> Hook | None:
         # For `make dev`: broken demo data should not keep the developer from a running stack.
         try:
             module.load(stack)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("demo data not loaded; the stack runs with what was created")
 
     return load_demo_data

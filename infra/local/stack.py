@@ -74,7 +74,7 @@ def _moto_server(host: str, port: int) -> Any:
                 self._server = make_server(
                     self._ip_address, self._port, app, True, request_handler=QuietHandler
                 )
-            except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
+            except BaseException as exc:
                 self.error = exc
                 self._server_ready_event.set()
                 return
@@ -211,7 +211,7 @@ class LocalStack:
             for function in self.functions.values():
                 try:
                     function.load()
-                except Exception as exc:  # noqa: BLE001 - logged; invocations will fail the same
+                except Exception as exc:
                     log.warning("%s does not import: %s", function.name, exc)
         if self.enable_pollers:
             self.pollers = PollerGroup(
@@ -259,7 +259,7 @@ class LocalStack:
         for cleanup in reversed(self._cleanups):
             try:
                 cleanup()
-            except Exception:  # noqa: BLE001 - keep stopping the rest
+            except Exception:
                 log.exception("cleanup %r failed", cleanup)
         self._cleanups.clear()
         if self._moto_server is not None:
@@ -427,7 +427,7 @@ class LocalStack:
                 ):
                     continue
                 outputs[name] = self.registry.resolve(spec.get("Value"))
-            except Exception as exc:  # noqa: BLE001 - outputs are informative only
+            except Exception as exc:
                 log.debug("output %s not resolvable locally: %s", name, exc)
         return outputs
 

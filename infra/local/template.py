@@ -76,7 +76,7 @@ CfnLoader.add_multi_constructor("!", _construct_tag)
 
 def load_yaml(path: Path) -> dict[str, Any]:
     with open(path, encoding="utf-8") as fh:
-        data = yaml.load(fh, Loader=CfnLoader)  # noqa: S506 - CfnLoader is a SafeLoader
+        data = yaml.load(fh, Loader=CfnLoader)
     if not isinstance(data, dict):
         raise TemplateError(f"{path} is not a CloudFormation template")
     return data

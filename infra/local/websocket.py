@@ -70,7 +70,7 @@ def _of_type(template: Template, registry: Registry, rtype: str) -> dict[str, di
             continue
         try:
             found[logical_id] = registry.resolve(spec.get("Properties") or {}) or {}
-        except Exception as exc:  # noqa: BLE001 - one odd resource must not stop the runner
+        except Exception as exc:
             log.warning("%s: cannot resolve its properties locally: %s", logical_id, exc)
     return found
 
@@ -269,7 +269,7 @@ class WebSocketServer:
             result = route.function.invoke(event)
         except FunctionError:
             return 502, None
-        except Exception:  # noqa: BLE001 - a runner bug must not look like the function's answer
+        except Exception:
             log.exception("%s: invocation failed in the runner", route.function.name)
             return 502, None
         if result is None:
@@ -332,7 +332,7 @@ class WebSocketServer:
             for message in connection:
                 sock.last_active_at = int(time.time() * 1000)
                 self._on_message(sock, message)
-        except Exception as exc:  # noqa: BLE001 - the socket ends either way
+        except Exception as exc:
             log.debug("ws %s ended: %s", sock.connection_id, exc)
         finally:
             with self._lock:
@@ -391,7 +391,7 @@ class WebSocketServer:
     def _send(sock: _Socket, data: str | bytes) -> bool:
         try:
             sock.connection.send(data)
-        except Exception:  # noqa: BLE001 - closed meanwhile
+        except Exception:
             return False
         return True
 

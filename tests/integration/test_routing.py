@@ -13,7 +13,7 @@ pytestmark = pytest.mark.integration
 KEYWORD = "路由测试"
 
 
-def _put(api: Api, path: str, token: str, body: dict):  # noqa: ANN202
+def _put(api: Api, path: str, token: str, body: dict):
     return api.request("PUT", path, token, json=body)
 
 

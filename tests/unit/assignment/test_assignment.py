@@ -389,7 +389,7 @@ def test_hammering_assignment_never_overfills_never_double_assigns_and_counts_ex
                     with contextlib.suppress(Conflict):
                         agents.set_my_status(actors[u], agents.StatusChange(status=status))
                     slot_freed(SHOP, u)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]

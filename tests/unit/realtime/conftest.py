@@ -20,7 +20,7 @@ class FakeManagementApi:
         self.sent: dict[str, list[dict[str, Any]]] = {}
         self.gone: set[str] = set()
 
-    def post_to_connection(self, ConnectionId: str, Data: bytes) -> dict:  # noqa: N803
+    def post_to_connection(self, ConnectionId: str, Data: bytes) -> dict:
         if ConnectionId in self.gone:
             raise ClientError(
                 {

@@ -198,7 +198,7 @@ class _Sockets:
     def __init__(self):
         self.closed = []
 
-    def delete_connection(self, ConnectionId):  # noqa: N803
+    def delete_connection(self, ConnectionId):
         self.closed.append(ConnectionId)
         return {}
 

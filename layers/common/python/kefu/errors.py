@@ -7,7 +7,7 @@ from __future__ import annotations
 class KefuError(Exception):
     status = 400
     code = "bad_request"
-    headers: dict[str, str] = {}  # noqa: RUF012 - read-only default; subclasses set their own
+    headers: dict[str, str] = {}
 
     def __init__(self, message: str, *, code: str | None = None, details: dict | None = None):
         super().__init__(message)

@@ -110,7 +110,7 @@ def list_conversations(
     return [c.to_public() for c in convs], next_cursor
 
 
-def _and(a, b):  # noqa: ANN001, ANN202 - pynamodb conditions
+def _and(a, b):  # noqa: ANN001 - pynamodb conditions
     return b if a is None else a & b
 
 

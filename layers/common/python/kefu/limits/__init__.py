@@ -136,7 +136,7 @@ def count_login(shop: ShopProfile, *, now_ms: int | None = None) -> None:
     at = now_ms if now_ms is not None else int(time.time() * 1000)
     limit = login_limit(shop)
     shards = max(1, min(MAX_LOGIN_SHARDS, limit // LOGINS_PER_SHARD))
-    shard = random.randrange(shards)  # noqa: S311 - load spreading, not security
+    shard = random.randrange(shards)
     window = _window(
         shop.shop_id,
         "login",

@@ -281,7 +281,7 @@ def _maybe_sent(exc: WeChatUnavailable) -> bool:
     return not isinstance(exc.__cause__, ConnectTimeoutError)
 
 
-def _token(fetch, *args) -> str:
+def _token(fetch: Callable[..., str], *args: Any) -> str:
     """An access token, or RetryLater: the token endpoint failing is as transient as sending."""
     try:
         return fetch(*args)

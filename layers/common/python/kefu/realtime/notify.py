@@ -154,7 +154,7 @@ def queue_members(shop_id: str, queue_id: str | None) -> list[str] | None:
         queue = QueueItem.get(shop_id, QueueItem.key(queue_id))
     except QueueItem.DoesNotExist:
         return None
-    except Exception:  # noqa: BLE001 - no workbench table (yet): fall back to every agent
+    except Exception:
         log.warning("queue %s unreadable; notifying every agent", queue_id, exc_info=True)
         return None
     if queue.open_to_all:
@@ -187,7 +187,7 @@ def ticket_watchers(shop_id: str, ticket_id: str | None) -> list[str]:
         from kefu.storage.tickets import Ticket, ticket_sk
 
         return list(Ticket.get(shop_id, ticket_sk(ticket_id)).watchers or [])
-    except Exception:  # noqa: BLE001 - tickets not deployed / ticket gone: assignee only
+    except Exception:
         log.info("no watchers for ticket %s", ticket_id)
         return []
 

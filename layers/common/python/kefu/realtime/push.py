@@ -58,7 +58,7 @@ def send(connection_id: str, payload: bytes) -> bool:
 def forget(connection_id: str) -> None:
     try:
         Connection(connection_id).delete()
-    except Exception:  # noqa: BLE001 - TTL removes it anyway
+    except Exception:
         log.warning("could not delete gone connection %s", connection_id, exc_info=True)
 
 
@@ -87,7 +87,7 @@ def broadcast(
     for connection_id in connections_of(subscribers, known):
         try:
             sent = send(connection_id, payload)
-        except Exception:  # noqa: BLE001 - one bad socket must not cost the others their frame
+        except Exception:
             log.warning("push to %s failed", connection_id, exc_info=True)
             continue
         delivered += sent

@@ -72,7 +72,7 @@ class Segmenter:
     """jieba over a lexicon: the full dictionary at publish, the index's own words at query."""
 
     def __init__(self, lexicon: dict[str, int] | None = None) -> None:
-        import jieba  # noqa: PLC0415 - the bot layer; only functions that segment import it
+        import jieba
 
         jieba.setLogLevel(60)
         self._tokenizer = jieba.Tokenizer()

@@ -88,7 +88,7 @@ def _text_of(kind: str | None, content: dict[str, Any]) -> str:
     return " ".join(str(content.get(k) or "") for k in ("title", "status")).strip()
 
 
-def _latest_order_facts(shop_id: str, customer_id: str):  # noqa: ANN202
+def _latest_order_facts(shop_id: str, customer_id: str):
     def lookup() -> tuple[frozenset[str], frozenset[str]]:
         try:  # kefu.orders may not be deployed with this layer: then there is no order category
             from kefu.orders import recent_orders
@@ -96,7 +96,7 @@ def _latest_order_facts(shop_id: str, customer_id: str):  # noqa: ANN202
             return frozenset(), frozenset()
         try:
             orders = recent_orders(shop_id, customer_id, limit=1)
-        except Exception:  # noqa: BLE001 - a missing table must not stop routing
+        except Exception:
             return frozenset(), frozenset()
         categories: set[str] = set()
         sellers: set[str] = set()

@@ -28,7 +28,7 @@ class TotpVerify(msgspec.Struct, forbid_unknown_fields=True):
     device_name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
 
 
-def _call(fn, **kwargs):  # noqa: ANN001, ANN202 - one Cognito call, errors without internals
+def _call(fn, **kwargs):  # noqa: ANN001 - one Cognito call, errors without internals
     idp = client("cognito-idp")
     try:
         return fn(**kwargs)

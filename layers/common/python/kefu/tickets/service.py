@@ -218,7 +218,7 @@ def list_tickets(
     return [t.to_public() for t in items], next_cursor
 
 
-def _and(a, b):  # noqa: ANN001, ANN202 - pynamodb conditions
+def _and(a, b):  # noqa: ANN001 - pynamodb conditions
     return b if a is None else a & b
 
 

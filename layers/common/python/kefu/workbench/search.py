@@ -87,7 +87,7 @@ def search(
     return {"conversations": [summary(actor, c) for c in convs], "next_cursor": next_cursor}
 
 
-def _recent(actor: StaffActor, low: int, high: int, *, limit: int, last=None):  # noqa: ANN001, ANN202
+def _recent(actor: StaffActor, low: int, high: int, *, limit: int, last=None):  # noqa: ANN001
     """The shop's conversations active in [low, high], newest first (agents: those they see)."""
     flt = None
     if not actor.can(p.CONVERSATIONS_READ_ALL):
