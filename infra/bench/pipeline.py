@@ -89,7 +89,9 @@ def answered_by_agent(stack: Any) -> dict[str, Any]:
     with aws_calls.LOG.unrecorded():
         from kefu.customers import WECHAT_OPENID, Identity, find_identity
 
-        conv_id = find_identity("demo", Identity(WECHAT_OPENID, openid)).open_conversation_id
+        identity = find_identity("demo", Identity(WECHAT_OPENID, openid))
+        assert identity is not None, "the customer's message was not stored"
+        conv_id = identity.open_conversation_id
         _http("POST", f"{api}/v1/conversations/{conv_id}/claim", token=agent)
     _settle()
 
