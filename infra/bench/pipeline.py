@@ -48,17 +48,32 @@ def _settle(quiet_s: float = 1.5, limit_s: float = 30.0) -> None:
         time.sleep(0.1)
 
 
-def per_function(calls: list[aws_calls.Call]) -> dict[str, int]:
-    """DynamoDB requests per function (most first), and their total."""
-    counts = Counter((c.function or "-").removesuffix("Function") for c in calls)
+def _name(call: aws_calls.Call) -> str:
+    return (call.function or "-").removesuffix("Function")
+
+
+def per_function(calls: list[aws_calls.Call], also: list[str] | None = None) -> dict[str, int]:
+    """DynamoDB requests per function (the pipeline's, then any other, then `also`'s: the same
+    columns for every scenario), and their total."""
+    counts = Counter(_name(c) for c in calls)
     out = {name: counts.get(name, 0) for name in PIPELINE}
     out.update({name: n for name, n in counts.most_common() if name not in out})
+    out.update({name: 0 for name in also or [] if name not in out})
     out[TOTAL] = sum(counts.values())
     return out
 
 
-def per_operation(calls: list[aws_calls.Call], function: str) -> dict[str, int]:
-    return dict(Counter(c.operation for c in calls if c.function == function))
+def per_operation(calls: list[aws_calls.Call], tables: dict[str, str]) -> dict[str, str]:
+    """Per function, its requests as "operation table x n" (where the figures come from)."""
+    short = {name: key for key, name in tables.items()}
+    ops: dict[str, Counter] = {}
+    for c in calls:
+        label = f"{c.operation} {'+'.join(sorted({short.get(t, t) for t in c.tables}))}"
+        ops.setdefault(_name(c), Counter())[label] += 1
+    return {
+        name: ", ".join(f"{op} x{n}" if n > 1 else op for op, n in counter.items())
+        for name, counter in ops.items()
+    }
 
 
 def answered_by_agent(stack: Any) -> dict[str, Any]:
@@ -70,6 +85,9 @@ def answered_by_agent(stack: Any) -> dict[str, Any]:
     from infra.local.wechat_standin import WeChatStandIn
 
     api = stack.api_url
+    tables = {
+        k.removesuffix("_TABLE").lower(): v for k, v in stack.env.items() if k.endswith("_TABLE")
+    }
     appid = demo_data.SHOPS[0]["appid"]
     openid = WeChatStandIn.openid_for(appid, "pipeline-customer")
 
@@ -110,11 +128,14 @@ def answered_by_agent(stack: Any) -> dict[str, Any]:
     _settle()
     reply = _ddb()
     both = inbound + reply
+    columns = list(per_function(both))[:-1]  # one grid: the same columns in every row
     return {
-        "customer message (intake and its consumers)": per_function(inbound),
-        "agent reply (request, delivery and consumers)": per_function(reply),
-        "customer message answered by an agent": per_function(both),
-        "notifier, per operation": per_operation(both, "NotifierFunction"),
+        "DynamoDB requests, per function and in total": {
+            "customer message (intake and its consumers)": per_function(inbound, columns),
+            "agent reply (request, delivery, consumers)": per_function(reply, columns),
+            "customer message answered by an agent": per_function(both, columns),
+        },
+        "per function, per operation": per_operation(both, tables),
     }
 
 
