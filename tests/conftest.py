@@ -34,3 +34,15 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
 
 pytest_plugins = ["tests.support.aws"]
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Under pytest-xdist (`make test` runs two workers), each local stack's tests stay together
+    on one worker, in order, so each stack starts once: tests/integration's and tests/contract's
+    may run beside each other, and the unit tests spread over both workers."""
+    import pytest
+
+    for item in items:
+        if "stack" in getattr(item, "fixturenames", ()):  # the package-scoped local stack
+            package = item.nodeid.split("/")[1]  # integration or contract: one stack each
+            item.add_marker(pytest.mark.xdist_group(f"stack-{package}"))

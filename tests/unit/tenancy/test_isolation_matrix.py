@@ -46,6 +46,7 @@ RESOURCE_PARAMS = {
     "quick_reply_id",
     "queue_id",
     "username",
+    "message_id",
 }
 # Reads platform staff are for: oversight of a seller of their mall.
 OVERSIGHT_READS = {
@@ -196,6 +197,7 @@ class World:
             "customer_token": customer["token"],
             "customer_id": customer["customer_id"],
             "conversation_id": conversation_id,
+            "message_id": said.json()["message"]["message_id"],
             "ticket_id": made("/v1/tickets", ticket_body, "ticket_id"),
             "entry_id": made("/v1/knowledge/entries", entry_body, "entry_id"),
             "rule_id": made("/v1/bot/keyword-rules", rule_body, "rule_id"),
