@@ -1,14 +1,21 @@
 """Notifier: domain events agents and customers should see at once (EventBridge -> SQS) pushed
 to their WebSocket connections, and the staff inbox. Who gets what: kefu.realtime.notify.
 
-Each event is handled once by its id (kefu.dedupe): a re-published `message.received` (WeChat
-retried the push) or a redelivered record sends no frame twice."""
+Each event is handled once by its id (kefu.dedupe, one write per event: the claim names the SQS
+message): a re-published `message.received` (WeChat retried the push) or a redelivered record
+sends no frame twice. The records of one batch share their reads (kefu.realtime.notify.batch)."""
+
+from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from kefu.consumers import event_consumer
 from kefu.dedupe import once
-from kefu.events import Event
-from kefu.realtime.notify import notify
+from kefu.events import BadEvent, Event, decode, parse_sqs_record
+from kefu.realtime import notify as realtime
+
+
+def notify(event: Event) -> realtime.Outcome:
+    return realtime.notify(event)
 
 
 def _notify(event: Event, record: SQSRecord) -> dict:
@@ -16,4 +23,20 @@ def _notify(event: Event, record: SQSRecord) -> dict:
     return {"sockets": outcome.sockets, "inbox_new": len(outcome.inbox_new)}
 
 
-logger, handler = event_consumer("notifier", once("notifier", _notify))
+logger, _handle_batch = event_consumer("notifier", once("notifier", _notify, by_message=True))
+
+
+def _events(batch: dict) -> list[Event]:
+    """The batch's events that decode (the others are rejected record by record, as before)."""
+    found = []
+    for record in batch.get("Records") or []:
+        try:
+            found.append(decode(parse_sqs_record(record)))
+        except (BadEvent, ValueError, TypeError, KeyError):
+            continue
+    return found
+
+
+def handler(event: dict, context: Any) -> Any:
+    with realtime.batch(_events(event)):
+        return _handle_batch(event, context)

@@ -2,7 +2,9 @@
 
   1. DynamoDB requests (and capacity units) per inbound message through the pipeline, per table
      and operation, against the local stack: intake of a WeChat push, the agent's reply, its
-     delivery; Scans anywhere (must be 0); AWS calls made before intake answers.
+     delivery; Scans anywhere (must be 0); AWS calls made before intake answers; and every
+     function's requests for one message answered by an agent, with their total
+     (infra.bench.pipeline, also runnable alone: `python -m infra.bench.pipeline`).
   2. Each function's import (cold-start) time in a fresh process, and the bare-imports baseline.
   3. The built layer's size and what is in it.
   4. Warm latency percentiles of handlers through the local gateway.
@@ -437,6 +439,12 @@ def _measure_all(args: argparse.Namespace, report: dict[str, Any]) -> None:
         pipe = pipeline(stack)
         everything.extend(aws_calls.LOG.snapshot())
         report["DynamoDB per operation"] = pipe
+        from infra.bench import pipeline as whole  # every function, in total
+
+        report["DynamoDB requests per function: one message and its reply"] = (
+            whole.answered_by_agent(stack)
+        )
+        everything.extend(aws_calls.LOG.snapshot())
         from infra.bench.workbench import context_call
 
         report["workbench: conversation with context"] = context_call(stack)

@@ -13,7 +13,17 @@ in `once`, which keeps a small TTL'd item per (consumer, event) in RuntimeTable:
 - success: one UpdateItem marks it done, so a copy within SEEN_TTL_SECONDS is dropped;
 - the handler raises: the claim is deleted, so SQS's redelivery runs it again.
 
-Two writes per event, each on its own partition key (no hot key at a shop's peak). When
+Two writes per event, each on its own partition key (no hot key at a shop's peak).
+
+`by_message=True` (the notifier, whose cost is per event on every message) makes it one write:
+the claim names the SQS message that carries the event, and is never marked done. A copy of
+the event (re-published by intake: another SQS message) is dropped whatever the claim's state —
+if the first copy's handler failed or crashed, its own SQS message comes back and finishes the
+work. The same SQS message delivered again takes the claim over once the lease has run out: it
+comes back only when the attempt did not finish (a handler failure, a crash or timeout), the
+rare exception being a success SQS was not told of (the poller's delete lost) after the lease.
+
+When
 RuntimeTable cannot be written (throttled, not granted) the event is handled anyway: every
 consumer's durable effects are idempotent on their own, this only spares the repeats.
 """
@@ -45,21 +55,27 @@ def _conditional_failed(exc: Exception) -> bool:
     return cause == "ConditionalCheckFailedException"
 
 
-def claim(consumer: str, shop_id: str, event_id: str) -> EventSeen | None:
+def claim(
+    consumer: str, shop_id: str, event_id: str, *, message_id: str | None = None
+) -> EventSeen | None:
     """The claim on this event, or None when it was handled (or is being handled) already.
-    Raises PutError on anything but a failed condition."""
+    With `message_id`, a claim whose lease ran out is taken over only by the same SQS message
+    (or from a claim that names none). Raises PutError on anything but a failed condition."""
     now = int(time.time())
     item = EventSeen(
         EventSeen.key(consumer, shop_id, event_id),
         state=WORKING,
         lease_until=now + LEASE_SECONDS,
         expires_at=now + SEEN_TTL_SECONDS,
+        message_id=message_id,
     )
-    try:
-        item.save(
-            condition=EventSeen.pk.does_not_exist()
-            | ((EventSeen.state == WORKING) & (EventSeen.lease_until < now))
+    lapsed = (EventSeen.state == WORKING) & (EventSeen.lease_until < now)
+    if message_id is not None:
+        lapsed = lapsed & (
+            EventSeen.message_id.does_not_exist() | (EventSeen.message_id == message_id)
         )
+    try:
+        item.save(condition=EventSeen.pk.does_not_exist() | lapsed)
     except PutError as exc:
         if _conditional_failed(exc):
             return None
@@ -67,9 +83,11 @@ def claim(consumer: str, shop_id: str, event_id: str) -> EventSeen | None:
     return item
 
 
-def once(consumer: str, handle: Callable[[Event, Any], dict | None]) -> Callable:
+def once(
+    consumer: str, handle: Callable[[Event, Any], dict | None], *, by_message: bool = False
+) -> Callable:
     """`handle(event, record)`, run once per event id for this consumer; a repeat returns
-    {"duplicate": True} without running it."""
+    {"duplicate": True} without running it. `by_message`: one write per event (see above)."""
 
     def handle_once(detail: Event | dict, record: Any) -> dict | None:
         detail = decode(detail)
@@ -77,7 +95,8 @@ def once(consumer: str, handle: Callable[[Event, Any], dict | None]) -> Callable
         if not event_id:
             return handle(detail, record)
         try:
-            item = claim(consumer, detail.shop_id, str(event_id))
+            message_id = getattr(record, "message_id", None) if by_message else None
+            item = claim(consumer, detail.shop_id, str(event_id), message_id=message_id)
         except PutError:
             log.error("dedupe claim failed; handling the event anyway", exc_info=True)
             return handle(detail, record)
@@ -91,6 +110,8 @@ def once(consumer: str, handle: Callable[[Event, Any], dict | None]) -> Callable
             except DeleteError:
                 log.warning("dedupe claim not released; its lease will run out", exc_info=True)
             raise
+        if item.message_id is not None:
+            return outcome  # by message: the claim stays, and a copy is dropped by it
         try:
             item.update(actions=[EventSeen.state.set(DONE)])
         except UpdateError:  # handled; a copy after the lease would be handled again

@@ -15,11 +15,18 @@ staff.mentioned         -> the mentioned staff; inbox: all of them
 The actor who caused an event (`by`) is not notified of it. Every frame is best effort (a
 closed socket is forgotten); inbox items are idempotent by event id, and each is announced as
 `staff.notified` (same event id on a repeat).
+
+Within one SQS batch (`batch`), what does not change between its events is read once: each
+conversation (one BatchGetItem for the batch's conversations), each subscriber's connections,
+the shop's supervisors, agents' display names, the shop's online staff.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,15 +73,72 @@ class Outcome:
     inbox_new: list[str] = field(default_factory=list)
 
 
+@dataclass
+class BatchCache:
+    """What one batch has read already (keys include the shop: a batch mixes shops)."""
+
+    conversations: dict[tuple[str, str], Any] = field(default_factory=dict)
+    connections: dict[str, list[str]] = field(default_factory=dict)  # subscriber -> ids
+    supervisors: dict[str, list[str]] = field(default_factory=dict)
+    names: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    staff_online: dict[str, list[str]] = field(default_factory=dict)
+
+
+_batch: ContextVar[BatchCache | None] = ContextVar("kefu_notify_batch", default=None)
+
+# Events whose recipients depend on the conversation's current assignee.
+_READS_CONVERSATION = ("message.received", "message.delivered", "message.undeliverable")
+
+
+@contextmanager
+def batch(detail: Iterable[events.Event] = ()) -> Iterator[BatchCache]:
+    """Share reads between the events of one batch; the conversations the events name are
+    read up front, together (one BatchGetItem per 100)."""
+    cache = BatchCache()
+    keys = {
+        (e.shop_id, cid)
+        for e in detail
+        if e.type in _READS_CONVERSATION
+        and isinstance(cid := getattr(e.data, "conversation_id", None), str)
+        and cid
+    }
+    if len(keys) > 1:  # one alone costs the same as a GetItem, read when needed
+        from kefu.storage.conversations import Conversation
+
+        for conv in Conversation.batch_get(sorted(keys)):
+            cache.conversations[(conv.shop_id, conv.conversation_id)] = conv
+        for key in keys:
+            cache.conversations.setdefault(key, None)
+    token = _batch.set(cache)
+    try:
+        yield cache
+    finally:
+        _batch.reset(token)
+
+
+def _cached(table: str, key: Any, read: Any) -> Any:
+    cache = _batch.get()
+    if cache is None:
+        return read()
+    store = getattr(cache, table)
+    if key not in store:
+        store[key] = read()
+    return store[key]
+
+
 def _conversation(shop_id: str, conversation_id: str | None) -> Any:
     from kefu.storage.conversations import Conversation
 
     if not conversation_id:
         return None
-    try:
-        return Conversation.get(shop_id, conversation_id)
-    except Conversation.DoesNotExist:
-        return None
+
+    def read() -> Any:
+        try:
+            return Conversation.get(shop_id, conversation_id)
+        except Conversation.DoesNotExist:
+            return None
+
+    return _cached("conversations", (shop_id, conversation_id), read)
 
 
 def queue_members(shop_id: str, queue_id: str | None) -> list[str] | None:
@@ -99,14 +163,20 @@ def queue_members(shop_id: str, queue_id: str | None) -> list[str] | None:
 
 
 def supervisors(shop_id: str) -> list[str]:
-    """Active owners and supervisors: one Query of the shop's staff partition."""
+    """Active owners and supervisors: one Query of the shop's staff partition (per batch)."""
     from kefu.storage.shops import STAFF_PREFIX, StaffMember
 
-    return [
-        m.username
-        for m in StaffMember.query(shop_id, StaffMember.sk.startswith(STAFF_PREFIX))
-        if m.role in SUPERVISOR_ROLES and m.status == "active"
-    ]
+    return list(
+        _cached(
+            "supervisors",
+            shop_id,
+            lambda: [
+                m.username
+                for m in StaffMember.query(shop_id, StaffMember.sk.startswith(STAFF_PREFIX))
+                if m.role in SUPERVISOR_ROLES and m.status == "active"
+            ],
+        )
+    )
 
 
 def ticket_watchers(shop_id: str, ticket_id: str | None) -> list[str]:
@@ -133,10 +203,15 @@ def customer_facing_sender(shop_id: str, sender: Any) -> dict[str, Any]:
 
         name = None
         if isinstance(sender.get("id"), str):
-            try:
-                name = StaffMember.get(shop_id, StaffMember.key(sender["id"])).display_name
-            except StaffMember.DoesNotExist:
-                name = None
+            username = sender["id"]
+
+            def read() -> str | None:
+                try:
+                    return StaffMember.get(shop_id, StaffMember.key(username)).display_name
+                except StaffMember.DoesNotExist:
+                    return None
+
+            name = _cached("names", (shop_id, username), read)
         public["name"] = name
     return public
 
@@ -227,7 +302,15 @@ def plan(detail: dict[str, Any] | events.Event) -> Plan:
 
 
 def _all_staff_subscribers(shop_id: str) -> list[str]:
-    return [c.subscriber for c in Connection.staff_online.query(staff_online_key(shop_id))]
+    return list(
+        _cached(
+            "staff_online",
+            shop_id,
+            lambda: [
+                c.subscriber for c in Connection.staff_online.query(staff_online_key(shop_id))
+            ],
+        )
+    )
 
 
 def notify(detail: dict[str, Any] | events.Event) -> Outcome:
@@ -274,5 +357,8 @@ def notify(detail: dict[str, Any] | events.Event) -> Outcome:
         subscribers += _all_staff_subscribers(shop_id)
     subscribers += [customer_subscriber(shop_id, c) for c in sorted(p.customers)]
     if subscribers:
-        outcome.sockets = broadcast(subscribers, payload)
+        cache = _batch.get()
+        outcome.sockets = broadcast(
+            subscribers, payload, cache.connections if cache is not None else None
+        )
     return outcome

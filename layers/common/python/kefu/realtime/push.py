@@ -62,22 +62,39 @@ def forget(connection_id: str) -> None:
         log.warning("could not delete gone connection %s", connection_id, exc_info=True)
 
 
-def connections_of(subscribers: Iterable[str]) -> list[str]:
-    """Connection ids of every socket of these subscribers (one index Query each)."""
+def connections_of(
+    subscribers: Iterable[str], known: dict[str, list[str]] | None = None
+) -> list[str]:
+    """Connection ids of every socket of these subscribers (one index Query each, unless
+    `known` — a batch's cache, subscriber -> ids — has them already; it is filled in)."""
     ids: list[str] = []
     for subscriber in dict.fromkeys(subscribers):
-        ids.extend(c.connection_id for c in Connection.by_subscriber.query(subscriber))
+        found = known.get(subscriber) if known is not None else None
+        if found is None:
+            found = [c.connection_id for c in Connection.by_subscriber.query(subscriber)]
+            if known is not None:
+                known[subscriber] = found
+        ids.extend(found)
     return list(dict.fromkeys(ids))
 
 
-def broadcast(subscribers: Iterable[str], payload: bytes) -> int:
-    """Send `payload` to every socket of `subscribers`; returns how many took it."""
+def broadcast(
+    subscribers: Iterable[str], payload: bytes, known: dict[str, list[str]] | None = None
+) -> int:
+    """Send `payload` to every socket of `subscribers`; returns how many took it. `known`: see
+    connections_of; a socket found gone leaves it too."""
     delivered = 0
-    for connection_id in connections_of(subscribers):
+    for connection_id in connections_of(subscribers, known):
         try:
-            delivered += send(connection_id, payload)
+            sent = send(connection_id, payload)
         except Exception:
             log.warning("push to %s failed", connection_id, exc_info=True)
+            continue
+        delivered += sent
+        if not sent and known is not None:
+            for ids in known.values():
+                if connection_id in ids:
+                    ids.remove(connection_id)
     return delivered
 
 

@@ -100,6 +100,8 @@ class EventSeen(_RuntimeItem):
 
     state = UnicodeAttribute()
     lease_until = NumberAttribute()  # epoch seconds
+    # The SQS message that claimed it (kefu.dedupe.once(..., by_message=True)).
+    message_id = UnicodeAttribute(null=True)
 
     @staticmethod
     def key(consumer: str, shop_id: str, event_id: str) -> str:
