@@ -78,6 +78,8 @@ def staff_refresh() -> Response:
     token = req.refresh_token
     if token is None:
         jar = SimpleCookie()
-        jar.load(app.current_request.headers.get("cookie") or "")
+        request = app.current_request
+        assert request is not None  # inside a view
+        jar.load(request.headers.get("cookie") or "")
         token = jar[REFRESH_COOKIE].value if REFRESH_COOKIE in jar else None
     return json_response(staff.refresh(token, request_id=request_id(app)))

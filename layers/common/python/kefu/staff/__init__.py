@@ -105,9 +105,9 @@ def create_staff(actor: StaffActor, new: NewStaff, *, request_id: str | None = N
     if _find(actor.shop_id, new.username) is not None:
         raise Conflict(f"staff member {new.username!r} already exists", code="staff_exists")
     temporary = None if new.password else temporary_password()
-    _ensure_cognito_user(
-        actor.shop_id, new.username, new.password or temporary, permanent=temporary is None
-    )
+    password = new.password or temporary
+    assert password is not None  # one of the two, by the line above
+    _ensure_cognito_user(actor.shop_id, new.username, password, permanent=temporary is None)
     at = now_ms()
     member = StaffMember(
         actor.shop_id,

@@ -661,7 +661,7 @@ def add_comment(actor: StaffActor, ticket_id: str, req: NewComment) -> dict:
 def _deliver(actor: StaffActor, t: Ticket, req: NewComment) -> tuple[str | None, str]:
     if not t.conversation_id:
         return None, "stored"
-    from kefu.conversations import service as conversations
+    from kefu.conversations import replies as conversations
     from kefu.conversations.content import ImageMessage, TextMessage
 
     try:

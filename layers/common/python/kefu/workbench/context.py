@@ -58,7 +58,7 @@ def _batch_get(requests: list[tuple[type[KefuModel], Any, Any]]) -> dict[type, K
             model._hash_key_attribute().attr_name: {"S": keys[0]},
             range_name: {"S": keys[1]},
         }
-        table = model.Meta.table_name
+        table = str(model.Meta.table_name)
         request_items.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
         by_key[(table, keys[1])] = model
         range_names[table] = range_name
