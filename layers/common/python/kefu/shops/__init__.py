@@ -56,6 +56,8 @@ _status_cache: dict[str, tuple[float, str | None]] = {}
 
 def shop_status(shop_id: str) -> str | None:
     """ "active", "suspended", ... or None for no such shop; cached STATUS_TTL_SECONDS."""
+    if not shop_id:
+        return None  # no key is empty: no such shop
     hit = _status_cache.get(shop_id)
     if hit and hit[0] > time.monotonic():
         return hit[1]

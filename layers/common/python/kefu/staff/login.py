@@ -24,6 +24,9 @@ from kefu.errors import BadRequest, Forbidden, TooManyRequests, Unauthorized
 # Cognito's session strings are 20 to 2048 characters.
 Session = Annotated[str, msgspec.Meta(min_length=20, max_length=2048)]
 TotpCode = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{6}$")]
+# A shop id and a username are key parts: never empty (DynamoDB refuses an empty key).
+ShopId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Username = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 
 CHALLENGES = {
     "NEW_PASSWORD_REQUIRED": ("new_password_required", "/v1/staff/login/new-password"),
@@ -32,23 +35,23 @@ CHALLENGES = {
 
 
 class StaffLogin(msgspec.Struct, forbid_unknown_fields=True):
-    shop_id: str
-    username: str
+    shop_id: ShopId
+    username: Username
     password: str
     refresh_cookie: bool = False  # the console: refresh token in an HttpOnly cookie
 
 
 class StaffNewPassword(msgspec.Struct, forbid_unknown_fields=True):
-    shop_id: str
-    username: str
+    shop_id: ShopId
+    username: Username
     session: Session
     new_password: str
     refresh_cookie: bool = False
 
 
 class StaffMfaAnswer(msgspec.Struct, forbid_unknown_fields=True):
-    shop_id: str
-    username: str
+    shop_id: ShopId
+    username: Username
     session: Session
     code: TotpCode
     refresh_cookie: bool = False
