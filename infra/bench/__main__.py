@@ -417,22 +417,9 @@ def _measure_all(args: argparse.Namespace, report: dict[str, Any]) -> None:
 
     report["keyword auto-reply rules"] = keyword_rules.report()
 
-    aws_calls.install()
-    from infra.local.__main__ import demo_data_hook, wechat_standin_hook
-    from infra.local.stack import LocalStack
+    from infra.bench.pipeline import bench_stack
 
-    def label_calls(stack: LocalStack) -> None:
-        aws_calls.attribute_to_functions(stack.functions)
-
-    hooks = [h for h in (label_calls, wechat_standin_hook("127.0.0.1", 0), demo_data_hook()) if h]
-    with LocalStack(
-        ROOT / "template.yaml",
-        port=0,
-        moto_port=0,
-        parameter_overrides={"Stage": "local"},
-        before_start=hooks,
-        schedules=False,
-    ) as stack:
+    with bench_stack() as stack:
         time.sleep(2)  # let the demo data's reply finish delivering
         aws_calls.LOG.clear()
         everything: list = []

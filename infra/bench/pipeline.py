@@ -139,8 +139,9 @@ def answered_by_agent(stack: Any) -> dict[str, Any]:
     }
 
 
-def run() -> dict[str, Any]:
-    """Start the local stack (as `python -m infra.bench` does) and measure."""
+def bench_stack() -> Any:
+    """The local stack with demo data, every AWS call counted and attributed to the function
+    that made it, schedules off (they would add calls no message caused). Enter it with `with`."""
     aws_calls.install()
     from infra.local.__main__ import demo_data_hook, wechat_standin_hook
     from infra.local.stack import LocalStack
@@ -149,14 +150,19 @@ def run() -> dict[str, Any]:
         aws_calls.attribute_to_functions(stack.functions)
 
     hooks = [h for h in (label_calls, wechat_standin_hook("127.0.0.1", 0), demo_data_hook()) if h]
-    with LocalStack(
+    return LocalStack(
         ROOT / "template.yaml",
         port=0,
         moto_port=0,
         parameter_overrides={"Stage": "local"},
         before_start=hooks,
         schedules=False,
-    ) as stack:
+    )
+
+
+def run() -> dict[str, Any]:
+    """Start the local stack (as `python -m infra.bench` does) and measure."""
+    with bench_stack() as stack:
         _settle()
         return answered_by_agent(stack)
 
