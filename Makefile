@@ -10,7 +10,7 @@ SAM_CLI_VERSION := 1.170.0
 CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: dev test test-unit lint typecheck typecheck-baseline format build bench bench-bot check-template checkov clean
+.PHONY: dev test test-unit coverage lint typecheck typecheck-baseline format build bench bench-bot check-template checkov clean
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,13 +36,17 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 dev: $(VENV)/.installed  ## the whole stack on 127.0.0.1 (API :3000, moto :5000, WeChat stand-in :3100)
 	$(PY) -m infra.local --parameter Stage=local
 
-# PYTEST_ARGS: extra pytest arguments; COVERAGE=1 (as CI does) adds a coverage report of the
-# deployed code (the kefu layer and the functions).
+# PYTEST_ARGS: extra pytest arguments (e.g. "-n 2": pytest-xdist keeps each local stack's tests
+# on one worker).
 PYTEST_ARGS ?=
-COV_ARGS := $(if $(COVERAGE),--cov=layers/common/python/kefu --cov=functions --cov-report=term:skip-covered --cov-report=xml:.coverage.xml,)
 
-test: $(VENV)/.installed  ## every test: unit, integration (local stack), end-to-end
-	$(PY) -m pytest $(COV_ARGS) $(PYTEST_ARGS)
+test: $(VENV)/.installed  ## every test: unit, integration (local stack), contract, end-to-end
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Coverage of the deployed code (the kefu layer and the functions) by the unit tests, which run
+# it in process; CI prints it. (Not over the local stack's threads: tracing slows their timed waits.)
+coverage: $(VENV)/.installed
+	$(PY) -m pytest tests/unit -q --cov=layers/common/python/kefu --cov=functions --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 test-unit: $(VENV)/.installed  ## unit tests only: in-process moto, no sockets, no local stack
 	$(PY) -m pytest tests/unit --disable-socket --allow-unix-socket $(PYTEST_ARGS)
