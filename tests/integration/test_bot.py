@@ -36,10 +36,12 @@ def test_the_bot_answers_on_wechat_then_hands_off_to_an_online_agent(
     assert on.status_code == 200, on.text
     username = unique("botagent").lower().replace("_", "-")[:30]
     made = api.post(
-        "/v1/staff", owner, json={"username": username, "role": "agent", "password": "bot-pass-1"}
+        "/v1/staff",
+        owner,
+        json={"username": username, "role": "agent", "password": "Bot-pass-0001"},
     )
     assert made.status_code == 201, made.text
-    agent = api.staff_login("demo", username, password="bot-pass-1")
+    agent = api.staff_login("demo", username, password="Bot-pass-0001")
     try:
         code = unique("botcust")
         openid = StandIn.openid("demo", code)

@@ -24,10 +24,10 @@ def test_a_new_conversation_is_routed_and_assigned_to_an_online_agent(api: Api, 
     created = api.post(
         "/v1/staff",
         owner,
-        json={"username": username, "role": "agent", "password": "router-pass-1"},
+        json={"username": username, "role": "agent", "password": "Router-pass-01"},
     )
     assert created.status_code == 201, created.text
-    agent = api.staff_login("demo", username, password="router-pass-1")
+    agent = api.staff_login("demo", username, password="Router-pass-01")
     closed = api.patch("/v1/queues/default", owner, json={"open_to_all": False})
     assert closed.status_code == 200, closed.text
     queue_id = f"it-{username}"[:40]

@@ -102,12 +102,15 @@ def test_owner_adds_staff_who_can_sign_in_and_the_audit_shows_it(api: Api, owner
     audit = api.get("/v1/audit", owner, params={"target_type": "staff", "target_id": username})
     assert audit.status_code == 200, audit.text
     records = audit.json()["audit"]
+    # Newest first: their own sign-in (sign-ins are audited), then the owner's change.
     assert [(r["action"], r["actor"], r["actor_role"]) for r in records] == [
-        ("staff.created", "staff:owner", "owner")
+        ("staff.login", f"staff:{username}", "supervisor"),
+        ("staff.created", "staff:owner", "owner"),
     ]
-    assert records[0]["after"]["role"] == "supervisor"
-    assert "password" not in records[0]["after"]
-    assert records[0]["request_id"]
+    created = records[1]
+    assert created["after"]["role"] == "supervisor"
+    assert "password" not in created["after"]
+    assert created["request_id"]
     # Creating the same member again is a conflict, not a second record.
     again = api.post("/v1/staff", owner, json={"username": username, "role": "agent"})
     assert again.status_code == 409, again.text
