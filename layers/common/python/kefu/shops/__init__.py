@@ -24,9 +24,9 @@ def get_shop(shop_id: str) -> ShopProfile:
         shop = ShopProfile.get(shop_id, PROFILE)
     except ShopProfile.DoesNotExist:
         raise NotFound(f"unknown shop {shop_id!r}", code="shop_not_found") from None
+    _remember(shop)
     if shop.status != "active":
         raise NotFound(f"unknown shop {shop_id!r}", code="shop_not_found")
-    _cache[shop_id] = (time.monotonic() + _TTL_SECONDS, shop)
     return shop
 
 
@@ -62,11 +62,22 @@ def shop_status(shop_id: str) -> str | None:
     if hit and hit[0] > time.monotonic():
         return hit[1]
     try:
-        status: str | None = ShopProfile.get(shop_id, PROFILE, attributes_to_get=["status"]).status
+        # The whole profile for the price of its status (one GetItem either way): an active
+        # shop's profile then serves get_shop too, so a staff request reads its shop once.
+        shop = ShopProfile.get(shop_id, PROFILE)
     except ShopProfile.DoesNotExist:
-        status = None
-    _status_cache[shop_id] = (time.monotonic() + STATUS_TTL_SECONDS, status)
-    return status
+        _status_cache[shop_id] = (time.monotonic() + STATUS_TTL_SECONDS, None)
+        return None
+    _remember(shop)
+    return shop.status
+
+
+def _remember(shop: ShopProfile) -> None:
+    """What one read of a profile tells both caches."""
+    now = time.monotonic()
+    _status_cache[shop.shop_id] = (now + STATUS_TTL_SECONDS, shop.status)
+    if shop.status == "active":
+        _cache[shop.shop_id] = (now + _TTL_SECONDS, shop)
 
 
 @dataclass(frozen=True)
