@@ -291,6 +291,31 @@ class ShopProductViewed(ShopActivityEvent):
     TYPE = "shop.product_viewed"
 
 
+# ----------------------------------------------------------------------------- tiers
+
+
+class CustomerTierChanged(EventData):
+    """The customer's tier moved (kefu.tiers: an order event or the nightly pass). `old_tier`
+    null: never tiered; `regular`: no purchase; `rfm` {r, f, m} the scores 1-5 behind
+    `new_tier`; `cause` the event id that led to it (`nightly:<run>` for the nightly pass);
+    `open_conversation_id` the customer's open conversation, if any, when it changed. Event id
+    `customer.tier_changed:<customer_id>:<tier_changed_at>`."""
+
+    TYPE = "customer.tier_changed"
+    SOURCE = "kefu.tiers"
+    CONSUMERS = (
+        "**routing** (`RoutingTierRule` → `RoutingQueue`: a waiting conversation of a customer "
+        "now matching a tier rule moves to that rule's queue, docs/routing.md); tagging "
+        "(auto-tag rules on a tier change)"
+    )
+    customer_id: str
+    new_tier: str
+    old_tier: str | None = None
+    rfm: dict[str, int] | None = None
+    cause: str | None = None
+    open_conversation_id: str | None = None
+
+
 # ----------------------------------------------------------------------------- workbench, tickets
 
 
