@@ -88,9 +88,7 @@ def apply(
     """Score the customer and write what changed, conditional on the tier it started from.
     Returns the tier change (already announced), or None when the tier stayed."""
     for _ in range(_ATTEMPTS):
-        result = settings.evaluate(
-            summary or summary_of(customer), int(customer.points or 0), now
-        )
+        result = settings.evaluate(summary or summary_of(customer), int(customer.points or 0), now)
         old_tier = customer.tier
         rfm = result.rfm.as_dict() if result.rfm else None
         old_rfm = customer.rfm.as_dict() if customer.rfm is not None else None

@@ -25,7 +25,8 @@ TierId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 TierName = Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
 Score = Annotated[int, msgspec.Meta(ge=1, le=5)]
 ScoreRange = Annotated[list[Score], msgspec.Meta(min_length=2, max_length=2)]
-Cutoffs = Annotated[list[Annotated[int, msgspec.Meta(ge=1, le=100_000_000)]], msgspec.Meta(min_length=4, max_length=4)]
+Cutoff = Annotated[int, msgspec.Meta(ge=1, le=100_000_000)]
+Cutoffs = Annotated[list[Cutoff], msgspec.Meta(min_length=4, max_length=4)]
 
 
 class TierDef(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=True):
@@ -229,7 +230,7 @@ DEFAULTS = compile_doc(None)
 
 
 def cents(amount: str | None) -> int:
-    """"79.50" (yuan, as the shop's events carry money) -> 7950; None or bad -> 0."""
+    """ "79.50" (yuan, as the shop's events carry money) -> 7950; None or bad -> 0."""
     if not amount:
         return 0
     whole, _, frac = amount.strip().partition(".")
