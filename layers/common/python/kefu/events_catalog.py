@@ -218,6 +218,9 @@ class ShopOrderEvent(EventData):
     `shop.<type>:<the shop's event_id>`."""
 
     SOURCE = "kefu.shop"
+    CONSUMERS = (
+        "**tiers** (`TiersOrderRule` → `TiersQueue`: points, RFM scores, tier; docs/tiers.md)"
+    )
     customer_id: str
     shop_event_id: str
     order_id: str
@@ -243,6 +246,7 @@ class ShopLogisticsUpdated(ShopOrderEvent):
     """As the order events + logistics {status, description, location, at}."""
 
     TYPE = "shop.logistics_updated"
+    CONSUMERS = "—"
     logistics: dict[str, Any] | UnsetType = UNSET
 
 
@@ -252,6 +256,7 @@ class ShopOrderDelivered(ShopOrderEvent):
 
 class ShopRefundRequested(ShopOrderEvent):
     TYPE = "shop.refund_requested"
+    CONSUMERS = "—"
     refund_amount: str | None | UnsetType = UNSET  # money as a decimal string ("12.50")
     reason: str | None | UnsetType = UNSET
 
