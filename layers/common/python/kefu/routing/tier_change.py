@@ -51,9 +51,9 @@ def on_tier_changed(shop_id: str, data: contracts.CustomerTierChanged) -> dict[s
     at = now_ms()
     rules = router.compiled_rules(shop_id, version)
     decision = rules.decide(_facts(shop_id, conv, customer, data.new_tier, at))
-    if not decision.queue or decision.queue == conv.queue:
+    if decision.queue == conv.queue:
         return {"skipped": "same queue"}
-    if not _tier_rule(rules, decision, data.new_tier):
+    if decision.queue is None or not _tier_rule(rules, decision, data.new_tier):
         return {"skipped": "not a tier rule"}
     route = Route(
         decision.queue,
