@@ -82,7 +82,7 @@ def _facts(shop_id: str, conv: Conversation, customer: Customer, tier: str, at: 
         text=conv.last_message_preview or "",
         channel=conv.channel,
         tier=tier,
-        tags=frozenset(customer.tags or []),
+        tags=frozenset(map(str, customer.tags or [])),
         at_ms=at,
         latest_order=latest_order_facts(shop_id, customer.customer_id),
     )

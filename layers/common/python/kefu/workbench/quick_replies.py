@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from pynamodb.exceptions import TransactWriteError, UpdateError
@@ -210,7 +210,9 @@ def update_quick_reply(actor: StaffActor, quick_reply_id: str, req: QuickReplyCh
     if all(v is None for v in (req.title, req.text, req.tags, req.segments)):
         return qr.to_public()  # {} changes nothing (as a merge patch): no write, no audit
     at = now_ms()
-    before, after, actions = {}, {}, [QuickReply.updated_at.set(at)]
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    actions = [QuickReply.updated_at.set(at)]
     if req.title is not None:
         before["title"], after["title"] = qr.title, req.title
         actions.append(QuickReply.title.set(req.title))
