@@ -62,3 +62,33 @@ def test_customers_without_a_purchase_summary_are_left_alone(shop):
     outcome = nightly.run_shop(SHOP, now_ms())
     assert outcome["changed"] == 0 and customer(cid).tier == "regular"
     assert customer(cid).rfm is None
+
+
+def test_the_pass_costs_a_query_and_a_checkpoint_per_chunk_and_a_write_per_change(
+    shop, monkeypatch
+):
+    import botocore.client
+
+    monkeypatch.setattr(nightly, "CHUNK", 10)
+    ids = [new_customer(f"o-{n}") for n in range(25)]
+    for n, cid in enumerate(ids):
+        set_summary(cid, orders=1, yuan=80, days_ago=100 if n < 20 else 170)
+    nightly.run_shop(SHOP, now_ms())  # every customer scored once: "new"
+    calls: list[str] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def counting(client, operation, params):
+        if client.meta.service_model.service_name == "dynamodb":
+            calls.append(operation)
+        return original(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
+    # Fifteen days later the five who bought 170 days ago pass the 180-day cut-off: 沉睡.
+    nightly.run_shop(SHOP, now_ms() + 15 * DAY_MS)
+
+    # settings + checkpoint reads, 3 chunks (Query + checkpoint Put each), 5 changed customers
+    assert sorted(calls) == sorted(
+        ["GetItem", "GetItem"] + ["Query", "PutItem"] * 3 + ["UpdateItem"] * 5
+    )
+    assert "Scan" not in calls
+    assert {customer(cid).tier for cid in ids[20:]} == {"dormant"}
