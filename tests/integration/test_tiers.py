@@ -172,3 +172,10 @@ def test_a_waiting_conversation_moves_to_the_vip_queue_when_the_tier_rises(
     conv = wait_for(rerouted, timeout=40, what="the tier change re-routing the conversation")
     assert (conv["queue"], conv["assignee"]) == (vip_floor["queue"], vip_floor["username"])
     assert conv["queued_at"] == waiting["queued_at"]  # it kept its place in time
+
+
+def test_the_nightly_pass_fires_locally_and_a_finished_run_is_not_repeated(stack):
+    first = stack.fire_schedule("TiersNightlyFunction")
+    assert first["shops"] >= 2 and first["finished"] == first["shops"]
+    again = stack.fire_schedule("TiersNightlyFunction")
+    assert (again["finished"], again["read"]) == (again["shops"], 0)
