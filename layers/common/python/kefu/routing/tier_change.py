@@ -39,7 +39,8 @@ def on_tier_changed(shop_id: str, data: contracts.CustomerTierChanged) -> dict[s
         return {"skipped": "no customer"}
     if customer.tier != data.new_tier:
         return {"skipped": "tier moved again"}  # the later change's event decides
-    conversation_id = data.open_conversation_id or customer.open_conversation_id
+    # The customer's own pointer is the fresher: the event's may name one resolved since.
+    conversation_id = customer.open_conversation_id or data.open_conversation_id
     if not conversation_id:
         return {"skipped": "no open conversation"}
     try:
