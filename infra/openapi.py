@@ -91,6 +91,7 @@ REQUEST_BODIES: dict[str, str] = {
     "KeywordRuleTest": "kefu.bot.keyword_rules:KeywordRuleTest",
     "AcceptSuggestion": "kefu.bot.learning:AcceptSuggestion",
     "BotSettings": "kefu.bot.settings:BotSettings",
+    "TierSettingsPut": "kefu.tiers.settings:TierSettingsPut",
 }
 
 

@@ -119,7 +119,9 @@ def typing(conversation_id: str) -> Response:
 def list_quick_replies() -> Response:
     from kefu.workbench import quick_replies
 
-    return json_response(quick_replies.list_quick_replies(staff_actor(app)))
+    actor = staff_actor(app)
+    conversation_id = query(app, "conversation_id")
+    return json_response(quick_replies.list_quick_replies(actor, conversation_id))
 
 
 @app.route("/v1/quick-replies", methods=["POST"])

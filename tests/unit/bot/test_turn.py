@@ -210,9 +210,11 @@ def test_anger_words_go_straight_to_a_person(shop):
 
 
 def test_a_vip_customer_goes_straight_to_a_person(shop):
-    _settings(shop, vip_tiers=["vip"])
+    _settings(shop, vip_tiers=["high_value"])
     received = customer_says(SHOP, "o1", "在吗", bot=True)
-    Customer(SHOP, Customer.key(received.customer_id)).update(actions=[Customer.tier.set("vip")])
+    Customer(SHOP, Customer.key(received.customer_id)).update(
+        actions=[Customer.tier.set("high_value")]
+    )
     outcome = turn.handle(message_event(received, "怎么退货"))
     assert outcome["handoff"] == "vip"
     assert bot_texts(SHOP, received.conversation_id) == ["好的，正在为您转接人工客服，请稍候～"]

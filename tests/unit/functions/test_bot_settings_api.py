@@ -34,7 +34,7 @@ def test_a_supervisor_turns_the_bot_on_and_new_conversations_open_with_it(
         json_body={
             "enabled": True,
             "greeting": "您好，我是小K",
-            "vip_tiers": ["vip"],
+            "vip_tiers": ["high_value"],
             "anger_words": [*settings["anger_words"], "无语"],
         },
     )

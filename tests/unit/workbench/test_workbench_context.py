@@ -190,3 +190,19 @@ def test_a_customer_without_orders_or_tickets_has_empty_context(shop, conversati
     ctx = conversation_context("shop-a", "agent1", conv)
     assert (ctx["orders"], ctx["open_tickets"], ctx["previous_conversations"]) == ([], [], [])
     assert ctx["customer"]["contact"] is None and ctx["customer"]["contact_masked"] is False
+
+
+def test_the_profile_beside_a_conversation_shows_the_tier_scores_and_points(shop, rich):
+    Customer("shop-a", Customer.key(rich["customer_id"])).update(
+        actions=[
+            Customer.rfm.set({"r": 5, "f": 4, "m": 3}),
+            Customer.points.set(1200),
+            Customer.member_level.set("silver"),
+        ]
+    )
+    profile = conversation_context("shop-a", "agent1", rich["conv"])["customer"]
+    assert (profile["rfm"], profile["points"], profile["member_level"]) == (
+        {"r": 5, "f": 4, "m": 3},
+        1200,
+        "silver",
+    )

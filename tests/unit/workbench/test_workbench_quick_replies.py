@@ -125,3 +125,75 @@ def test_sending_follows_the_reply_rules(shop, conversation):
     created = _new(shop["sup"], text="您好")
     with pytest.raises(Forbidden):
         qr.send_quick_reply(shop["agent1"], conv, created["quick_reply_id"])
+
+
+# --- scoped to tags or segments (每组专门话术) ----------------------------------------------
+
+
+def _scoped(actor, title, **scopes):
+    return qr.create_quick_reply(
+        actor, NewQuickReply(scope="shop", title=title, text=f"{title}话术", **scopes)
+    )
+
+
+def test_replies_scoped_to_a_customers_tag_are_offered_first_for_their_conversation(
+    shop, conversation
+):
+    received = conversation("o-vip")
+    Customer("shop-a", Customer.key(received.customer_id)).update(
+        actions=[Customer.tags.set(["tag_vip"])]
+    )
+    general = _scoped(shop["sup"], "通用")
+    vip = _scoped(shop["sup"], "贵宾", tags=["tag_vip", "tag_vip"])
+    _scoped(shop["sup"], "新客", tags=["tag_new"], segments=["seg_new"])
+    for _ in range(3):  # the general reply is the most used: without a scope match it leads
+        qr.send_quick_reply(shop["sup"], received.conversation_id, general["quick_reply_id"])
+
+    listing = qr.list_quick_replies(shop["agent1"], received.conversation_id)
+
+    assert vip["tags"] == ["tag_vip"]
+    assert [(r["title"], r["matched"]) for r in listing["shop"]] == [
+        ("贵宾", True),
+        ("通用", False),
+        ("新客", False),
+    ]
+    plain = qr.list_quick_replies(shop["agent1"])
+    assert [r["title"] for r in plain["shop"]][0] == "通用"
+
+
+def test_a_scope_is_changed_or_removed_by_patch_and_audited(shop):
+    made = _scoped(shop["sup"], "贵宾", tags=["tag_vip"])
+    changed = qr.update_quick_reply(
+        shop["sup"], made["quick_reply_id"], QuickReplyChange(tags=[], segments=["seg_big"])
+    )
+    assert (changed["tags"], changed["segments"]) == ([], ["seg_big"])
+    records, _ = list_audit("shop-a", target=("quick_reply", made["quick_reply_id"]))
+    updated = [r for r in records if r["action"] == "quick_reply.updated"][0]
+    assert updated["before"]["tags"] == ["tag_vip"] and updated["after"]["segments"] == ["seg_big"]
+
+
+def test_segment_scopes_match_once_the_segments_part_answers_membership(
+    shop, conversation, monkeypatch
+):
+    import sys
+    import types
+
+    received = conversation("o-seg")
+    segments = types.ModuleType("kefu.segments")
+    segments.membership = lambda shop_id, customer_id, ids: {"seg_big"} & set(ids)
+    monkeypatch.setitem(sys.modules, "kefu.segments", segments)
+    _scoped(shop["sup"], "大客户", segments=["seg_big"])
+    _scoped(shop["sup"], "通用")
+
+    listing = qr.list_quick_replies(shop["agent1"], received.conversation_id)
+
+    assert [(r["title"], r["matched"]) for r in listing["shop"]] == [
+        ("大客户", True),
+        ("通用", False),
+    ]
+
+
+def test_listing_for_a_conversation_the_agent_may_not_see_is_refused(shop, conversation):
+    received = conversation("o-other", shop_id="shop-b")
+    with pytest.raises(NotFound):
+        qr.list_quick_replies(shop["agent1"], received.conversation_id)

@@ -58,6 +58,8 @@ SHOP_EVENT_TYPES = (
     SHOP_CART_ITEM_REMOVED,
     SHOP_PRODUCT_VIEWED,
 )
+# Tiers (kefu.tiers, docs/tiers.md): a customer's tier moved.
+CUSTOMER_TIER_CHANGED = c.CustomerTierChanged.TYPE
 STAFF_MENTIONED = c.StaffMentioned.TYPE
 TICKET_CREATED = c.TicketCreated.TYPE
 TICKET_UPDATED = c.TicketUpdated.TYPE

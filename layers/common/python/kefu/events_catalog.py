@@ -9,6 +9,9 @@ A field that is always sent has no default or defaults to None (and is sent as n
 sent only sometimes defaults to UNSET, which is left out of the JSON. Required fields (no
 default) are what a consumer cannot do without; extra fields are ignored, so adding one is not
 a new version.
+
+This module is longer than 500 lines because it is the one catalogue of every contract, in the
+order docs/events.md lists them: split, the table would be generated from several places.
 """
 
 from __future__ import annotations
@@ -218,6 +221,9 @@ class ShopOrderEvent(EventData):
     `shop.<type>:<the shop's event_id>`."""
 
     SOURCE = "kefu.shop"
+    CONSUMERS = (
+        "**tiers** (`TiersOrderRule` → `TiersQueue`: points, RFM scores, tier; docs/tiers.md)"
+    )
     customer_id: str
     shop_event_id: str
     order_id: str
@@ -243,6 +249,7 @@ class ShopLogisticsUpdated(ShopOrderEvent):
     """As the order events + logistics {status, description, location, at}."""
 
     TYPE = "shop.logistics_updated"
+    CONSUMERS = "—"
     logistics: dict[str, Any] | UnsetType = UNSET
 
 
@@ -252,6 +259,7 @@ class ShopOrderDelivered(ShopOrderEvent):
 
 class ShopRefundRequested(ShopOrderEvent):
     TYPE = "shop.refund_requested"
+    CONSUMERS = "—"
     refund_amount: str | None | UnsetType = UNSET  # money as a decimal string ("12.50")
     reason: str | None | UnsetType = UNSET
 
@@ -289,6 +297,31 @@ class ShopCartItemRemoved(ShopActivityEvent):
 
 class ShopProductViewed(ShopActivityEvent):
     TYPE = "shop.product_viewed"
+
+
+# ----------------------------------------------------------------------------- tiers
+
+
+class CustomerTierChanged(EventData):
+    """The customer's tier moved (kefu.tiers: an order event or the nightly pass). `old_tier`
+    null: never tiered; `regular`: no purchase; `rfm` {r, f, m} the scores 1-5 behind
+    `new_tier`; `cause` the event id that led to it (`nightly:<run>` for the nightly pass);
+    `open_conversation_id` the customer's open conversation, if any, when it changed. Event id
+    `customer.tier_changed:<customer_id>:<tier_changed_at>`."""
+
+    TYPE = "customer.tier_changed"
+    SOURCE = "kefu.tiers"
+    CONSUMERS = (
+        "**routing** (`RoutingTierRule` → `RoutingQueue`: a waiting conversation of a customer "
+        "now matching a tier rule moves to that rule's queue, docs/routing.md); tagging "
+        "(auto-tag rules on a tier change)"
+    )
+    customer_id: str
+    new_tier: str
+    old_tier: str | None = None
+    rfm: dict[str, int] | None = None
+    cause: str | None = None
+    open_conversation_id: str | None = None
 
 
 # ----------------------------------------------------------------------------- workbench, tickets

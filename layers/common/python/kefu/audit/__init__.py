@@ -37,6 +37,7 @@ TARGET_TYPES = frozenset(
         "sla",
         "staff",
         "ticket",
+        "tier_settings",
     }
 )
 _ACTION = re.compile(r"^[a-z][a-z_]{0,40}(\.[a-z][a-z_]{0,40}){0,3}$")

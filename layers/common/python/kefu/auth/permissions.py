@@ -46,6 +46,7 @@ BOT_INSIGHTS = "bot.insights"  # what the bot missed, suggestions from it, entry
 BOT_SETTINGS_MANAGE = "bot.settings.manage"  # the bot's settings (GET and PUT)
 PLATFORM_KNOWLEDGE = "knowledge.platform"  # read and manage the mall's platform-wide entries
 WECHAT_SETTINGS_MANAGE = "shop.wechat_settings.manage"  # appid, push mode, secrets (owner)
+TIERS_MANAGE = "tiers.manage"  # RFM thresholds, tiers, points and member levels (GET and PUT)
 
 _AGENT = {
     CONVERSATIONS_READ,
@@ -66,6 +67,7 @@ _SUPERVISOR |= {KNOWLEDGE_MANAGE}
 _SUPERVISOR |= {BOT_INSIGHTS}
 _SUPERVISOR |= {BOT_SETTINGS_MANAGE}
 _SUPERVISOR |= {STAFF_PASSWORD_RESET}
+_SUPERVISOR |= {TIERS_MANAGE}
 _OWNER = _SUPERVISOR | {STAFF_MANAGE}
 _OWNER |= {WECHAT_SETTINGS_MANAGE}
 # Oversight of a seller's floor, without working it: no replies, claims, assignments, agent

@@ -230,6 +230,9 @@ def put_settings(actor: StaffActor, body: BotSettings) -> dict[str, Any]:
     for key in ("handoff_phrases", "anger_words", "vip_tiers"):
         if doc.get(key) is not None:
             doc[key] = list(dict.fromkeys(w.strip() for w in doc[key] if w.strip()))
+    from kefu.tiers.settings import check_tier_ids
+
+    check_tier_ids(actor.shop_id, doc.get("vip_tiers"), where="vip_tiers")
     before = _item(actor.shop_id)
     at = now_ms()
     item = BotSettingsItem(actor.shop_id, SETTINGS_SK)

@@ -257,6 +257,10 @@ def put_rules(actor: StaffActor, body: RoutingRulesPut) -> dict:
             f"rules name unknown queue(s): {', '.join(unknown)} (create them first)",
             code="queue_not_found",
         )
+    from kefu.tiers.settings import check_tier_ids
+
+    named = sorted({t for r in body.rules for t in (r.conditions.tiers or [])})
+    check_tier_ids(actor.shop_id, named, where="routing rules")
     blob = encode_rules(body.rules)
     if len(blob) > MAX_RULESET_BYTES:
         raise BadRequest(

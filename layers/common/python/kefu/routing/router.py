@@ -7,10 +7,13 @@ handoff.requested         the bot hands a conversation to people: routed as conv
 message.received          (reopened, without an agent) assign in its queue, else it waits
 conversation.transferred  (to a queue) assign in the new queue, not to the agent who let go
 agent.slot_freed          give the agent the next waiting conversations of their queues
+customer.tier_changed     a waiting conversation a tier rule now sends elsewhere moves there
+                          (kefu.routing.tier_change)
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from kefu import events
@@ -32,7 +35,7 @@ def _default_queue(shop_id: str, queue: str | None) -> str:
     return get_shop(shop_id).default_queue
 
 
-def _customer_and_ruleset_version(shop_id: str, customer_id: str) -> tuple[Customer | None, int]:
+def customer_and_ruleset_version(shop_id: str, customer_id: str) -> tuple[Customer | None, int]:
     """One BatchGetItem across two tables: the customer (tier, tags, last agent) and the rule
     set's version only (the rules themselves are read when this instance lacks that version)."""
     resp = client("dynamodb").batch_get_item(
@@ -88,7 +91,9 @@ def _text_of(kind: str | None, content: dict[str, Any]) -> str:
     return " ".join(str(content.get(k) or "") for k in ("title", "status")).strip()
 
 
-def _latest_order_facts(shop_id: str, customer_id: str):
+def latest_order_facts(
+    shop_id: str, customer_id: str
+) -> Callable[[], tuple[frozenset[str], frozenset[str]]]:
     def lookup() -> tuple[frozenset[str], frozenset[str]]:
         try:  # kefu.orders may not be deployed with this layer: then there is no order category
             from kefu.orders import recent_orders
@@ -129,7 +134,7 @@ def facts_for(
         categories=frozenset({str(category).lower()}) if category else None,
         seller_shops=frozenset({str(seller)}) if seller else None,
         at_ms=at_ms,
-        latest_order=_latest_order_facts(shop_id, customer_id),
+        latest_order=latest_order_facts(shop_id, customer_id),
     )
 
 
@@ -144,7 +149,7 @@ def route_opened(detail: dict[str, Any] | events.Event) -> dict[str, Any]:
     shop_id, data = event.shop_id, event.data
     conversation_id = data.conversation_id
     at = int(event.occurred_at or now_ms())
-    customer, version = _customer_and_ruleset_version(shop_id, data.customer_id or "")
+    customer, version = customer_and_ruleset_version(shop_id, data.customer_id or "")
     decision = compiled_rules(shop_id, version).decide(facts_for(shop_id, data, customer, at))
     queue = decision.queue or _default_queue(shop_id, data.queue)
     route = Route(queue, decision.priority, decision.rule_id, queued_at=at, routed_at=now_ms())
@@ -155,11 +160,11 @@ def route_opened(detail: dict[str, Any] | events.Event) -> dict[str, Any]:
         preferred=customer.last_agent if customer else None,
     )
     if not outcome.taken:
-        _announce_routed(shop_id, conversation_id, decision, route, outcome.assignee)
+        announce_routed(shop_id, conversation_id, decision, route, outcome.assignee)
     return {"queue": queue, "assignee": outcome.assignee, "waiting": outcome.waiting}
 
 
-def _announce_routed(
+def announce_routed(
     shop_id: str, conversation_id: str, decision: Decision, route: Route, assignee: str | None
 ) -> None:
     published = [
@@ -229,6 +234,10 @@ def handle(detail: dict[str, Any] | events.Event) -> dict[str, Any]:
         return _reassign_in_queue(
             shop_id, data.conversation_id, exclude=(previous,) if previous else ()
         )
+    if isinstance(data, contracts.CustomerTierChanged):
+        from kefu.routing.tier_change import on_tier_changed
+
+        return on_tier_changed(shop_id, data)
     if isinstance(data, contracts.AgentSlotFreed):
         assigned = drain(shop_id, data.username, default_queue=_default_queue(shop_id, None))
         return {"assigned": assigned}

@@ -10,7 +10,13 @@ sk = "IDENTITY#<kind>#<external id>"         wechat_openid / wechat_unionid / ap
 
 from __future__ import annotations
 
-from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import (
+    JSONAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
 
 from kefu.storage.base import KefuModel, table_name
 
@@ -39,6 +45,20 @@ class Customer(KefuModel):
     open_conversation_id = UnicodeAttribute(null=True)
     created_at = NumberAttribute()
     last_seen_at = NumberAttribute(null=True)
+    # The purchase summary: written by the profiles part in the transaction that applies a shop
+    # event (docs/data-model.md); read here by kefu.tiers. Money in cents, times in ms.
+    orders_count = NumberAttribute(null=True)
+    total_spent = NumberAttribute(null=True)
+    last_purchase_at = NumberAttribute(null=True)
+    # Tiers (kefu.tiers, docs/tiers.md): `tier` above is the tier id; `rfm` {r, f, m} the
+    # scores 1-5 it came from (absent: no purchase yet); `tier_change` the last change
+    # {event_id, cause, from, to, at}, re-announced when its cause is redelivered; points and
+    # member level when the shop uses them. Written only through kefu.storage.tiers.
+    rfm = MapAttribute(null=True)  # type: ignore[var-annotated]
+    tier_changed_at = NumberAttribute(null=True)
+    tier_change = JSONAttribute(null=True)
+    points = NumberAttribute(null=True)
+    member_level = UnicodeAttribute(null=True)
 
     @staticmethod
     def key(customer_id: str) -> str:

@@ -160,6 +160,10 @@ class QuickReply(WorkbenchItem):
     title = UnicodeAttribute()
     text = UnicodeAttribute()
     variables = ListAttribute(of=UnicodeAttribute, default=list)
+    # 每组专门话术: offered first to customers with any of these tags or in any of these
+    # segments (kefu.workbench.quick_replies); both empty: for everyone.
+    tags = ListAttribute(of=UnicodeAttribute, null=True)
+    segments = ListAttribute(of=UnicodeAttribute, null=True)
     use_count = NumberAttribute(default=0)
     last_used_at = NumberAttribute(null=True)
     created_by = UnicodeAttribute()
@@ -185,6 +189,8 @@ class QuickReply(WorkbenchItem):
             "title": self.title,
             "text": self.text,
             "variables": list(self.variables or []),
+            "tags": list(self.tags or []),
+            "segments": list(self.segments or []),
             "use_count": int(self.use_count or 0),
             "last_used_at": self.last_used_at,
             "created_by": self.created_by,

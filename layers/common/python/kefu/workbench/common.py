@@ -79,6 +79,11 @@ def customer_profile(actor: StaffActor, customer: Customer | None) -> dict | Non
         "display_name": customer.display_name,
         "avatar_url": customer.avatar_url,
         "tier": customer.tier,
+        # Tiers (kefu.tiers): the scores behind the tier, and points / level if the shop uses them.
+        "rfm": customer.rfm.as_dict() if customer.rfm is not None else None,
+        "tier_changed_at": customer.tier_changed_at,
+        "points": int(customer.points) if customer.points is not None else None,
+        "member_level": customer.member_level,
         "tags": list(customer.tags or []),
         "notes": customer.notes,
         "contact": customer.contact if see_contact else mask_contact(customer.contact),

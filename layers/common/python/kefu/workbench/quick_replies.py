@@ -8,15 +8,21 @@ optionally with a default ({customer_name|亲}); templating is kefu.bot.template
 bot's keyword-rule replies. An unknown variable is refused when the reply is written (400), not
 when it is sent.
 
+Scopes (每组专门话术): a reply may carry `tags` and `segments`; listed for a conversation
+(`?conversation_id=`), the replies whose tag the customer has or whose segment holds the customer
+come first in each list, marked `matched`. Unscoped replies follow, then the other groups'.
+
 Storage (WorkbenchTable): sk "QUICKREPLY#shop#<id>" and "QUICKREPLY#user:<username>#<id>";
-listing is two Queries (begins_with on each prefix), every other access one GetItem.
+listing is two Queries (begins_with on each prefix), every other access one GetItem; for a
+conversation, + GetItem conversation + GetItem customer (+ the segments' membership check).
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
 import msgspec
 from pynamodb.exceptions import TransactWriteError, UpdateError
@@ -35,17 +41,23 @@ MAX_PER_SCOPE = 200
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
 ReplyText = Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+GroupId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+Groups = Annotated[list[GroupId], msgspec.Meta(max_length=20)]
 
 
 class NewQuickReply(msgspec.Struct, forbid_unknown_fields=True):
     scope: Literal["shop", "personal"]
     title: Title
     text: ReplyText
+    tags: Groups = msgspec.field(default_factory=list)  # tag ids (kefu.tags)
+    segments: Groups = msgspec.field(default_factory=list)  # saved segment ids (kefu.segments)
 
 
 class QuickReplyChange(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     title: Title | None = None
     text: ReplyText | None = None
+    tags: Groups | None = None  # [] removes the scope
+    segments: Groups | None = None
 
 
 def variables_of(text: str) -> list[str]:
@@ -77,17 +89,74 @@ def get_quick_reply(actor: StaffActor, quick_reply_id: str) -> QuickReply:
     )
 
 
-def list_quick_replies(actor: StaffActor) -> dict:
+def list_quick_replies(actor: StaffActor, conversation_id: str | None = None) -> dict:
+    """Both lists, most used first; for a conversation, the replies scoped to its customer's
+    tags or segments first of all (`matched`)."""
     p.require(actor, p.CONVERSATIONS_READ)
-
-    def of(scope: str) -> list[dict]:
-        prefix = QuickReply.scope_prefix(scope, actor.username)
-        items = QuickReply.query(
-            actor.shop_id, QuickReply.sk.startswith(prefix), limit=MAX_PER_SCOPE
+    lists = {
+        scope: [
+            q.to_public()
+            for q in QuickReply.query(
+                actor.shop_id,
+                QuickReply.sk.startswith(QuickReply.scope_prefix(scope, actor.username)),
+                limit=MAX_PER_SCOPE,
+            )
+        ]
+        for scope in ("shop", "personal")
+    }
+    matches = _matcher(actor, conversation_id, [q for qs in lists.values() for q in qs])
+    out: dict = {"variables": list(VARIABLES)}
+    for scope, replies in lists.items():
+        for q in replies:
+            q["matched"] = matches(q)
+        out[scope] = sorted(
+            replies,
+            key=lambda q: (
+                not q["matched"],
+                bool(q["tags"] or q["segments"]) and not q["matched"],
+                -q["use_count"],
+                q["title"],
+            ),
         )
-        return sorted((q.to_public() for q in items), key=lambda q: (-q["use_count"], q["title"]))
+    if conversation_id:
+        out["conversation_id"] = conversation_id
+    return out
 
-    return {"shop": of("shop"), "personal": of("personal"), "variables": list(VARIABLES)}
+
+def _matcher(
+    actor: StaffActor, conversation_id: str | None, replies: list[dict]
+) -> Callable[[dict], bool]:
+    """Whether a reply's scope holds for the conversation's customer (never, without one)."""
+    if not conversation_id:
+        return lambda q: False
+    from kefu.conversations import service
+    from kefu.customers import get_customer
+
+    conv = service.get_conversation(actor, conversation_id)  # 404 / visibility as usual
+    customer = get_customer(actor.shop_id, conv.customer_id)
+    tags = frozenset(customer.tags or []) if customer else frozenset()
+    wanted = {s for q in replies for s in q["segments"]}
+    segments = _segments_of(actor.shop_id, conv.customer_id, wanted) if customer else set()
+    return lambda q: bool(tags.intersection(q["tags"]) or segments.intersection(q["segments"]))
+
+
+def _segments_of(shop_id: str, customer_id: str, segment_ids: set[str]) -> set[str]:
+    """LEAD: the one call site for segment membership. Which of `segment_ids` hold the customer,
+    asked of the segments part as `kefu.segments.membership(shop_id, customer_id, segment_ids)
+    -> set[str]` (its per-segment index answers it without reading the members). Until that
+    lands, no segment matches and only tag scopes put replies first."""
+    if not segment_ids:
+        return set()
+    import importlib
+
+    try:
+        segments = importlib.import_module("kefu.segments")
+    except ImportError:
+        return set()
+    membership = getattr(segments, "membership", None)
+    if membership is None:
+        return set()
+    return set(membership(shop_id, customer_id, sorted(segment_ids)))
 
 
 def create_quick_reply(actor: StaffActor, req: NewQuickReply) -> dict:
@@ -104,6 +173,8 @@ def create_quick_reply(actor: StaffActor, req: NewQuickReply) -> dict:
         title=req.title,
         text=req.text,
         variables=used,
+        tags=_unique(req.tags) or None,
+        segments=_unique(req.segments) or None,
         use_count=0,
         created_by=actor.username,
         created_at=at,
@@ -117,26 +188,42 @@ def create_quick_reply(actor: StaffActor, req: NewQuickReply) -> dict:
                 "quick_reply.created",
                 qr.quick_reply_id,
                 None,
-                {"title": req.title, "text": req.text},
+                {
+                    "title": req.title,
+                    "text": req.text,
+                    "tags": _unique(req.tags),
+                    "segments": _unique(req.segments),
+                },
                 at,
             )
         )
     return qr.to_public()
 
 
+def _unique(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
 def update_quick_reply(actor: StaffActor, quick_reply_id: str, req: QuickReplyChange) -> dict:
     qr = get_quick_reply(actor, quick_reply_id)
     _check_manage(actor, qr.scope)
-    if req.title is None and req.text is None:
+    if all(v is None for v in (req.title, req.text, req.tags, req.segments)):
         return qr.to_public()  # {} changes nothing (as a merge patch): no write, no audit
     at = now_ms()
-    before, after, actions = {}, {}, [QuickReply.updated_at.set(at)]
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    actions = [QuickReply.updated_at.set(at)]
     if req.title is not None:
         before["title"], after["title"] = qr.title, req.title
         actions.append(QuickReply.title.set(req.title))
     if req.text is not None:
         before["text"], after["text"] = qr.text, req.text
         actions += [QuickReply.text.set(req.text), QuickReply.variables.set(variables_of(req.text))]
+    for name, values in (("tags", req.tags), ("segments", req.segments)):
+        if values is not None:
+            attribute = getattr(QuickReply, name)
+            before[name], after[name] = list(getattr(qr, name) or []), _unique(values)
+            actions.append(attribute.set(_unique(values)) if values else attribute.remove())
     try:
         with write_transaction() as tx:
             tx.update(qr, actions, condition=QuickReply.sk.exists())
