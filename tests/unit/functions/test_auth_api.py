@@ -7,8 +7,8 @@ import json
 import time
 
 import pytest
-
 from kefu.audit import list_audit
+
 from tests.support.factories import make_shop
 from tests.unit.functions.conftest import STAFF_PASSWORD
 
