@@ -10,7 +10,9 @@ SAM_CLI_VERSION := 1.170.0
 CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: dev test test-unit coverage lint typecheck typecheck-baseline format build bench bench-bot check-template checkov clean
+CONSOLE_SOURCES := $(shell find console/src console/index.html console/vite.config.ts console/package.json -type f 2>/dev/null)
+
+.PHONY: console console-check dev test test-unit coverage lint typecheck typecheck-baseline format build bench bench-bot check-template checkov clean
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,14 +35,28 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
 	touch $@
 
-dev: $(VENV)/.installed  ## the whole stack on 127.0.0.1 (API :3000, moto :5000, WeChat stand-in :3100)
+# The web console (console/, docs/console.md): Node packages exactly as the lockfile says, then
+# a build when a source is newer than dist/. `make dev` serves it; `make test` checks it.
+console/node_modules/.installed: console/package-lock.json
+	cd console && npm ci --no-audit --no-fund
+	touch $@
+
+console/dist/index.html: console/node_modules/.installed $(CONSOLE_SOURCES)
+	cd console && npm run build
+
+console: console/dist/index.html  ## build the console (console/dist)
+
+console-check: console/node_modules/.installed  ## ESLint, vue-tsc, Vitest, build, initial-JS budget
+	cd console && npm run lint && npm run typecheck && npm test && npm run build && npm run budget
+
+dev: $(VENV)/.installed console  ## the whole stack on 127.0.0.1 (console + API :3000, moto :5000, WeChat stand-in :3100)
 	$(PY) -m infra.local --parameter Stage=local
 
 # PYTEST_ARGS: extra pytest arguments (e.g. "-n 2": pytest-xdist keeps each local stack's tests
 # on one worker).
 PYTEST_ARGS ?=
 
-test: $(VENV)/.installed  ## every test: unit, integration (local stack), contract, end-to-end
+test: $(VENV)/.installed console-check  ## every test: console checks, unit, integration (local stack), browser, end-to-end
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Coverage of the deployed code (the kefu layer and the functions) by the unit tests, which run

@@ -12,6 +12,7 @@ from kefu.http import (
     json_response,
     query,
     request_id,
+    staff_actor,
 )
 from kefu.staff import login as staff
 
@@ -95,7 +96,8 @@ def staff_refresh() -> Response:
 @app.route("/v1/staff/logout", methods=["POST"])
 def staff_sign_out() -> Response:
     """Revokes the refresh tokens and expires the HttpOnly cookie, which only the server can."""
-    result = staff.sign_out(bearer_token(app), request_id=request_id(app))
+    actor = staff_actor(app)
+    result = staff.sign_out(actor, bearer_token(app), request_id=request_id(app))
     return json_response(
         result,
         headers={

@@ -1,12 +1,14 @@
 // One function per endpoint the console calls, typed against docs/openapi.yaml (types.ts).
 import type { ApiClient } from './client'
 import type {
-  AgentList, Calendar, ConversationContext, ConversationTicket, MessagePage, Note, QueueList,
+  AgentList, ConversationContext, ConversationTicket, MessagePage, Note, QueueList,
   QuickReplyList, StaffChallenge, StaffRefreshed, StaffSession, Message, Ticket, TransferRequest,
-  WorkbenchViewCounts, WorkbenchViewName, WorkbenchViewPage, Conversation, NotificationList, Staff,
+  WorkbenchViewCounts, WorkbenchViewName, WorkbenchViewPage, Conversation, NotificationList, Staff, StaffSignedOut,
 } from './types'
 
 const enc = encodeURIComponent
+
+export type Me = Staff & { timezone: string }
 
 export type LoginAnswer = StaffSession | StaffChallenge
 
@@ -31,8 +33,8 @@ export function kefuApi(client: ApiClient) {
         body: { shop_id, username, session, new_password }, query: { refresh_cookie: 1 }, auth: false,
       }),
     refresh: () => client.request<StaffRefreshed>('POST', '/v1/staff/login/refresh', { body: {}, auth: false }),
-    logout: () => client.post<unknown>('/v1/staff/logout'),
-    me: () => client.get<Staff>('/v1/staff/me'),
+    logout: () => client.post<StaffSignedOut>('/v1/staff/logout'),
+    me: () => client.get<Me>('/v1/staff/me'),
 
     // -- inbox
     viewCounts: () => client.get<WorkbenchViewCounts>('/v1/workbench/views'),
@@ -40,7 +42,6 @@ export function kefuApi(client: ApiClient) {
       client.get<WorkbenchViewPage>(`/v1/workbench/views/${view}`, { cursor, limit }),
     queues: () => client.get<QueueList>('/v1/queues'),
     agents: () => client.get<AgentList>('/v1/agents'),
-    calendar: () => client.get<Calendar>('/v1/sla/calendar'),
     notifications: (unread = true) => client.get<NotificationList>('/v1/notifications', { unread }),
 
     // -- one conversation

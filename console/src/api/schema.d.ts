@@ -595,7 +595,10 @@ export interface paths {
         };
         /**
          * The signed-in staff member
-         * @description **Who may call:** any staff member.
+         * @description The caller's staff record and the shop's `timezone` (its business calendar's, default
+         *     `Asia/Shanghai`), in which the console shows every time.
+         *
+         *     **Who may call:** any staff member.
          */
         get: operations["getMe"];
         put?: never;
@@ -5742,7 +5745,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Staff"];
+                    "application/json": components["schemas"]["Staff"] & {
+                        /** @example Asia/Shanghai */
+                        timezone: string;
+                    };
                 };
             };
             401: components["responses"]["Unauthorized"];

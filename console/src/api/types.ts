@@ -8,6 +8,7 @@ export type Staff = S['Staff']
 export type StaffSession = S['StaffSession']
 export type StaffChallenge = S['StaffChallenge']
 export type StaffRefreshed = S['StaffRefreshed']
+export type StaffSignedOut = S['StaffSignedOut']
 export type Conversation = S['Conversation']
 export type ConversationStatus = Conversation['status']
 export type Handoff = NonNullable<S['Handoff']>

@@ -8,6 +8,10 @@ import type { StaffChallenge, StaffSession } from '@/api/types'
 
 export type Role = 'owner' | 'supervisor' | 'agent' | 'platform'
 
+// Set while a refresh cookie should exist, so a first visit does not ask for a refresh that
+// can only fail (a 401 in the console). The cookie itself stays out of the page's reach.
+const SESSION_HINT = 'kefu.session'
+
 export const useAuthStore = defineStore('auth', () => {
   const accessToken = ref<string | null>(null)
   const shopId = ref<string | null>(null)
@@ -26,6 +30,7 @@ export const useAuthStore = defineStore('auth', () => {
     role.value = (session.staff.role as Role | undefined) ?? null
     displayName.value = session.staff.display_name ?? null
     challenge.value = null
+    localStorage.setItem(SESSION_HINT, '1')
   }
 
   /** Password step: signed in, or a challenge (MFA, new password) to answer next. */
@@ -59,6 +64,7 @@ export const useAuthStore = defineStore('auth', () => {
 
   /** A new access token from the refresh cookie; null when there is no session to resume. */
   async function refresh(): Promise<string | null> {
+    if (!localStorage.getItem(SESSION_HINT)) return null
     try {
       const answer = await api().refresh()
       accept(answer)
@@ -78,6 +84,7 @@ export const useAuthStore = defineStore('auth', () => {
   }
 
   function clear(): void {
+    localStorage.removeItem(SESSION_HINT)
     accessToken.value = null
     role.value = null
     username.value = null

@@ -1,5 +1,5 @@
-// The shop's settings the screens share: its time zone (the SLA calendar's, docs/tickets.md),
-// queues and agents for transfer and filters.
+// The shop's settings the screens share: its time zone (GET /v1/staff/me, the business
+// calendar's), and for supervisors and owners the queues and agents (transfer, filters).
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
 import { api } from '@/api'
@@ -11,9 +11,11 @@ export const useShopStore = defineStore('shop', () => {
   const queues = ref<Queue[]>([])
   const agents = ref<AgentState[]>([])
 
-  async function load(): Promise<void> {
-    const [calendar, queueList, agentList] = await Promise.allSettled([api().calendar(), api().queues(), api().agents()])
-    if (calendar.status === 'fulfilled' && calendar.value.timezone) timeZone.value = calendar.value.timezone
+  async function load(supervisor: boolean): Promise<void> {
+    const me = await api().me()
+    timeZone.value = me.timezone || DEFAULT_TIME_ZONE
+    if (!supervisor) return // agents may not list queues and agents (GET /v1/queues, /v1/agents)
+    const [queueList, agentList] = await Promise.allSettled([api().queues(), api().agents()])
     if (queueList.status === 'fulfilled') queues.value = queueList.value.queues
     if (agentList.status === 'fulfilled') agents.value = agentList.value.agents
   }

@@ -12,7 +12,7 @@ Every outcome is audited in the shop's trail (never the password): `staff.login`
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
@@ -21,6 +21,9 @@ from kefu.auth.staff_tokens import cognito_username, require_shop_active, verify
 from kefu.aws import client
 from kefu.config import settings
 from kefu.errors import BadRequest, Forbidden, TooManyRequests, Unauthorized
+
+if TYPE_CHECKING:
+    from kefu.auth.actors import StaffActor
 
 # Cognito's session strings are 20 to 2048 characters.
 Session = Annotated[str, msgspec.Meta(min_length=20, max_length=2048)]
@@ -275,12 +278,11 @@ def refresh(refresh_token: str | None, *, request_id: str | None = None) -> dict
     }
 
 
-def sign_out(access_token: str, *, request_id: str | None = None) -> dict:
+def sign_out(actor: StaffActor, access_token: str, *, request_id: str | None = None) -> dict:
     """Revoke the caller's refresh tokens (Cognito GlobalSignOut: every device of this staff
     member, which is what "sign out" must mean for a shared shop-floor PC) and audit it. The
     access token itself lives on until it expires (verified locally, minutes); the console
     drops it. The handler clears the HttpOnly refresh cookie, which the page cannot."""
-    actor = verify_staff_token(access_token)
     idp = client("cognito-idp")
     try:
         idp.global_sign_out(AccessToken=access_token)
