@@ -998,7 +998,7 @@ export interface paths {
          * A conversation with its customer's context, in one call
          * @description The conversation, its latest 30 messages (internal notes included), the customer's
          *     profile (name, tier, tags, notes; the phone number masked unless the role may read it),
-         *     the customer's 5 latest orders with logistics status, open tickets, and 5 previous
+         *     the customer's 5 latest orders with their logistics trail, open tickets, and 5 previous
          *     conversations (another agent's without their content, for agents). At most six
          *     DynamoDB requests, none a Scan (docs/workbench.md). A conversation the bot handed off
          *     carries `handoff`: why, what the customer wanted, and the bot's transcript (docs/bot.md).

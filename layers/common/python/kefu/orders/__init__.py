@@ -15,11 +15,13 @@ from kefu.storage.orders import ACTIVITY_PREFIX, Activity, LogisticsUpdate, Orde
 
 
 def recent_orders(shop_id: str, customer_id: str, limit: int = 5) -> list[dict[str, Any]]:
-    """The customer's orders, newest placed first, each with its latest logistics update."""
+    """The customer's orders, newest placed first, each with its latest logistics update and
+    the whole trail (the workbench shows it beside the conversation: the index projects every
+    attribute, so the trail costs no extra read)."""
     found = Order.by_placed.query(
         customer_key(shop_id, customer_id), scan_index_forward=False, limit=limit
     )
-    return [order_summary(o) for o in found]
+    return [order_view(o) for o in found]
 
 
 def order(shop_id: str, order_id: str) -> dict[str, Any] | None:
