@@ -12,7 +12,7 @@ CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
 CONSOLE_SOURCES := $(shell find console/src console/index.html console/vite.config.ts console/package.json -type f 2>/dev/null)
 
-.PHONY: console console-check dev test test-unit coverage lint typecheck typecheck-baseline format build bench bench-bot check-template checkov clean
+.PHONY: console console-check deploy-console dev test test-unit coverage lint typecheck typecheck-baseline format build bench bench-bot check-template checkov clean
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ console: console/dist/index.html  ## build the console (console/dist)
 
 console-check: console/node_modules/.installed  ## ESLint, vue-tsc, Vitest, build, initial-JS budget
 	cd console && npm run lint && npm run typecheck && npm test && npm run build && npm run budget
+
+# After `sam deploy`: upload console/dist and a config.json made from the stack's outputs to the
+# console bucket, and invalidate index.html and config.json (infra/deploy_console.py).
+STACK ?= kefu
+deploy-console: $(VENV)/.installed console  ## publish the console to the deployed stack (STACK=name)
+	$(PY) -m infra.deploy_console --stack $(STACK)
 
 dev: $(VENV)/.installed console  ## the whole stack on 127.0.0.1 (console + API :3000, moto :5000, WeChat stand-in :3100)
 	$(PY) -m infra.local --parameter Stage=local
