@@ -74,12 +74,11 @@ def assign(conversation_id: str) -> Response:
 @app.route("/v1/conversations/{conversation_id}/replies", methods=["POST"])
 def reply(conversation_id: str) -> Response:
     if acting_shop(app):  # platform staff on a shop of their mall: their record is elsewhere
-        actor = staff_actor(app)
-        replied = replies.send_reply(actor, conversation_id, body(app, AgentReply))
+        actor, read = staff_actor(app), None
     else:
         # One request reads the staff record, the shop's status and the conversation.
         actor, read = replies.read_for_reply(*staff_identity(app), conversation_id)
-        replied = replies.send_reply(actor, conversation_id, body(app, AgentReply), read=read)
+    replied = replies.send_reply(actor, conversation_id, body(app, AgentReply), read=read)
     # A retried request (same client_message_id) answers 200 with the first copy.
     return json_response(replied.message, status=200 if replied.duplicate else 201)
 
