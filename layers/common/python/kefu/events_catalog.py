@@ -118,7 +118,10 @@ class ConversationClosed(EventData):
 
 
 class ReplyCreated(EventData):
-    """A reply to deliver: `reply_to` is the channel address, `sender` {type, id}."""
+    """A reply to deliver: `reply_to` is the channel address, `sender` {type, id, and `name`:
+    an agent's display name, sent with an agent's reply}; `assignee`: the conversation's
+    assignee when an agent replied (sent then; outbound passes it on to the delivery events).
+    Both spare the notifier a read."""
 
     TYPE = "reply.created"
     SOURCE = "kefu.conversations"
@@ -132,21 +135,28 @@ class ReplyCreated(EventData):
     type: str | None = None
     content: Content | None = None
     sender: dict[str, Any] | None = None
+    assignee: str | None | UnsetType = UNSET
 
 
 # ----------------------------------------------------------------------------- outbound
 
 
 class MessageDelivered(EventData):
+    """`assignee`: the conversation's, as `reply.created` carried it (sent when it did): who is
+    told (else the notifier reads the conversation)."""
+
     TYPE = "message.delivered"
     SOURCE = "kefu.outbound"
     CONSUMERS = "notifier"
     conversation_id: str
     message_id: str
     channel: str | None = None
+    assignee: str | None | UnsetType = UNSET
 
 
 class MessageUndeliverable(EventData):
+    """`assignee`: as in `message.delivered`."""
+
     TYPE = "message.undeliverable"
     SOURCE = "kefu.outbound"
     CONSUMERS = "notifier"
@@ -156,6 +166,7 @@ class MessageUndeliverable(EventData):
     reason: str | None = None
     # `unknown` when the send's outcome was lost (it may have reached the customer): sent only then
     delivery_status: str | UnsetType = UNSET
+    assignee: str | None | UnsetType = UNSET
 
 
 # ----------------------------------------------------------------------------- routing

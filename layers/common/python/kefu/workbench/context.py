@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
-from typing import Any
 
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
@@ -27,10 +26,10 @@ from kefu.auth.staff_tokens import staff_actor_for
 from kefu.conversations.messages import list_messages
 from kefu.conversations.views import message_view
 from kefu.errors import Forbidden, NotFound
-from kefu.storage.base import KefuModel
 from kefu.storage.conversations import Conversation
 from kefu.storage.customers import Customer
 from kefu.storage.shops import PROFILE, ShopProfile, StaffMember
+from kefu.storage.tx import get_together as _batch_get
 from kefu.workbench import common
 
 MESSAGES_PAGE = 30
@@ -43,36 +42,6 @@ PREVIOUS = 5
 def _executor() -> ThreadPoolExecutor:
     # Kept for the life of the instance; five reads in flight at once.
     return ThreadPoolExecutor(max_workers=5, thread_name_prefix="wb-context")
-
-
-def _batch_get(requests: list[tuple[type[KefuModel], Any, Any]]) -> dict[type, KefuModel | None]:
-    """One BatchGetItem across tables (one item per model class), strongly consistent."""
-    conn = requests[0][0]._get_connection().connection  # the models' cached client
-    request_items: dict[str, Any] = {}
-    by_key: dict[tuple[str, str], type[KefuModel]] = {}  # two models may share a table
-    range_names: dict[str, str] = {}
-    for model, hash_key, range_key in requests:
-        keys = model._serialize_keys(hash_key, range_key)
-        range_name = model._range_key_attribute().attr_name
-        key = {
-            model._hash_key_attribute().attr_name: {"S": keys[0]},
-            range_name: {"S": keys[1]},
-        }
-        table = str(model.Meta.table_name)
-        request_items.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
-        by_key[(table, keys[1])] = model
-        range_names[table] = range_name
-    found: dict[type, KefuModel | None] = {model: None for model, _, _ in requests}
-    for _ in range(3):  # unprocessed keys (throttling) are retried, boundedly
-        resp = conn.client.batch_get_item(RequestItems=request_items)
-        for table, items in resp.get("Responses", {}).items():
-            for item in items:
-                model = by_key[(table, item[range_names[table]]["S"])]
-                found[model] = model.from_raw_data(item)
-        request_items = resp.get("UnprocessedKeys") or {}
-        if not request_items:
-            break
-    return found
 
 
 def authorize(
