@@ -7,8 +7,9 @@ adds a request fails here first:
   reply request         2   staff record + shop status + conversation; the reply's transaction
   notifier, reply       2   the claim; the customer's sockets (the agent's name is in the event)
   outbound              2   the claim with the call's record; the outcome
-  notifier, delivered   2   the claim; the assignee's sockets (the assignee is in the event)
-  total                13
+  notifier, delivered   1   the assignee's sockets (the assignee is in the event; no claim: the
+                            frame only sets the message's delivery status, a repeat is harmless)
+  total                12
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def _measured(requests_made: list[str], run) -> list[str]:
     return list(requests_made)
 
 
-def test_one_customer_message_answered_by_an_agent_costs_13_requests(
+def test_one_customer_message_answered_by_an_agent_costs_12_requests(
     pipeline, kefu_env, requests_made
 ):
     gateway, token, conv = pipeline
@@ -135,9 +136,9 @@ def test_one_customer_message_answered_by_an_agent_costs_13_requests(
     assert replied == ["BatchGetItem", "TransactWriteItems"]
     assert on_reply == ["PutItem", "Query"]
     assert delivered == ["UpdateItem", "UpdateItem"], delivered
-    assert on_delivered == ["PutItem", "Query"]
+    assert on_delivered == ["Query"]
     everything = intake + on_received + replied + on_reply + delivered + on_delivered
-    assert len(everything) == 13
+    assert len(everything) == 12
 
 
 def test_the_events_carry_what_the_notifier_would_otherwise_read(pipeline, kefu_env):
@@ -177,3 +178,25 @@ def test_a_reply_to_a_conversation_of_another_agent_or_none_is_refused_as_before
         json_body={"type": "text", "text": "在"},
     )
     assert (missing.status, missing.error["code"]) == (404, "conversation_not_found")
+
+
+def test_a_repeated_delivery_outcome_shows_the_same_status_again_and_adds_no_inbox_item(
+    pipeline, kefu_env
+):
+    """The delivery outcome is handled without a claim: a redelivered copy pushes the same
+    status frame (the client keys it by message id) and leaves the staff inbox as it was."""
+    from kefu.storage.inbox import InboxItem
+
+    gateway, token, conv = pipeline
+    notifier = _function("functions/notifier")
+    _reply(gateway, token, conv, "有的")
+    _deliver(kefu_env.events("reply.created")[-1])
+    detail = kefu_env.events("message.delivered")[-1]
+    def inbox() -> list[dict]:
+        return sorted((i.attribute_values for i in InboxItem.scan()), key=repr)
+
+    inbox_before = inbox()
+    for _ in range(2):
+        answer = notifier.handler({"Records": [_record(3, detail)]}, Ctx())
+        assert answer == {"batchItemFailures": []}
+    assert inbox() == inbox_before
