@@ -39,6 +39,9 @@ class Customer(KefuModel):
     open_conversation_id = UnicodeAttribute(null=True)
     created_at = NumberAttribute()
     last_seen_at = NumberAttribute(null=True)
+    # Dense per-shop customer number, set once by the segment index maintainer (kefu.segments):
+    # the customer's bit in every segment bitmap.
+    number = NumberAttribute(null=True)
 
     @staticmethod
     def key(customer_id: str) -> str:
