@@ -177,7 +177,7 @@ def customers_of(shop_id: str, numbers: list[int]) -> list[dict[str, Any]]:
     for n in numbers:
         customer = found.get(ids.get(n, ""))
         if customer is not None:
-            out.append(summary(customer.attribute_values))
+            out.append(summary(customer))
     return out
 
 

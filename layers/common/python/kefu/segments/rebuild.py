@@ -33,23 +33,29 @@ def rebuild(shop_id: str) -> dict[str, int]:
     """Recompute and store the shop's whole index; returns what it did."""
     numbered: list[tuple[int, dict[str, Any]]] = []
     unnumbered: list[tuple[str, dict[str, Any]]] = []
-    for customer in store.shop_customers(shop_id):
-        image = customer.attribute_values
-        if customer.number is not None:
-            numbered.append((int(customer.number), image))
+    for image in store.shop_customers(shop_id):
+        if image.get("number") is not None:
+            numbered.append((int(image["number"]), image))
         elif is_live(image):
-            unnumbered.append((customer.customer_id, image))
+            unnumbered.append((image["customer_id"], image))
     if unnumbered:
         block = store.allocate_numbers(shop_id, len(unnumbered))
         for (customer_id, image), candidate in zip(unnumbered, block, strict=True):
             number = store.claim_number(shop_id, customer_id, candidate)
             if number is not None:
                 numbered.append((number, image))
+    written = store_index(shop_id, numbered)
+    return {"customers": len(numbered), "numbered": len(unnumbered), "items_written": written}
+
+
+def store_index(shop_id: str, numbered: list[tuple[int, Mapping[str, Any]]]) -> int:
+    """Write the whole index of these numbered customers (bitmaps and the reverse map) over
+    what is stored; returns the bitmap items written."""
     written = replace_bitmaps(shop_id, build_bitmaps(numbered))
     store.put_reverse_blocks(
         shop_id, {n: image["customer_id"] for n, image in numbered if is_live(image)}
     )
-    return {"customers": len(numbered), "numbered": len(unnumbered), "items_written": written}
+    return written
 
 
 if __name__ == "__main__":  # pragma: no cover - operator's entry point

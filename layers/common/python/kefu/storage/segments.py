@@ -19,7 +19,7 @@ segments by key or one Query on the shop's partition. Never a Scan.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
@@ -27,7 +27,7 @@ from pynamodb.exceptions import UpdateError
 
 from kefu.aws import client
 from kefu.storage.base import KefuModel, table_name
-from kefu.storage.customers import Customer
+from kefu.storage.customers import CUSTOMER_PREFIX, Customer
 
 SEGMENTS_TABLE = table_name("SEGMENTS_TABLE", "kefu-segments")
 SEGMENT_PREFIX = "SEGMENT#"
@@ -286,13 +286,46 @@ def read_reverse(shop_id: str, numbers: list[int]) -> dict[int, str]:
     return out
 
 
-def read_customers(shop_id: str, customer_ids: list[str]) -> dict[str, Customer]:
-    """The customers by id (BatchGetItem by 100)."""
-    keys = [(shop_id, Customer.key(cid)) for cid in dict.fromkeys(customer_ids)]
-    return {c.customer_id: c for c in Customer.batch_get(keys)}
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeDeserializer  # deferred: only these reads need it
+
+    deserializer = TypeDeserializer()
+    return {k: deserializer.deserialize(v) for k, v in item.items()}
 
 
-def shop_customers(shop_id: str) -> Iterable[Customer]:
-    """Every customer item of one shop: a paginated Query over its partition (the index
-    rebuild; never a Scan)."""
-    return Customer.query(shop_id, Customer.sk.startswith("CUSTOMER#"), page_size=500)
+def _customers_table() -> str:
+    return str(Customer.Meta.table_name)
+
+
+def read_customers(shop_id: str, customer_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The customer items by id, every attribute (whichever part of kefu wrote it), by
+    BatchGetItem."""
+    ddb = client("dynamodb")
+    table = _customers_table()
+    keys = [
+        {"pk": {"S": shop_id}, "sk": {"S": Customer.key(cid)}} for cid in dict.fromkeys(customer_ids)
+    ]
+    out: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(keys), _BATCH_GET):
+        pending: dict[str, Any] = {table: {"Keys": keys[start : start + _BATCH_GET]}}
+        while pending:
+            response = ddb.batch_get_item(RequestItems=pending)
+            for item in response.get("Responses", {}).get(table, []):
+                plain = _plain(item)
+                out[plain["customer_id"]] = plain
+            pending = response.get("UnprocessedKeys") or {}
+    return out
+
+
+def shop_customers(shop_id: str) -> Iterator[dict[str, Any]]:
+    """Every customer item of one shop, every attribute: a paginated Query over its partition
+    (the index rebuild; never a Scan)."""
+    paginator = client("dynamodb").get_paginator("query")
+    pages = paginator.paginate(
+        TableName=_customers_table(),
+        KeyConditionExpression="pk = :shop AND begins_with(sk, :prefix)",
+        ExpressionAttributeValues={":shop": {"S": shop_id}, ":prefix": {"S": CUSTOMER_PREFIX}},
+    )
+    for page in pages:
+        for item in page.get("Items", []):
+            yield _plain(item)
