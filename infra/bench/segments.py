@@ -184,8 +184,11 @@ def load(shop_id: str, customers: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def put_customers(shop_id: str, customers: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
-    """The customer items as the other parts of kefu write them (every CRM attribute)."""
+def put_customers(
+    shop_id: str, customers: list[dict[str, Any]], *, numbered: bool = True
+) -> list[tuple[int, dict[str, Any]]]:
+    """The customer items as the other parts of kefu write them (every CRM attribute);
+    `numbered`: with numbers, as the stream maintainer would have given them."""
     import os
 
     import boto3
@@ -195,8 +198,9 @@ def put_customers(shop_id: str, customers: list[dict[str, Any]]) -> list[tuple[i
     from kefu.storage.segments import allocate_numbers
 
     # Numbered as the stream maintainer would have numbered them, one block for all.
-    numbers = allocate_numbers(shop_id, len(customers))
-    customers = [{**c, "number": n} for c, n in zip(customers, numbers, strict=True)]
+    if numbered:
+        numbers = allocate_numbers(shop_id, len(customers))
+        customers = [{**c, "number": n} for c, n in zip(customers, numbers, strict=True)]
     serializer = TypeSerializer()
     ddb = boto3.client("dynamodb")
     table = os.environ["CUSTOMERS_TABLE"]
@@ -219,7 +223,7 @@ def put_customers(shop_id: str, customers: list[dict[str, Any]]) -> list[tuple[i
         pending: dict[str, Any] = {table: requests}
         while pending:
             pending = ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-    return [(c["number"], c) for c in customers]
+    return [(c["number"], c) for c in customers if "number" in c]
 
 
 def measure(customers_count: int = 100_000, runs: int = 5) -> dict[str, Any]:

@@ -87,6 +87,8 @@ def count(shop_id: str, filter_: Filter | Mapping[str, Any] | None) -> int:
 
 def _newest(result: BitMap, before: int | None, limit: int) -> list[int]:
     """Up to `limit` numbers below `before`, highest first."""
+    if before is not None and before <= 0:
+        return []
     end = result.rank(before - 1) if before is not None else len(result)
     return [result[i] for i in range(end - 1, max(end - limit, 0) - 1, -1)]
 
