@@ -91,6 +91,9 @@ REQUEST_BODIES: dict[str, str] = {
     "KeywordRuleTest": "kefu.bot.keyword_rules:KeywordRuleTest",
     "AcceptSuggestion": "kefu.bot.learning:AcceptSuggestion",
     "BotSettings": "kefu.bot.settings:BotSettings",
+    "SegmentPreview": "kefu.segments.admin:SegmentPreview",
+    "NewSegment": "kefu.segments.admin:NewSegment",
+    "SegmentChange": "kefu.segments.admin:SegmentChange",
 }
 
 

@@ -4,7 +4,7 @@ pk = shop_id, sk = "SEGMENT#<segment_id>"      a saved segment: definition, cach
 pk = "<shop>#NUMBERS", sk = "COUNTER"           `next`: the shop's next dense customer number;
                                                  the index maintainer takes a block per batch (ADD)
 pk = "<shop>#NUM#<block>", sk = "IDS"           reverse map number -> customer_id for numbers
-                                                 block*1024 .. block*1024+1023, one attribute
+                                                 block*256 .. block*256+255, one attribute
                                                  "n<number>" each (SET/REMOVE: idempotent, no
                                                  read-modify-write)
 pk = "<shop>#IX#<index>#<chunk>", sk = "BITS"   one roaring bitmap (`bits`, serialized) of one
@@ -33,7 +33,7 @@ SEGMENTS_TABLE = table_name("SEGMENTS_TABLE", "kefu-segments")
 SEGMENT_PREFIX = "SEGMENT#"
 CHUNK_BITS = 16
 CHUNK_SIZE = 1 << CHUNK_BITS  # one roaring container: a bitmap item is at most ~8 KB
-REVERSE_BLOCK = 1024
+REVERSE_BLOCK = 256
 _BATCH_GET = 100  # BatchGetItem's limit per request
 _PER_UPDATE = 100  # reverse-map attributes per UpdateItem (expressions are at most 4 KB)
 _PROJECTED = 100  # a page's numbers: fetch just their attributes
