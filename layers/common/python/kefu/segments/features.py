@@ -11,6 +11,7 @@ maintainer diffs the sets of the old and new image; an erased or merged customer
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -72,8 +73,10 @@ def token(value: Any) -> str:
 def _canonical(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float | Decimal) and value == int(value):
         return str(int(value))
+    if isinstance(value, Decimal):
+        return str(float(value))
     return str(value)
 
 

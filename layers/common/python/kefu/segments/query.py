@@ -11,6 +11,7 @@ call; `matching(shop_id, filter)` the bitmap alone (members, bulk jobs).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from decimal import Decimal
 from typing import Any, Literal
 
 import msgspec
@@ -203,11 +204,16 @@ _SUMMARY = (
 
 def summary(item: Mapping[str, Any]) -> dict[str, Any]:
     """What a segment's customer list shows: no personal (encrypted) field."""
-    out = {k: item.get(k) for k in _SUMMARY if item.get(k) is not None}
-    for key, value in out.items():
-        if isinstance(value, float) and value.is_integer():
-            out[key] = int(value)
-    return out
+    return {k: _plain(item[k]) for k in _SUMMARY if item.get(k) is not None}
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB's Decimals and sets as JSON has them."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    return value
 
 
 def member_ids(shop_id: str, numbers: BitMap, block: int = 1000) -> Iterator[str]:
