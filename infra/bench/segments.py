@@ -26,7 +26,9 @@ SHOP = "bench-crm"
 DAY_MS = 86_400_000
 MINUTE_MS = 60_000
 ZONE = ZoneInfo("Asia/Shanghai")
-REGIONS = [f"{p}/{c}" for p in ("广东省", "浙江省", "江苏省", "北京市", "四川省") for c in "ABCDEFGH"]
+REGIONS = [
+    f"{p}/{c}" for p in ("广东省", "浙江省", "江苏省", "北京市", "四川省") for c in "ABCDEFGH"
+]
 TIERS = ["new", "active", "loyal", "high_value", "dormant", "lost"]
 STAGES = ["prospect", "ordered", "repeat", "after_sales"]
 CHANNELS = ["wechat", "app", "h5"]
@@ -120,9 +122,7 @@ def matches(f: Mapping[str, Any], c: Mapping[str, Any], now_ms: int) -> bool:
     if key in _VALUED:
         have = [v for v in _values(c.get(_VALUED[key])) if v != ""]
         if key == "region":
-            have = [
-                "/".join(r.split("/")[: i + 1]) for r in have for i in range(len(r.split("/")))
-            ]
+            have = ["/".join(r.split("/")[: i + 1]) for r in have for i in range(len(r.split("/")))]
         if "all" in value:
             return all(v in have for v in value["all"])
         return any(v in have for v in value["in"])
@@ -158,12 +158,10 @@ def live(c: Mapping[str, Any]) -> bool:
     return not c.get("erased_at") and not c.get("merged_into")
 
 
-def brute_force(f: Mapping[str, Any] | None, customers: list[dict[str, Any]], now_ms: int) -> set[str]:
-    return {
-        c["customer_id"]
-        for c in customers
-        if live(c) and (f is None or matches(f, c, now_ms))
-    }
+def brute_force(
+    f: Mapping[str, Any] | None, customers: list[dict[str, Any]], now_ms: int
+) -> set[str]:
+    return {c["customer_id"] for c in customers if live(c) and (f is None or matches(f, c, now_ms))}
 
 
 def load(shop_id: str, customers: list[dict[str, Any]]) -> dict[str, Any]:
@@ -194,7 +192,6 @@ def put_customers(
     import boto3
     from boto3.dynamodb.types import TypeSerializer
     from kefu.storage.customers import Customer
-
     from kefu.storage.segments import allocate_numbers
 
     # Numbered as the stream maintainer would have numbered them, one block for all.
@@ -239,7 +236,9 @@ def measure(customers_count: int = 100_000, runs: int = 5) -> dict[str, Any]:
     import boto3
 
     # Page cursors are signed with a key from Secrets Manager (kefu.pagination).
-    secret = boto3.client("secretsmanager").create_secret(Name="bench/cursor", SecretString="k" * 32)
+    secret = boto3.client("secretsmanager").create_secret(
+        Name="bench/cursor", SecretString="k" * 32
+    )
     os.environ["CURSOR_SECRET_ARN"] = secret["ARN"]
     at = now_ms()
     customers = generate(customers_count, now_ms=at)
@@ -286,7 +285,9 @@ def measure(customers_count: int = 100_000, runs: int = 5) -> dict[str, Any]:
         "Scans": sum(1 for r in requests for c in r if c.operation == "Scan"),
         "warm latency ms, median (target <= 300)": round(statistics.median(timings), 1),
         "warm latency ms, max": round(max(timings), 1),
-        "of which in moto's DynamoDB (in process), ms, median": round(statistics.median(in_moto), 1),
+        "of which in moto's DynamoDB (in process), ms, median": round(
+            statistics.median(in_moto), 1
+        ),
         "kefu's own work (decode, bitmaps, BSI), ms, median": round(
             statistics.median(t - m for t, m in zip(timings, in_moto, strict=True)), 1
         ),

@@ -25,9 +25,9 @@ from infra.local import moto_patches
 from infra.local.functions import LocalFunction, build_functions
 from infra.local.gateway import Gateway, build_routes
 from infra.local.pollers import PollerGroup, eventbridge_sources, sqs_sources
-from infra.local.streams import stream_sources
 from infra.local.resources import Provisioner, Registry, Resource
 from infra.local.schedules import ScheduleRunner, build_schedules
+from infra.local.streams import stream_sources
 from infra.local.template import DEFAULT_REGION, Template, load_template
 
 log = logging.getLogger(__name__)

@@ -119,7 +119,9 @@ class StreamPoller:
         for shard_id, iterator in list(self._iterators.items()):
             if iterator is None:
                 continue
-            response = self.streams.get_records(ShardIterator=iterator, Limit=self.source.batch_size)
+            response = self.streams.get_records(
+                ShardIterator=iterator, Limit=self.source.batch_size
+            )
             records = response.get("Records") or []
             if records and self.source.window_seconds and len(records) < self.source.batch_size:
                 self._stop.wait(min(self.source.window_seconds, 1))
@@ -170,7 +172,11 @@ class StreamPoller:
 
     def _send_to_failure_destination(self, batch: list[dict[str, Any]]) -> None:
         first, last = batch[0]["dynamodb"], batch[-1]["dynamodb"]
-        log.error("%s: %d stream records go to the on-failure destination", self.source.function.name, len(batch))
+        log.error(
+            "%s: %d stream records go to the on-failure destination",
+            self.source.function.name,
+            len(batch),
+        )
         if not self.source.on_failure_arn:
             return
         name = self.source.on_failure_arn.rsplit(":", 1)[1]
@@ -201,7 +207,12 @@ def stream_sources(functions: dict[str, LocalFunction], registry: Any) -> list[S
             if event.get("Type") != "DynamoDB":
                 continue
             if function.logical_id in NOT_POLLED:
-                log.info("%s/%s: not polled locally (%s)", function.name, event_name, NOT_POLLED[function.logical_id])
+                log.info(
+                    "%s/%s: not polled locally (%s)",
+                    function.name,
+                    event_name,
+                    NOT_POLLED[function.logical_id],
+                )
                 continue
             props = event["Properties"]
             stream_arn = str(props.get("Stream") or "")

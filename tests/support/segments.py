@@ -48,13 +48,19 @@ def record(
     if new is not None:
         ddb["NewImage"] = _image(new)
     name = "MODIFY" if old and new else ("INSERT" if new else "REMOVE")
-    return {"eventID": f"ev-{seq}", "eventName": name, "eventSource": "aws:dynamodb", "dynamodb": ddb}
+    return {
+        "eventID": f"ev-{seq}",
+        "eventName": name,
+        "eventSource": "aws:dynamodb",
+        "dynamodb": ddb,
+    }
 
 
 def save(value: dict[str, Any]) -> None:
     """Write the item to the table too (the maintainer sets its number there)."""
-    import boto3
     import os
+
+    import boto3
 
     boto3.client("dynamodb").put_item(
         TableName=os.environ["CUSTOMERS_TABLE"], Item=_image(value) or {}

@@ -42,9 +42,7 @@ def test_a_preview_counts_and_pages_without_saving(gateway, staff_token, crm):
     assert gateway.get(SEGMENTS, token=agent).json()["segments"] == []
 
 
-def test_an_owner_saves_a_segment_and_staff_page_through_its_customers(
-    gateway, staff_token, crm
-):
+def test_an_owner_saves_a_segment_and_staff_page_through_its_customers(gateway, staff_token, crm):
     owner = staff_token("shop-a", "boss", "owner")
     agent = staff_token("shop-a", "xiaowang", "agent")
     created = gateway.post(

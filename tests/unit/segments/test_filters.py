@@ -6,8 +6,8 @@ import json
 import msgspec
 import pytest
 from kefu.errors import BadRequest
-from kefu.segments.filters import MAX_CONDITIONS, MAX_DEPTH, Filter, check, decode_filter_json
 from kefu.segments.admin import SegmentPreview
+from kefu.segments.filters import MAX_CONDITIONS, MAX_DEPTH, Filter, check, decode_filter_json
 
 
 def nested(depth: int) -> dict:

@@ -64,7 +64,12 @@ def random_condition(rng: random.Random) -> dict:
             {"exists": False},
         ]
         return {field: rng.choice(options)}
-    return {"attribute": {"id": rng.choice(["size", "vip_card"]), "in": rng.sample(["S", "M", "L", True], 2)}}
+    return {
+        "attribute": {
+            "id": rng.choice(["size", "vip_card"]),
+            "in": rng.sample(["S", "M", "L", True], 2),
+        }
+    }
 
 
 def random_filter(rng: random.Random, depth: int = 0) -> dict:

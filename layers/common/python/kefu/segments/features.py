@@ -11,9 +11,9 @@ maintainer diffs the sets of the old and new image; an erased or merged customer
 from __future__ import annotations
 
 import hashlib
-from decimal import Decimal
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from kefu.segments.bsi import slice_bits

@@ -161,7 +161,9 @@ def _check_leaf(key: str, value: Any, path: str) -> None:
         if not value.in_ or len(value.in_) > MAX_VALUES:
             raise _invalid(f"{path}: `in` takes 1 to {MAX_VALUES} values")
     elif isinstance(value, NumberRange | TimeRange):
-        bounds = [k for k in value.__struct_fields__ if k != "exists" and getattr(value, k) is not None]
+        bounds = [
+            k for k in value.__struct_fields__ if k != "exists" and getattr(value, k) is not None
+        ]
         if not bounds and value.exists is None:
             raise _invalid(f"{path}: give a bound or `exists`")
         if bounds and value.exists is False:
@@ -175,7 +177,9 @@ def _bounds(key: str, value: NumberRange | TimeRange, now_ms: int) -> tuple[int 
     """[lo, hi) on the indexed value (cents, counts, or minutes)."""
     if isinstance(value, NumberRange):
         lows = [v for v in (value.gte, None if value.gt is None else value.gt + 1) if v is not None]
-        highs = [v for v in (value.lt, None if value.lte is None else value.lte + 1) if v is not None]
+        highs = [
+            v for v in (value.lt, None if value.lte is None else value.lte + 1) if v is not None
+        ]
         return (max(lows) if lows else None, min(highs) if highs else None)
     now_minute = now_ms // MINUTE_MS
     lows, highs = [], []

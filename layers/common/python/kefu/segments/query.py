@@ -133,7 +133,7 @@ def _cursor_position(cursor: str | None, shop_id: str) -> tuple[str, int, int] |
 
 def page(
     shop_id: str,
-    filter: Filter | Mapping[str, Any] | None,  # noqa: A002 - the contract's name
+    filter: Filter | Mapping[str, Any] | None,
     sort: str = "newest",
     cursor: str | None = None,
     limit: int = 20,

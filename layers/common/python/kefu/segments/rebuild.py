@@ -19,7 +19,9 @@ from kefu.segments.maintainer import replace_bitmaps
 from kefu.storage import segments as store
 
 
-def build_bitmaps(numbered: Iterable[tuple[int, Mapping[str, Any]]]) -> dict[tuple[str, int], BitMap]:
+def build_bitmaps(
+    numbered: Iterable[tuple[int, Mapping[str, Any]]],
+) -> dict[tuple[str, int], BitMap]:
     """(index, chunk) -> bitmap for customers given as (number, item attributes)."""
     maps: dict[tuple[str, int], BitMap] = defaultdict(BitMap)
     for number, image in numbered:

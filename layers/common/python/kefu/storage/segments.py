@@ -79,14 +79,22 @@ def _index_of(pk: str, shop_id: str) -> tuple[str, int]:
     return index, int(chunk)
 
 
-def _batch_get(keys: list[dict[str, Any]], *, consistent: bool, projection: str | None = None,
-               names: dict[str, str] | None = None) -> list[dict[str, Any]]:
+def _batch_get(
+    keys: list[dict[str, Any]],
+    *,
+    consistent: bool,
+    projection: str | None = None,
+    names: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
     """Every item of `keys` that exists (BatchGetItem by 100, unprocessed keys retried)."""
     ddb = client("dynamodb")
     table = _table()
     items: list[dict[str, Any]] = []
     for start in range(0, len(keys), _BATCH_GET):
-        request: dict[str, Any] = {"Keys": keys[start : start + _BATCH_GET], "ConsistentRead": consistent}
+        request: dict[str, Any] = {
+            "Keys": keys[start : start + _BATCH_GET],
+            "ConsistentRead": consistent,
+        }
         if projection:
             request["ProjectionExpression"] = projection
             if names:
@@ -162,9 +170,11 @@ def register_indexes(shop_id: str, names: Iterable[str]) -> None:
 
 
 def known_indexes(shop_id: str) -> set[str]:
-    item = client("dynamodb").get_item(
-        TableName=_table(), Key=_catalog_key(shop_id), ConsistentRead=True
-    ).get("Item")
+    item = (
+        client("dynamodb")
+        .get_item(TableName=_table(), Key=_catalog_key(shop_id), ConsistentRead=True)
+        .get("Item")
+    )
     return set(item["names"]["SS"]) if item else set()
 
 
@@ -303,7 +313,8 @@ def read_customers(shop_id: str, customer_ids: list[str]) -> dict[str, dict[str,
     ddb = client("dynamodb")
     table = _customers_table()
     keys = [
-        {"pk": {"S": shop_id}, "sk": {"S": Customer.key(cid)}} for cid in dict.fromkeys(customer_ids)
+        {"pk": {"S": shop_id}, "sk": {"S": Customer.key(cid)}}
+        for cid in dict.fromkeys(customer_ids)
     ]
     out: dict[str, dict[str, Any]] = {}
     for start in range(0, len(keys), _BATCH_GET):
