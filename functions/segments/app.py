@@ -19,7 +19,9 @@ T = TypeVar("T")
 
 def body(app: Chalice, type_: type[T]) -> T:
     """kefu.http.body's decoding, after refusing a filter nested too deep to decode safely."""
-    return decode_filter_json(app.current_request.raw_body, type_, max_bytes=MAX_BODY)
+    raw = app.current_request.raw_body if app.current_request is not None else b""
+    raw = raw.encode() if isinstance(raw, str) else raw
+    return decode_filter_json(raw or b"", type_, max_bytes=MAX_BODY)
 
 
 @app.route("/v1/segments/preview", methods=["POST"])

@@ -127,8 +127,8 @@ def matches(f: Mapping[str, Any], c: Mapping[str, Any], now_ms: int) -> bool:
             return all(v in have for v in value["all"])
         return any(v in have for v in value["in"])
     if key == "attribute":
-        have = {_text(v) for v in _values((c.get("attributes") or {}).get(value["id"]))}
-        return any(_text(v) in have for v in value["in"])
+        texts = {_text(v) for v in _values((c.get("attributes") or {}).get(value["id"]))}
+        return any(_text(v) in texts for v in value["in"])
     raw = c.get(_NUMBERS.get(key) or _TIMES[key])
     if value.get("exists") is False:
         return raw is None

@@ -10,6 +10,7 @@ import re
 from typing import Annotated, Any
 
 import msgspec
+from pynamodb.expressions.update import Action
 
 from kefu.audit import StaffChanges
 from kefu.auth import permissions as p
@@ -144,7 +145,7 @@ def update_segment(actor: StaffActor, segment_id: str, req: SegmentChange) -> di
     item = get_segment(actor.shop_id, segment_id)
     before = {"name": item.name, "description": item.description, "filter": item.definition}
     at = now_ms()
-    actions = [Segment.updated_at.set(at), Segment.updated_by.set(actor.username)]
+    actions: list[Action] = [Segment.updated_at.set(at), Segment.updated_by.set(actor.username)]
     after = dict(before)
     if req.name is not None:
         actions.append(Segment.name.set(req.name))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pyroaring import BitMap
@@ -50,7 +50,7 @@ def rebuild(shop_id: str) -> dict[str, int]:
     return {"customers": len(numbered), "numbered": len(unnumbered), "items_written": written}
 
 
-def store_index(shop_id: str, numbered: list[tuple[int, Mapping[str, Any]]]) -> int:
+def store_index(shop_id: str, numbered: Sequence[tuple[int, Mapping[str, Any]]]) -> int:
     """Write the whole index of these numbered customers (bitmaps and the reverse map) over
     what is stored; returns the bitmap items written."""
     written = replace_bitmaps(shop_id, build_bitmaps(numbered))
