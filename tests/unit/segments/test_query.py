@@ -154,3 +154,17 @@ def test_a_rebuild_numbers_customers_who_predate_the_index_and_skips_the_erased(
     assert (done["customers"], done["numbered"]) == (29, 29)
     everyone = set(query.member_ids(SHOP, query.matching(SHOP, None)))
     assert everyone == {c["customer_id"] for c in customers[1:]}
+
+
+def test_members_of_a_saved_segment_are_its_customer_ids(crm):
+    import msgspec
+    from kefu.auth.actors import StaffActor
+    from kefu.segments import admin, members
+    from kefu.segments.filters import Filter
+
+    f = {"tag": {"in": ["tag01"]}}
+    owner = StaffActor(SHOP, "boss", "owner")
+    saved = admin.create_segment(
+        owner, admin.NewSegment(name="tag01", filter=msgspec.convert(f, Filter))
+    )
+    assert set(members(SHOP, saved["segment_id"])) == brute_force(f, crm, now_ms())
