@@ -285,7 +285,7 @@ def measure(customers_count: int = 100_000, runs: int = 5) -> dict[str, Any]:
         "Scans": sum(1 for r in requests for c in r if c.operation == "Scan"),
         "warm latency ms, median (target <= 300)": round(statistics.median(timings), 1),
         "warm latency ms, max": round(max(timings), 1),
-        "of which in moto's DynamoDB (in process), ms, median": round(
+        "of which in the DynamoDB calls (botocore + moto, in process), ms, median": round(
             statistics.median(in_moto), 1
         ),
         "kefu's own work (decode, bitmaps, BSI), ms, median": round(
