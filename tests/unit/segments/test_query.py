@@ -168,3 +168,25 @@ def test_members_of_a_saved_segment_are_its_customer_ids(crm):
         owner, admin.NewSegment(name="tag01", filter=msgspec.convert(f, Filter))
     )
     assert set(members(SHOP, saved["segment_id"])) == brute_force(f, crm, now_ms())
+
+
+def test_the_customer_list_filters_by_tag_tier_and_segment_in_one_call(crm):
+    import msgspec
+    from kefu.auth.actors import StaffActor
+    from kefu.errors import NotFound
+    from kefu.segments import admin
+    from kefu.segments.filters import Filter
+
+    spenders = {"spend": {"gte": 100_000}}
+    saved = admin.create_segment(
+        StaffActor(SHOP, "boss", "owner"),
+        admin.NewSegment(name="spenders", filter=msgspec.convert(spenders, Filter)),
+    )
+    got = query.customer_list_page(
+        SHOP, tag="tag00", tier="loyal", segment=saved["segment_id"], sort="spend", limit=100
+    )
+    both = {"and": [{"tag": {"in": ["tag00"]}}, {"tier": {"in": ["loyal"]}}, spenders]}
+    assert {c["customer_id"] for c in got["customers"]} == brute_force(both, crm, now_ms())
+    assert query.customer_list_page(SHOP)["count"] == query.count(SHOP, None)
+    with pytest.raises(NotFound):
+        query.customer_list_page(SHOP, segment="seg_0000000000000aaaaaaaaaa")

@@ -223,3 +223,27 @@ def member_ids(shop_id: str, numbers: BitMap, block: int = 1000) -> Iterator[str
         part = pending[start : start + block]
         ids = store.read_reverse(shop_id, part)
         yield from (ids[n] for n in part if n in ids)
+
+
+def customer_list_page(
+    shop_id: str,
+    *,
+    tag: str | None = None,
+    tier: str | None = None,
+    segment: str | None = None,
+    sort: str = "newest",
+    cursor: str | None = None,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """The customer list's filters over the index (GET /v1/customers?tag=&tier=&segment=&sort=):
+    each given one is a condition, ANDed; `segment` is a saved segment's definition (404 when
+    the shop has no such segment). The same answer as `page`."""
+    conditions: list[dict[str, Any]] = []
+    if tag:
+        conditions.append({"tag": {"in": [tag]}})
+    if tier:
+        conditions.append({"tier": {"in": [tier]}})
+    if segment:
+        conditions.append(store.saved_definition(shop_id, segment))
+    filter_ = {"and": conditions} if conditions else None
+    return page(shop_id, filter_, sort, cursor, limit)

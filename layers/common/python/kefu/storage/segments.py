@@ -67,6 +67,17 @@ class Segment(KefuModel):
         return f"{SEGMENT_PREFIX}{segment_id}"
 
 
+def saved_definition(shop_id: str, segment_id: str) -> dict[str, Any]:
+    """A saved segment's filter (the API's 404 `segment_not_found` when there is none)."""
+    segment = Segment.get_or_404(
+        shop_id,
+        Segment.key(segment_id),
+        message=f"no segment {segment_id!r}",
+        code="segment_not_found",
+    )
+    return dict(segment.definition)
+
+
 # --- bitmaps ---------------------------------------------------------------------------------
 
 
