@@ -19,6 +19,7 @@ segments by key or one Query on the shop's partition. Never a Scan.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -40,8 +41,6 @@ _PROJECTED = 100  # a page's numbers: fetch just their attributes
 
 
 def _table() -> str:
-    import os
-
     return os.environ.get(SEGMENTS_TABLE.env_var, SEGMENTS_TABLE.default)
 
 
