@@ -166,7 +166,7 @@ def write_ops(shop_id: str, ops: Mapping[tuple[str, int], BitOps]) -> int:
             if updated == bits:
                 continue
             updated.run_optimize()
-            payload = updated.serialize() if updated else None
+            payload = updated.serialize()
             if store.write_bitmap(shop_id, name, chunk, payload, version):
                 written += 1
                 if not version:
@@ -180,28 +180,27 @@ def write_ops(shop_id: str, ops: Mapping[tuple[str, int], BitOps]) -> int:
 
 def replace_bitmaps(shop_id: str, wanted: Mapping[tuple[str, int], BitMap]) -> int:
     """Make the index items hold exactly `wanted` (the rebuild): each item overwritten at its
-    current version; items of known indexes not in `wanted` are deleted."""
+    current version; items of known indexes not in `wanted` are emptied."""
     stale = {
         (name, chunk)
         for name in store.known_indexes(shop_id)
         for chunk in {c for _, c in wanted} or {0}
     } - set(wanted)
-    targets: dict[tuple[str, int], BitMap | None] = {**dict.fromkeys(stale), **wanted}
+    targets = {**{key: BitMap() for key in stale}, **wanted}
     written = 0
     pending = dict(targets)
     for _ in range(MAX_ATTEMPTS):
         if not pending:
             break
         current = store.read_bitmaps(shop_id, pending, consistent=True)
-        lost: dict[tuple[str, int], BitMap | None] = {}
+        lost: dict[tuple[str, int], BitMap] = {}
         for (name, chunk), bits in pending.items():
             raw, version = current.get((name, chunk), (b"", 0))
             if not bits and not version:
-                continue
-            if bits:
-                bits.run_optimize()
-            payload = bits.serialize() if bits else None
-            if raw and payload == raw:
+                continue  # empty and absent: nothing to write
+            bits.run_optimize()
+            payload = bits.serialize()
+            if version and payload == raw:
                 continue
             if store.write_bitmap(shop_id, name, chunk, payload, version):
                 written += 1

@@ -131,31 +131,22 @@ def read_bitmaps(
     return found
 
 
-def write_bitmap(shop_id: str, index: str, chunk: int, bits: bytes | None, version: int) -> bool:
-    """Replace one bitmap if it is still at `version` (0: absent); `bits` None deletes it.
-    False when another writer got there first (re-read and re-apply)."""
+def write_bitmap(shop_id: str, index: str, chunk: int, bits: bytes, version: int) -> bool:
+    """Replace one bitmap if it is still at `version` (0: absent), as version + 1. An emptied
+    bitmap is written empty, never deleted: versions only grow, so a writer holding an old
+    version can never match a re-created item (no ABA). False when another writer got there
+    first (re-read and re-apply)."""
     ddb = client("dynamodb")
     key = bitmap_key(shop_id, index, chunk)
-    if version:
-        condition = "version = :v"
-        values: dict[str, Any] = {":v": {"N": str(version)}}
-    else:
-        condition, values = "attribute_not_exists(pk)", {}
+    condition = "version = :v" if version else "attribute_not_exists(pk)"
+    values = {":v": {"N": str(version)}} if version else None
     try:
-        if bits is None:
-            ddb.delete_item(
-                TableName=_table(),
-                Key=key,
-                ConditionExpression=condition,
-                **({"ExpressionAttributeValues": values} if values else {}),
-            )
-        else:
-            ddb.put_item(
-                TableName=_table(),
-                Item={**key, "bits": {"B": bits}, "version": {"N": str(version + 1)}},
-                ConditionExpression=condition,
-                **({"ExpressionAttributeValues": values} if values else {}),
-            )
+        ddb.put_item(
+            TableName=_table(),
+            Item={**key, "bits": {"B": bits}, "version": {"N": str(version + 1)}},
+            ConditionExpression=condition,
+            **({"ExpressionAttributeValues": values} if values else {}),
+        )
     except ddb.exceptions.ConditionalCheckFailedException:
         return False
     return True
