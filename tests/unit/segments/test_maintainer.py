@@ -117,3 +117,31 @@ def test_an_erased_customer_is_never_numbered(kefu_env):
     save(gone)
     assert apply(record(None, gone)).numbered == 0
     assert Customer.get(SHOP, Customer.key("c-gone")).number is None
+
+
+def test_a_batch_writes_each_index_item_once_and_the_counter_once(kefu_env, monkeypatch):
+    writes: list[tuple[str, str, int]] = []
+    counter: list[str] = []
+    real_write, real_allocate = store.write_bitmap, store.allocate_numbers
+
+    def write(shop_id, index, chunk, bits, version):
+        writes.append((shop_id, index, chunk))
+        return real_write(shop_id, index, chunk, bits, version)
+
+    def allocate(shop_id, count):
+        counter.append(shop_id)
+        return real_allocate(shop_id, count)
+
+    monkeypatch.setattr(store, "write_bitmap", write)
+    monkeypatch.setattr(store, "allocate_numbers", allocate)
+    # A mall's burst: 60 new customers of two shops, all tagged alike, in one batch.
+    batch = []
+    for shop in ("shop-a", "shop-b"):
+        for i in range(30):
+            customer = item(shop, f"c-{i}", tags=["vip"], last_contact_at=1_760_000_000_000 + i)
+            save(customer)
+            batch.append(record(None, customer))
+    apply(*batch)
+    assert len(writes) == len(set(writes))  # no item twice
+    assert sorted(counter) == ["shop-a", "shop-b"]
+    assert query.count("shop-b", VIP) == 30 and query.count("shop-a", VIP) == 30
