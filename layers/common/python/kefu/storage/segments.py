@@ -1,6 +1,8 @@
 """SegmentsTable: saved segments, and the segment index (docs/segments.md).
 
 pk = shop_id, sk = "SEGMENT#<segment_id>"      a saved segment: definition, cached count, its age
+pk = "<shop>#CATALOG#<0-31>", sk = "INDEXES"   `names`: index names that ever had a bitmap (the
+                                                 rebuild finds stale bitmaps by key through it)
 pk = "<shop>#NUMBERS", sk = "COUNTER"           `next`: the shop's next dense customer number;
                                                  the index maintainer takes a block per batch (ADD)
 pk = "<shop>#NUM#<block>", sk = "IDS"           reverse map number -> customer_id for numbers
@@ -20,6 +22,7 @@ segments by key or one Query on the shop's partition. Never a Scan.
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -36,6 +39,7 @@ CHUNK_BITS = 16
 CHUNK_SIZE = 1 << CHUNK_BITS  # one roaring container: a bitmap item is at most ~8 KB
 REVERSE_BLOCK = 256
 _BATCH_GET = 100  # BatchGetItem's limit per request
+CATALOG_SHARDS = 32  # catalog items per shop: ~32 x 400 KB of index names
 _PER_UPDATE = 100  # reverse-map attributes per UpdateItem (expressions are at most 4 KB)
 _PROJECTED = 100  # a page's numbers: fetch just their attributes
 
@@ -152,31 +156,38 @@ def write_bitmap(shop_id: str, index: str, chunk: int, bits: bytes, version: int
     return True
 
 
-def _catalog_key(shop_id: str) -> dict[str, Any]:
-    return {"pk": {"S": f"{shop_id}#CATALOG"}, "sk": {"S": "INDEXES"}}
+def _catalog_key(shop_id: str, shard: int) -> dict[str, Any]:
+    return {"pk": {"S": f"{shop_id}#CATALOG#{shard}"}, "sk": {"S": "INDEXES"}}
+
+
+def _catalog_shard(name: str) -> int:
+    return zlib.crc32(name.encode()) % CATALOG_SHARDS
 
 
 def register_indexes(shop_id: str, names: Iterable[str]) -> None:
-    """Remember index names that got their first item (a string set, ADD: idempotent), so a
-    rebuild can find and clear stale bitmaps by key. Written only when a bitmap is created."""
-    names = sorted(set(names))
-    if names:
+    """Remember index names that got their first item (string sets, ADD: idempotent), so a
+    rebuild can find and clear stale bitmaps by key. Written only when a bitmap is created;
+    spread over CATALOG_SHARDS items so a shop with many distinct attribute values stays far
+    below the item size limit."""
+    by_shard: dict[int, list[str]] = {}
+    for name in sorted(set(names)):
+        by_shard.setdefault(_catalog_shard(name), []).append(name)
+    for shard, part in sorted(by_shard.items()):
         client("dynamodb").update_item(
             TableName=_table(),
-            Key=_catalog_key(shop_id),
+            Key=_catalog_key(shop_id, shard),
             UpdateExpression="ADD #n :s",
             ExpressionAttributeNames={"#n": "names"},
-            ExpressionAttributeValues={":s": {"SS": names}},
+            ExpressionAttributeValues={":s": {"SS": part}},
         )
 
 
 def known_indexes(shop_id: str) -> set[str]:
-    item = (
-        client("dynamodb")
-        .get_item(TableName=_table(), Key=_catalog_key(shop_id), ConsistentRead=True)
-        .get("Item")
+    """Every index name the shop's bitmaps ever had (one BatchGetItem of the catalog)."""
+    items = _batch_get(
+        [_catalog_key(shop_id, shard) for shard in range(CATALOG_SHARDS)], consistent=True
     )
-    return set(item["names"]["SS"]) if item else set()
+    return {name for item in items for name in item["names"]["SS"]}
 
 
 # --- customer numbers --------------------------------------------------------------------------
