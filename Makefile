@@ -10,7 +10,7 @@ SAM_CLI_VERSION := 1.170.0
 CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: dev test test-unit coverage lint typecheck typecheck-baseline format build bench bench-bot check-template checkov clean
+.PHONY: dev test test-unit coverage lint typecheck typecheck-baseline format build bench bench-bot bench-segments check-template checkov clean
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,9 @@ build: check-template
 bench: $(VENV)/.installed $(SAM_VENV)/.installed  ## prints DynamoDB requests per message, import times, layer size, latency
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(SAM) build --template template.yaml --build-dir .aws-sam/build
 	$(PY) -m infra.bench --layer-dir .aws-sam/build/CommonLayer
+
+bench-segments: $(VENV)/.installed  ## the segments figure alone (100,000 customers; ~5 min of moto writes)
+	$(PY) -m infra.bench.segments
 
 bench-bot: $(VENV)/.installed  ## bot quality (top-1, answer rate, out-of-scope) and reply latency on ../shared/data/faq
 	$(PY) -m infra.bench.bot

@@ -92,6 +92,9 @@ REQUEST_BODIES: dict[str, str] = {
     "AcceptSuggestion": "kefu.bot.learning:AcceptSuggestion",
     "BotSettings": "kefu.bot.settings:BotSettings",
     "TierSettingsPut": "kefu.tiers.settings:TierSettingsPut",
+    "SegmentPreview": "kefu.segments.admin:SegmentPreview",
+    "NewSegment": "kefu.segments.admin:NewSegment",
+    "SegmentChange": "kefu.segments.admin:SegmentChange",
 }
 
 

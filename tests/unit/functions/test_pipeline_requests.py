@@ -192,6 +192,7 @@ def test_a_repeated_delivery_outcome_shows_the_same_status_again_and_adds_no_inb
     _reply(gateway, token, conv, "有的")
     _deliver(kefu_env.events("reply.created")[-1])
     detail = kefu_env.events("message.delivered")[-1]
+
     def inbox() -> list[dict]:
         return sorted((i.attribute_values for i in InboxItem.scan()), key=repr)
 

@@ -33,6 +33,7 @@ TARGET_TYPES = frozenset(
         "queue",
         "quick_reply",
         "routing_rules",
+        "segment",
         "shop",
         "sla",
         "staff",

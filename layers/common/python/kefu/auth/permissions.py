@@ -47,6 +47,8 @@ BOT_SETTINGS_MANAGE = "bot.settings.manage"  # the bot's settings (GET and PUT)
 PLATFORM_KNOWLEDGE = "knowledge.platform"  # read and manage the mall's platform-wide entries
 WECHAT_SETTINGS_MANAGE = "shop.wechat_settings.manage"  # appid, push mode, secrets (owner)
 TIERS_MANAGE = "tiers.manage"  # RFM thresholds, tiers, points and member levels (GET and PUT)
+SEGMENTS_READ = "segments.read"  # preview filters, saved segments and their customers
+SEGMENTS_MANAGE = "segments.manage"  # save, change, delete segments
 
 _AGENT = {
     CONVERSATIONS_READ,
@@ -58,6 +60,7 @@ _AGENT |= {TICKETS_READ, TICKETS_CREATE, TICKETS_WORK}
 _AGENT |= {AGENT_STATUS_SET, CONVERSATIONS_TRANSFER}
 _AGENT |= {KEYWORD_RULES_READ}
 _AGENT |= {KNOWLEDGE_READ}
+_AGENT |= {SEGMENTS_READ}
 _SUPERVISOR = _AGENT | {CONVERSATIONS_READ_ALL, CONVERSATIONS_ASSIGN, STAFF_READ, AUDIT_READ}
 _SUPERVISOR |= {CUSTOMERS_CONTACT_READ, QUICK_REPLIES_MANAGE}
 _SUPERVISOR |= {TICKETS_READ_ALL, TICKETS_MANAGE, TICKETS_SLA_MANAGE}
@@ -68,6 +71,7 @@ _SUPERVISOR |= {BOT_INSIGHTS}
 _SUPERVISOR |= {BOT_SETTINGS_MANAGE}
 _SUPERVISOR |= {STAFF_PASSWORD_RESET}
 _SUPERVISOR |= {TIERS_MANAGE}
+_SUPERVISOR |= {SEGMENTS_MANAGE}
 _OWNER = _SUPERVISOR | {STAFF_MANAGE}
 _OWNER |= {WECHAT_SETTINGS_MANAGE}
 # Oversight of a seller's floor, without working it: no replies, claims, assignments, agent

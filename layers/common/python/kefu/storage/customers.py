@@ -59,6 +59,9 @@ class Customer(KefuModel):
     tier_change = JSONAttribute(null=True)
     points = NumberAttribute(null=True)
     member_level = UnicodeAttribute(null=True)
+    # Dense per-shop customer number, set once by the segment index maintainer (kefu.segments):
+    # the customer's bit in every segment bitmap.
+    number = NumberAttribute(null=True)
 
     @staticmethod
     def key(customer_id: str) -> str:
