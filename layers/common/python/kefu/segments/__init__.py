@@ -40,8 +40,8 @@ def membership(
 
     from kefu.ids import now_ms
     from kefu.segments.features import features
-    from kefu.segments.query import as_filter
     from kefu.segments.filters import evaluate
+    from kefu.segments.query import as_filter
     from kefu.storage.segments import Segment
 
     wanted = sorted(set(segment_ids))
