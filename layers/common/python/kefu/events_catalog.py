@@ -9,6 +9,9 @@ A field that is always sent has no default or defaults to None (and is sent as n
 sent only sometimes defaults to UNSET, which is left out of the JSON. Required fields (no
 default) are what a consumer cannot do without; extra fields are ignored, so adding one is not
 a new version.
+
+This module is longer than 500 lines because it is the one catalogue of every contract: a
+reader (and docs/events.md's generator) finds them all in one place, each a few lines.
 """
 
 from __future__ import annotations
@@ -289,6 +292,46 @@ class ShopCartItemRemoved(ShopActivityEvent):
 
 class ShopProductViewed(ShopActivityEvent):
     TYPE = "shop.product_viewed"
+
+
+# ----------------------------------------------------------------------------- customers
+
+
+class CustomerUpdated(EventData):
+    """A profile changed (staff edit, or its purchase summary moved its lifecycle stage).
+    `fields`: the names of the fields that changed — never their values (personal data stays
+    in the table, encrypted, and out of the event archive)."""
+
+    TYPE = "customer.updated"
+    SOURCE = "kefu.customers"
+    CONSUMERS = "(tags: auto-tag rules on attribute values; segments: later issues)"
+    customer_id: str
+    fields: list[str]
+    actor: str | None = None
+    lifecycle_stage: str | None = None
+    owner_agent: str | None = None
+
+
+class CustomerMerged(EventData):
+    """Staff merged `merged_id` into `customer_id` (after a preview); the merged profile keeps
+    `merged_into`. `moved`: how many of each kind of record moved or was linked."""
+
+    TYPE = "customer.merged"
+    SOURCE = "kefu.customers"
+    customer_id: str
+    merged_id: str
+    actor: str
+    moved: dict[str, int] = {}
+
+
+class CustomerErased(EventData):
+    """A customer was erased on request (PIPL/GDPR): consumers holding anything about them drop
+    it. Aggregate counts are kept without the person."""
+
+    TYPE = "customer.erased"
+    SOURCE = "kefu.customers"
+    customer_id: str
+    actor: str
 
 
 # ----------------------------------------------------------------------------- workbench, tickets

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from pynamodb.exceptions import TransactWriteError
 
 from kefu.ids import new_id, now_ms
-from kefu.storage.customers import Customer, CustomerIdentity
+from kefu.storage.customers import Customer, CustomerIdentity, make_name_key
 from kefu.storage.tx import condition_failed, write_transaction
 
 WECHAT_OPENID = "wechat_openid"
 WECHAT_UNIONID = "wechat_unionid"
 APP_USER = "app_user"
+# The channel a customer first came through, by the kind of their first identity.
+_CHANNEL = {WECHAT_OPENID: "wechat", WECHAT_UNIONID: "wechat", APP_USER: "app"}
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,10 @@ def _create_customer(
                 display_name=display_name,
                 identities=refs,
                 created_at=at,
+                # First contact is a contact: the default list (by_last_contact) shows them.
+                last_contact_at=at,
+                name_key=make_name_key(display_name, customer_id),
+                channels=[_CHANNEL[identity.kind]],
             ),
             condition=Customer.sk.does_not_exist(),
         )

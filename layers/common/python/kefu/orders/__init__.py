@@ -22,6 +22,16 @@ def recent_orders(shop_id: str, customer_id: str, limit: int = 5) -> list[dict[s
     return [order_summary(o) for o in found]
 
 
+def recent_orders_with_trail(
+    shop_id: str, customer_id: str, limit: int = 5
+) -> list[dict[str, Any]]:
+    """As recent_orders, each with its whole logistics trail (newest first): same one Query."""
+    found = Order.by_placed.query(
+        customer_key(shop_id, customer_id), scan_index_forward=False, limit=limit
+    )
+    return [order_view(o) for o in found]
+
+
 def order(shop_id: str, order_id: str) -> dict[str, Any] | None:
     """One order by its id (whoever the customer), with every logistics update kept."""
     for found in Order.by_order.query(
