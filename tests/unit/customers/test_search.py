@@ -65,3 +65,14 @@ def test_merged_profiles_are_left_out_of_lists(crm):
         actions=[Customer.merged_into.set(crm["alice"])]
     )
     assert _ids(search.list_customers(crm["agent"])) == [crm["alice"]]
+
+
+def test_opening_a_conversation_makes_the_customer_the_last_contacted(crm):
+    from tests.support.factories import customer_says
+
+    first = search.list_customers(crm["agent"])
+    assert _ids(first)[0] == crm["alice"]  # created last
+    customer_says("shop-a", "o-ming", "你好")
+    assert _ids(search.list_customers(crm["agent"]))[0] == crm["ming"]
+    item = Customer.get("shop-a", Customer.key(crm["ming"]))
+    assert item.last_contact_at == item.last_seen_at

@@ -19,7 +19,7 @@ import msgspec
 from pynamodb.exceptions import TransactWriteError
 
 from kefu.auth.permissions import SHOP_EVENTS_WRITE, require
-from kefu.customers import APP_USER, WECHAT_OPENID, Identity, resolve_customer
+from kefu.customers import APP_USER, WECHAT_OPENID, Identity, resolve_customer, summary
 from kefu.errors import Forbidden, NotFound, Unauthorized, UpstreamUnavailable
 from kefu.events import DomainEvent, PublishFailed, publish
 from kefu.events_catalog import CATALOG
@@ -41,6 +41,7 @@ from kefu.shop_events.payloads import (
     decode_events,
     event_type,
 )
+from kefu.storage.customers import Customer
 from kefu.storage.orders import (
     ACTIVITY_TTL_SECONDS,
     MAX_LOGISTICS,
@@ -261,6 +262,9 @@ def _apply_to_order(shop_id: str, customer_id: str, event: Any) -> tuple[bool, d
         status_applied = merge(order, event)
         order.updated_at = at
         order.revision = (order.revision or 0) + 1
+        # The customer's purchase summary moves in this same transaction (kefu.customers.summary).
+        delta = summary.delta_for(order, refund_approved=isinstance(event, RefundApproved), at=at)
+        customer = _summary_customer(shop_id, customer_id) if delta else None
         try:
             with write_transaction() as tx:
                 tx.save(
@@ -268,15 +272,28 @@ def _apply_to_order(shop_id: str, customer_id: str, event: Any) -> tuple[bool, d
                     condition=ShopEventSeen.pk.does_not_exist(),
                 )
                 tx.save(order, condition=condition)
+                if customer is not None:
+                    tx.update(
+                        customer,
+                        summary.update_actions(customer, delta),
+                        condition=Customer.sk.exists() & summary.guard(customer),
+                    )
         except TransactWriteError as exc:
             if condition_failed(exc, 0):  # applied before: report what the order is now
                 _restore(order, before)
                 return False, _order_data(customer_id, event, order, status_applied=False)
-            if condition_failed(exc, 1):  # another event changed the order meanwhile: again
-                continue
+            if condition_failed(exc, 1) or condition_failed(exc, 2):
+                continue  # another event changed the order or the summary meanwhile: again
             raise
         return True, _order_data(customer_id, event, order, status_applied=status_applied)
     raise RuntimeError(f"order {event.order.order_id} kept changing; giving up for a retry")
+
+
+def _summary_customer(shop_id: str, customer_id: str) -> Customer | None:
+    try:
+        return Customer.get(shop_id, Customer.key(customer_id), consistent_read=True)
+    except Customer.DoesNotExist:  # erased meanwhile: the order is kept, no summary to move
+        return None
 
 
 def _new_order(shop_id: str, customer_id: str, event: Any) -> Order:
@@ -381,6 +398,8 @@ _SNAPSHOT_FIELDS = (
     "last_event_at",
     "updated_at",
     "revision",
+    "counted_at",
+    "refund_counted_at",
 )
 
 

@@ -105,6 +105,10 @@ class Order(_OrdersItem):
     last_event_at = NumberAttribute()
     updated_at = NumberAttribute()
     revision = NumberAttribute(default=0)
+    # When the customer's purchase summary counted this order as a purchase / its refund
+    # (kefu.customers.summary): each is counted once.
+    counted_at = NumberAttribute(null=True)
+    refund_counted_at = NumberAttribute(null=True)
 
     by_order = _ByOrder()
     by_placed = _ByPlaced()
