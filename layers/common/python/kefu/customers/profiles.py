@@ -70,6 +70,16 @@ def _plain(customer: Customer) -> dict[str, Any]:
     return out
 
 
+def first_phone(customer: Customer) -> str | None:
+    """The first phone in plaintext (decrypted): for a caller allowed to see it, after the audit."""
+    if customer.phones:
+        phones = json.loads(
+            crypto.decrypt(customer.shop_id, customer.customer_id, "phones", customer.phones)
+        )
+        return phones[0] if phones else None
+    return customer.contact
+
+
 def has_personal(customer: Customer) -> bool:
     return any(getattr(customer, f) for f in fields.PERSONAL_FIELDS) or bool(customer.contact)
 

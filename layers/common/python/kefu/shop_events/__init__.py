@@ -45,10 +45,14 @@ from kefu.storage.customers import Customer
 from kefu.storage.orders import (
     ACTIVITY_TTL_SECONDS,
     MAX_LOGISTICS,
+    MAX_RECENT_ACTIVITY,
+    RECENT,
     Activity,
     LogisticsUpdate,
     Order,
     OrderLine,
+    RecentActivity,
+    RecentActivityEntry,
     customer_key,
 )
 from kefu.storage.runtime import ShopEventSeen
@@ -230,18 +234,45 @@ def _record_activity(
         "price": event.price,
         "quantity": item.quantity,
     }
+    for _ in range(_WRITE_ATTEMPTS):
+        recent, condition = _recent_activity(shop_id, customer_id, item)
+        try:
+            with write_transaction() as tx:
+                tx.save(
+                    _seen_item(shop_id, customer_id, event, at),
+                    condition=ShopEventSeen.pk.does_not_exist(),
+                )
+                tx.save(item)
+                tx.save(recent, condition=condition)
+        except TransactWriteError as exc:
+            if condition_failed(exc, 0):
+                return False, data
+            if condition_failed(exc, 2):  # another event of this customer's meanwhile: again
+                continue
+            raise
+        return True, data
+    raise RuntimeError(f"recent activity of {customer_id} kept changing; giving up for a retry")
+
+
+def _recent_activity(shop_id: str, customer_id: str, item: Activity) -> tuple[RecentActivity, Any]:
+    """The customer's latest activity with `item` in it, and the condition to write it with."""
+    pk = customer_key(shop_id, customer_id)
     try:
-        with write_transaction() as tx:
-            tx.save(
-                _seen_item(shop_id, customer_id, event, at),
-                condition=ShopEventSeen.pk.does_not_exist(),
-            )
-            tx.save(item)
-    except TransactWriteError as exc:
-        if condition_failed(exc, 0):
-            return False, data
-        raise
-    return True, data
+        recent = RecentActivity.get(pk, RECENT, consistent_read=True)
+        condition = RecentActivity.revision == recent.revision
+    except RecentActivity.DoesNotExist:
+        recent = RecentActivity(
+            pk, RECENT, shop_id=shop_id, customer_id=customer_id, entries=[], revision=0
+        )
+        condition = RecentActivity.pk.does_not_exist()
+    fields = RecentActivityEntry.get_attributes()
+    entry = RecentActivityEntry(**{k: getattr(item, k) for k in fields})
+    entries = [e for e in recent.entries or [] if e.event_id != item.event_id] + [entry]
+    entries.sort(key=lambda e: (e.occurred_at, e.event_id), reverse=True)
+    recent.entries = entries[:MAX_RECENT_ACTIVITY]
+    recent.revision = (recent.revision or 0) + 1
+    recent.expires_at = max(item.expires_at, recent.expires_at or 0)
+    return recent, condition
 
 
 # ----------------------------------------------------------------------------- orders
