@@ -19,8 +19,9 @@ from kefu.storage.tx import condition_failed, write_transaction
 WECHAT_OPENID = "wechat_openid"
 WECHAT_UNIONID = "wechat_unionid"
 APP_USER = "app_user"
+PHONE_HASH = "phone_hash"  # the keyed hash of a phone the shop's server vouched for
 # The channel a customer first came through, by the kind of their first identity.
-_CHANNEL = {WECHAT_OPENID: "wechat", WECHAT_UNIONID: "wechat", APP_USER: "app"}
+_CHANNEL = {WECHAT_OPENID: "wechat", WECHAT_UNIONID: "wechat", APP_USER: "app", PHONE_HASH: "app"}
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,28 @@ def _link_identity(shop_id: str, identity: Identity, customer_id: str) -> Custom
             condition=Customer.sk.exists(),
         )
     return item
+
+
+def link_identities(shop_id: str, customer_id: str, identities: list[Identity]) -> list[str]:
+    """Point each identity at the customer unless it is already someone's. Returns the kinds
+    that belong to another customer: those two profiles are left apart (staff may merge them
+    after a preview, kefu.customers.merge), never joined on the caller's say-so alone."""
+    unlinked = []
+    for identity in identities:
+        found = find_identity(shop_id, identity)
+        if found is not None:
+            if found.customer_id != customer_id:
+                unlinked.append(identity.kind)
+            continue
+        try:
+            _link_identity(shop_id, identity, customer_id)
+        except TransactWriteError as exc:
+            if not condition_failed(exc, 0):
+                raise
+            raced = find_identity(shop_id, identity)
+            if raced is not None and raced.customer_id != customer_id:
+                unlinked.append(identity.kind)
+    return unlinked
 
 
 def get_customer(shop_id: str, customer_id: str) -> Customer | None:
