@@ -52,6 +52,7 @@ REQUEST_BODIES: dict[str, str] = {
     "ProfileChange": "kefu.customers.fields:ProfileChange",
     "NewAttribute": "kefu.customers.attributes:NewAttribute",
     "AttributeChange": "kefu.customers.attributes:AttributeChange",
+    "MergeRequest": "kefu.customers.merge:MergeRequest",
     "StaffLogin": "kefu.staff:StaffLogin",
     "StaffNewPassword": "kefu.staff.login:StaffNewPassword",
     "StaffMfaAnswer": "kefu.staff.login:StaffMfaAnswer",

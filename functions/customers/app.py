@@ -2,9 +2,10 @@
 then audited), edit, custom attributes, merge, export and erasure."""
 
 from chalice import Chalice, Response
-from kefu.customers import attributes, profiles, search
+from kefu.customers import attributes, merge, profiles, search
 from kefu.customers.attributes import AttributeChange, NewAttribute
 from kefu.customers.fields import ProfileChange
+from kefu.customers.merge import MergeRequest
 from kefu.http import body, install_error_handling, json_response, query, request_id, staff_actor
 from kefu.pagination import page_limit
 
@@ -66,3 +67,15 @@ def update_attribute(attribute_id: str) -> Response:
 def delete_attribute(attribute_id: str) -> Response:
     attributes.delete_attribute(staff_actor(app), attribute_id)
     return json_response({"attribute_id": attribute_id, "deleted": True})
+
+
+@app.route("/v1/customers/{customer_id}/merge/preview", methods=["POST"])
+def preview_merge(customer_id: str) -> Response:
+    actor = staff_actor(app)
+    return json_response(merge.preview(actor, customer_id, body(app, MergeRequest)))
+
+
+@app.route("/v1/customers/{customer_id}/merge", methods=["POST"])
+def merge_customers(customer_id: str) -> Response:
+    actor = staff_actor(app)
+    return json_response(merge.merge(actor, customer_id, body(app, MergeRequest)))

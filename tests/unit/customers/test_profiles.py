@@ -17,7 +17,7 @@ def change(**fields) -> ProfileChange:
 
 
 def raw_item(shop, customer_id) -> dict:
-    return Customer.get(shop, Customer.key(customer_id)).attribute_values
+    return Customer.get(shop, Customer.key(customer_id)).serialize()
 
 
 def audits(shop, action):
