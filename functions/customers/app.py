@@ -2,7 +2,7 @@
 then audited), edit, custom attributes, merge, export and erasure."""
 
 from chalice import Chalice, Response
-from kefu.customers import attributes, merge, profiles, search
+from kefu.customers import attributes, erasure, merge, profiles, search
 from kefu.customers.attributes import AttributeChange, NewAttribute
 from kefu.customers.fields import ProfileChange
 from kefu.customers.merge import MergeRequest
@@ -79,3 +79,15 @@ def preview_merge(customer_id: str) -> Response:
 def merge_customers(customer_id: str) -> Response:
     actor = staff_actor(app)
     return json_response(merge.merge(actor, customer_id, body(app, MergeRequest)))
+
+
+@app.route("/v1/customers/{customer_id}/export", methods=["GET"])
+def export_customer(customer_id: str) -> Response:
+    actor = staff_actor(app)
+    return json_response(erasure.export(actor, customer_id, request_id=request_id(app)))
+
+
+@app.route("/v1/customers/{customer_id}/erase", methods=["POST"])
+def erase_customer(customer_id: str) -> Response:
+    actor = staff_actor(app)
+    return json_response(erasure.erase(actor, customer_id, request_id=request_id(app)))

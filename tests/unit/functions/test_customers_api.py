@@ -107,3 +107,28 @@ def test_another_shop_s_staff_cannot_see_the_customer(gateway, staff_token, shop
     other = staff_token("shop-b", "bob", "owner")
     assert gateway.get(f"/v1/customers/{shops['alice']}", token=other).status == 404
     assert gateway.get("/v1/customers", token=other, query={"q": "alice"}).json()["customers"] == []
+
+
+def test_merge_export_and_erase_over_http(gateway, staff_token, shops):
+    owner = staff_token("shop-a", "boss", "owner")
+    agent = staff_token("shop-a", "amy", "agent")
+    other = gateway.app_login("shop-a", "alice-2").json()["customer_id"]
+    url = f"/v1/customers/{shops['alice']}"
+
+    shown = gateway.post(f"{url}/merge/preview", token=owner, json_body={"merge_id": other})
+    assert shown.status == 200 and shown.json()["blocked"] is None
+    assert gateway.post(f"{url}/merge", token=agent, json_body={"merge_id": other}).status == 403
+    same = gateway.post(f"{url}/merge", token=owner, json_body={"merge_id": shops["alice"]})
+    assert same.status == 400 and same.error["code"] == "same_customer"
+    merged = gateway.post(f"{url}/merge", token=owner, json_body={"merge_id": other})
+    assert merged.status == 200 and merged.json()["merged_into"] == shops["alice"]
+
+    assert gateway.get(f"{url}/export", token=agent).status == 403
+    exported = gateway.get(f"{url}/export", token=owner)
+    assert exported.status == 200
+    assert "app_user:alice-2" in exported.json()["identities"]
+
+    assert gateway.post(f"{url}/erase", token=agent).status == 403
+    erased = gateway.post(f"{url}/erase", token=owner)
+    assert erased.status == 200 and erased.json()["erased_at"]
+    assert gateway.get(url, token=owner).json()["display_name"] is None
