@@ -164,7 +164,7 @@ def update_attribute(actor: StaffActor, attribute_id: str, req: AttributeChange)
                 f"options cannot be removed (customers may hold them): {sorted(removed)}",
                 code="option_in_use",
             )
-        item.options = options
+        item.options = options  # type: ignore[assignment]  # a list of str, as declared
     if req.max_length is not UNSET:
         if item.type != "text":
             raise BadRequest("max_length is for text attributes", code="unexpected_max_length")

@@ -339,15 +339,16 @@ def _erase_profile(
     shop, cid = customer.shop_id, customer.customer_id
     at = now_ms()
     identities = [
-        CustomerIdentity(shop, CustomerIdentity.key(*ref.split(":", 1)))
+        CustomerIdentity(shop, CustomerIdentity.key(*str(ref).split(":", 1)))
         for ref in customer.identities or []
     ]
     lookups = [
-        CustomerLookup(shop, CustomerLookup.key(PHONE, d, cid)) for d in customer.phone_hashes or []
+        CustomerLookup(shop, CustomerLookup.key(PHONE, str(d), cid))
+        for d in customer.phone_hashes or []
     ]
     if customer.real_name_hash:
         lookups.append(
-            CustomerLookup(shop, CustomerLookup.key(REAL_NAME, customer.real_name_hash, cid))
+            CustomerLookup(shop, CustomerLookup.key(REAL_NAME, str(customer.real_name_hash), cid))
         )
     actions = [getattr(Customer, name).remove() for name in PERSONAL_ATTRIBUTES]
     actions += [Customer.identities.set([]), Customer.erased_at.set(at)]

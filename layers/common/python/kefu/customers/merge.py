@@ -19,7 +19,7 @@ merge interrupted midway is finished by sending it again.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import msgspec
 
@@ -274,10 +274,12 @@ def merge(actor: StaffActor, customer_id: str, req: MergeRequest) -> dict[str, A
         actions.append(Customer.contact.remove())
     new_phone_hashes = {
         crypto.lookup_hash(shop, PHONE, ph) for ph in personal.get("phones") or []
-    } - set(survivor.phone_hashes or [])
+    } - {str(d) for d in survivor.phone_hashes or []}
     if "phones" in personal:
         actions.append(
-            Customer.phone_hashes.set(sorted(set(survivor.phone_hashes or []) | new_phone_hashes))
+            Customer.phone_hashes.set(
+                cast(Any, sorted({str(d) for d in survivor.phone_hashes or []} | new_phone_hashes))
+            )
         )
     name_hash = (
         crypto.lookup_hash(shop, REAL_NAME, fields.normalise_name(personal["real_name"]))
@@ -309,7 +311,7 @@ def merge(actor: StaffActor, customer_id: str, req: MergeRequest) -> dict[str, A
             condition=Customer.merged_into.does_not_exist(),
         )
         for ref in merged.identities or []:
-            kind, _, external = ref.partition(":")
+            kind, _, external = str(ref).partition(":")
             tx.update(
                 CustomerIdentity(shop, CustomerIdentity.key(kind, external)),
                 [
@@ -318,11 +320,11 @@ def merge(actor: StaffActor, customer_id: str, req: MergeRequest) -> dict[str, A
                 ],
                 condition=CustomerIdentity.customer_id == mid,
             )
-        for digest in merged.phone_hashes or []:
-            tx.delete(CustomerLookup(shop, CustomerLookup.key(PHONE, digest, mid)))
+        for old in merged.phone_hashes or []:
+            tx.delete(CustomerLookup(shop, CustomerLookup.key(PHONE, str(old), mid)))
         if merged.real_name_hash:
             tx.delete(
-                CustomerLookup(shop, CustomerLookup.key(REAL_NAME, merged.real_name_hash, mid))
+                CustomerLookup(shop, CustomerLookup.key(REAL_NAME, str(merged.real_name_hash), mid))
             )
         for digest in new_phone_hashes:
             tx.save(_lookup(shop, PHONE, digest, sid, at))

@@ -10,7 +10,7 @@ written in the same transaction as the profile.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from pynamodb.exceptions import TransactWriteError
@@ -101,8 +101,11 @@ def purchase_summary(customer: Customer) -> dict[str, Any]:
 def stage(customer: Customer) -> str:
     if customer.lifecycle_override and customer.lifecycle_stage:
         return customer.lifecycle_stage
+    last_purchase, last_refund = customer.last_purchase_at, customer.last_refund_at
     return fields.derived_stage(
-        int(customer.orders_count or 0), customer.last_purchase_at, customer.last_refund_at
+        int(customer.orders_count or 0),
+        int(last_purchase) if last_purchase else None,
+        int(last_refund) if last_refund else None,
     )
 
 
@@ -392,7 +395,7 @@ def _digest_actions(digests: dict[str, set[str]]) -> list[Any]:
     out: list[Any] = []
     if PHONE in digests:
         out.append(
-            Customer.phone_hashes.set(sorted(digests[PHONE]))
+            Customer.phone_hashes.set(cast(Any, sorted(digests[PHONE])))
             if digests[PHONE]
             else Customer.phone_hashes.remove()
         )
@@ -407,7 +410,7 @@ def _digest_actions(digests: dict[str, set[str]]) -> list[Any]:
 
 def _old_digests(customer: Customer) -> dict[str, set[str]]:
     return {
-        PHONE: set(customer.phone_hashes or []),
+        PHONE: {str(d) for d in customer.phone_hashes or []},
         REAL_NAME: {customer.real_name_hash} if customer.real_name_hash else set(),
     }
 

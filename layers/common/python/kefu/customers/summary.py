@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from kefu.customers.fields import derived_stage
 from kefu.storage.customers import Customer
@@ -73,7 +73,7 @@ def update_actions(customer: Customer, delta: Delta) -> list[Any]:
     """The customer's summary after `delta`, as update actions (with summary_rev + 1)."""
     count = int(customer.orders_count or 0)
     first, last = customer.first_purchase_at, customer.last_purchase_at
-    categories = list(customer.categories or [])
+    categories = [str(c) for c in customer.categories or []]
     if delta.purchase_at is not None:
         count += 1
         first = delta.purchase_at if first is None else min(first, delta.purchase_at)
@@ -90,12 +90,18 @@ def update_actions(customer: Customer, delta: Delta) -> list[Any]:
     if first is not None and last is not None:
         actions += [Customer.first_purchase_at.set(first), Customer.last_purchase_at.set(last)]
     if categories:
-        actions.append(Customer.categories.set(categories[-MAX_CATEGORIES:]))
+        actions.append(Customer.categories.set(cast(Any, categories[-MAX_CATEGORIES:])))
     if last_refund:
         actions.append(Customer.last_refund_at.set(last_refund))
     if not customer.lifecycle_override:
-        actions.append(Customer.lifecycle_stage.set(derived_stage(count, last, last_refund)))
+        actions.append(
+            Customer.lifecycle_stage.set(derived_stage(count, _int(last), _int(last_refund)))
+        )
     return actions
+
+
+def _int(value: float | None) -> int | None:
+    return int(value) if value is not None else None
 
 
 def guard(customer: Customer) -> Any:

@@ -257,6 +257,7 @@ def _record_activity(
 def _recent_activity(shop_id: str, customer_id: str, item: Activity) -> tuple[RecentActivity, Any]:
     """The customer's latest activity with `item` in it, and the condition to write it with."""
     pk = customer_key(shop_id, customer_id)
+    condition: Any
     try:
         recent = RecentActivity.get(pk, RECENT, consistent_read=True)
         condition = RecentActivity.revision == recent.revision
