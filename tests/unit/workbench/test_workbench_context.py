@@ -220,3 +220,15 @@ def test_a_customer_without_orders_or_tickets_has_empty_context(shop, conversati
     ctx = conversation_context("shop-a", "agent1", conv)
     assert (ctx["orders"], ctx["open_tickets"], ctx["previous_conversations"]) == ([], [], [])
     assert ctx["customer"]["contact"] is None and ctx["customer"]["contact_masked"] is False
+
+
+def test_a_customer_with_custom_attributes_costs_the_context_call_nothing_more(
+    shop, rich, requests_made
+):
+    Customer(shop_id="shop-a", sk=Customer.key(rich["customer_id"])).update(
+        actions=[Customer.attributes.set({"vip_since": "2024-01-31"})]
+    )
+    requests_made.clear()
+    conversation_context("shop-a", "agent1", rich["conv"])
+    ddb = [op for service_name, op in requests_made if service_name == "dynamodb"]
+    assert len(ddb) == 6, ddb

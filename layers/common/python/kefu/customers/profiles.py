@@ -110,7 +110,11 @@ def stage(customer: Customer) -> str:
 
 
 def view(
-    customer: Customer, *, plain: dict[str, Any] | None, attribute_defs: dict | None = None
+    customer: Customer,
+    *,
+    plain: dict[str, Any] | None,
+    attribute_defs: dict | None = None,
+    with_attributes: bool = True,
 ) -> dict:
     """The profile; personal fields masked unless `plain` (their decrypted values) is given."""
     personal = plain if plain is not None else _masked(customer)
@@ -139,11 +143,15 @@ def view(
         "owner_agent": customer.owner_agent,
         "tier": customer.tier,
         "tags": list(customer.tags or []),
+        # The shop's definitions hide deleted attributes: one Query, skipped where a request
+        # budget counts (the workbench's context call does not show attributes).
         "attributes": shown(
             customer.shop_id,
             customer.attributes.as_dict() if customer.attributes is not None else None,
             attribute_defs,
-        ),
+        )
+        if with_attributes
+        else {},
         "purchase_summary": purchase_summary(customer),
         "created_at": customer.created_at,
         "last_seen_at": customer.last_seen_at,

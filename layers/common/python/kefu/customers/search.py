@@ -97,6 +97,8 @@ def list_customers(
     shop = actor.shop_id
     start = decode_cursor(cursor, shop_id=shop)
     if order_id is not None:
+        if not order_id.strip() or len(order_id) > 128:
+            raise BadRequest("order_id must be 1 to 128 characters", code="invalid_order_id")
         return {"customers": [summary(c) for c in by_order(shop, order_id)], "next_cursor": None}
     exact: list[Customer] = []
     if q is not None:

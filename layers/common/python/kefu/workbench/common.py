@@ -65,7 +65,7 @@ def customer_profile(actor: StaffActor, customer: Customer | None) -> dict | Non
         return None
     from kefu.customers import profiles
 
-    masked = profiles.view(customer, plain=None)
+    masked = profiles.view(customer, plain=None, with_attributes=False)
     see_contact = actor.can(p.CUSTOMERS_CONTACT_READ)
     contact = masked["contact"]
     if see_contact and contact:
