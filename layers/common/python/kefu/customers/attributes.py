@@ -14,6 +14,7 @@ from msgspec import UNSET, UnsetType
 
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
+from kefu.customers.fields import ISO_DATE
 from kefu.errors import BadRequest, Conflict
 from kefu.ids import now_ms
 from kefu.storage.customers import ATTRDEF_PREFIX, CustomerAttributeDef
@@ -239,7 +240,7 @@ def check_value(d: CustomerAttributeDef, value: Any) -> Any:
         return value
     if d.type == "date":
         try:
-            if isinstance(value, str) and len(value) == 10:
+            if isinstance(value, str) and ISO_DATE.fullmatch(value):
                 return dt.date.fromisoformat(value).isoformat()
         except ValueError:
             pass

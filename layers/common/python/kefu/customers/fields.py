@@ -20,6 +20,7 @@ CHANNELS = ("wechat", "app", "h5")
 # 潜在客户 → 已下单 → 复购 → 售后
 LIFECYCLE_STAGES = ("prospect", "ordered", "repeat", "after_sales")
 MAX_PHONES = 5
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")  # YYYY-MM-DD only (fromisoformat takes more)
 MAX_ADDRESSES = 10
 
 Short = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -106,6 +107,8 @@ def normalise_phone(raw: str) -> str:
 
 def normalise_birthday(raw: str) -> str:
     try:
+        if not ISO_DATE.fullmatch(raw):
+            raise ValueError(raw)
         day = dt.date.fromisoformat(raw)
     except ValueError:
         raise BadRequest(
