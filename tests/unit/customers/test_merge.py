@@ -122,3 +122,13 @@ def test_two_open_conversations_block_a_merge(crm):
     with pytest.raises(Conflict) as err:
         merge.merge(crm["supervisor"], crm["alice"], MergeRequest(crm["ming"]))
     assert err.value.code == "both_open"
+
+
+def test_erasing_a_merged_profile_leaves_the_survivor_s_identities(two_profiles):
+    from kefu.customers import erasure
+
+    crm = two_profiles
+    merge.merge(crm["supervisor"], crm["alice"], MergeRequest(crm["ming"]))
+    erasure.erase(crm["owner"], crm["ming"])
+    assert find_identity("shop-a", Identity(WECHAT_OPENID, "o-ming")).customer_id == crm["alice"]
+    assert Customer.get("shop-a", Customer.key(crm["ming"])).erased_at

@@ -338,10 +338,13 @@ def _erase_profile(
 
     shop, cid = customer.shop_id, customer.customer_id
     at = now_ms()
-    identities = [
-        CustomerIdentity(shop, CustomerIdentity.key(*str(ref).split(":", 1)))
-        for ref in customer.identities or []
+    # Only those still pointing here: a merged profile's identities now belong to the survivor.
+    keys = [
+        (shop, CustomerIdentity.key(*str(ref).split(":", 1))) for ref in customer.identities or []
     ]
+    identities = (
+        [i for i in CustomerIdentity.batch_get(keys) if i.customer_id == cid] if keys else []
+    )
     lookups = [
         CustomerLookup(shop, CustomerLookup.key(PHONE, str(d), cid))
         for d in customer.phone_hashes or []
