@@ -76,3 +76,25 @@ def test_opening_a_conversation_makes_the_customer_the_last_contacted(crm):
     assert _ids(search.list_customers(crm["agent"]))[0] == crm["ming"]
     item = Customer.get("shop-a", Customer.key(crm["ming"]))
     assert item.last_contact_at == item.last_seen_at
+
+
+def test_a_renamed_customer_is_found_by_the_new_name_only(crm):
+    profiles.update_profile(
+        crm["agent"], crm["ming"], msgspec.convert({"display_name": "Ming Wang"}, ProfileChange)
+    )
+    assert _ids(search.list_customers(crm["agent"], q="小")) == []
+    assert _ids(search.list_customers(crm["agent"], q="ming w")) == [crm["ming"]]
+    profiles.update_profile(
+        crm["agent"], crm["ming"], msgspec.convert({"display_name": None}, ProfileChange)
+    )
+    assert _ids(search.list_customers(crm["agent"], q="ming w")) == []
+
+
+def test_name_search_pages_with_a_cursor(crm):
+    for n, who in enumerate(("ming", "alice")):
+        profiles.update_profile(
+            crm["agent"], crm[who], msgspec.convert({"display_name": f"同名{n}"}, ProfileChange)
+        )
+    first = search.list_customers(crm["agent"], q="同名", limit=1)
+    second = search.list_customers(crm["agent"], q="同名", limit=1, cursor=first["next_cursor"])
+    assert sorted(_ids(first) + _ids(second)) == sorted([crm["ming"], crm["alice"]])

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pynamodb.exceptions import TransactWriteError
 
 from kefu.ids import new_id, now_ms
-from kefu.storage.customers import Customer, CustomerIdentity, make_name_key
+from kefu.storage.customers import Customer, CustomerIdentity, CustomerName, make_name_key
 from kefu.storage.tx import condition_failed, write_transaction
 
 WECHAT_OPENID = "wechat_openid"
@@ -91,6 +91,7 @@ def _create_customer(
     customer_id = new_id("cu", at)
     refs = [identity.ref] + ([also.ref] if also else [])
     item = _identity_item(shop_id, identity, customer_id, at)
+    name_key = make_name_key(display_name, customer_id)
     with write_transaction() as tx:
         tx.save(item, condition=CustomerIdentity.sk.does_not_exist())
         if also:
@@ -108,11 +109,13 @@ def _create_customer(
                 created_at=at,
                 # First contact is a contact: the default list (by_last_contact) shows them.
                 last_contact_at=at,
-                name_key=make_name_key(display_name, customer_id),
+                name_key=name_key,
                 channels=[_CHANNEL[identity.kind]],
             ),
             condition=Customer.sk.does_not_exist(),
         )
+        if name_key:  # found by name (kefu.customers.search)
+            tx.save(CustomerName(shop_id, CustomerName.key(name_key), customer_id=customer_id))
     return item
 
 

@@ -31,7 +31,7 @@ from kefu.auth.actors import StaffActor
 from kefu.customers.profiles import PHONE, REAL_NAME, _plain, load, view
 from kefu.errors import Conflict
 from kefu.ids import now_ms
-from kefu.storage.customers import Customer, CustomerIdentity, CustomerLookup
+from kefu.storage.customers import Customer, CustomerIdentity, CustomerLookup, CustomerName
 
 REDACTED = "[已删除]"
 MAX_CONVERSATIONS = 1000
@@ -361,6 +361,8 @@ def _erase_profile(
             tx.delete(item, condition=CustomerIdentity.customer_id == cid)
         for lookup in lookups:
             tx.delete(lookup)
+        if customer.name_key:
+            tx.delete(CustomerName(shop, CustomerName.key(str(customer.name_key))))
         tx.save(
             staff_change(
                 actor,

@@ -29,7 +29,7 @@ from kefu.customers import crypto, fields
 from kefu.customers.profiles import PHONE, REAL_NAME, load
 from kefu.errors import BadRequest, Conflict
 from kefu.ids import now_ms
-from kefu.storage.customers import Customer, CustomerIdentity, CustomerLookup
+from kefu.storage.customers import Customer, CustomerIdentity, CustomerLookup, CustomerName
 
 MAX_MOVE = 200  # conversations, tickets or orders a merge moves (more: ask an engineer)
 
@@ -306,10 +306,12 @@ def merge(actor: StaffActor, customer_id: str, req: MergeRequest) -> dict[str, A
                 Customer.merged_into.set(sid),
                 Customer.open_conversation_id.remove(),
                 Customer.profile_rev.set(int(merged.profile_rev or 0) + 1),
-                Customer.name_key.remove(),  # out of the name search
+                Customer.name_key.remove(),
             ],
             condition=Customer.merged_into.does_not_exist(),
         )
+        if merged.name_key:  # out of the name search
+            tx.delete(CustomerName(shop, CustomerName.key(str(merged.name_key))))
         for ref in merged.identities or []:
             kind, _, external = str(ref).partition(":")
             tx.update(

@@ -21,7 +21,7 @@ from kefu.customers import crypto, fields
 from kefu.customers.attributes import apply_values, shown
 from kefu.errors import BadRequest, Conflict
 from kefu.ids import now_ms
-from kefu.storage.customers import Customer, CustomerLookup, make_name_key
+from kefu.storage.customers import Customer, CustomerLookup, CustomerName, make_name_key
 from kefu.storage.tx import condition_failed, write_transaction
 
 PHONE = "phone"
@@ -328,9 +328,12 @@ def update_profile(
             value = given[name]
             attr = getattr(Customer, name)
             actions.append(attr.remove() if value in (None, []) else attr.set(value))
+    new_name_key = customer.name_key
     if "display_name" in given:
-        key = make_name_key(given["display_name"], customer_id)
-        actions.append(Customer.name_key.set(key) if key else Customer.name_key.remove())
+        new_name_key = make_name_key(given["display_name"], customer_id)
+        actions.append(
+            Customer.name_key.set(new_name_key) if new_name_key else Customer.name_key.remove()
+        )
     if "lifecycle_stage" in given:
         if given["lifecycle_stage"] is None:
             actions.append(Customer.lifecycle_override.remove())
@@ -385,6 +388,13 @@ def update_profile(
                     )
                 for digest in old.get(kind, set()) - new:
                     tx.delete(CustomerLookup(shop, CustomerLookup.key(kind, digest, customer_id)))
+            if new_name_key != customer.name_key:  # the NAME item follows the display name
+                if customer.name_key:
+                    tx.delete(CustomerName(shop, CustomerName.key(customer.name_key)))
+                if new_name_key:
+                    tx.save(
+                        CustomerName(shop, CustomerName.key(new_name_key), customer_id=customer_id)
+                    )
             tx.save(audit)
     except TransactWriteError as exc:
         if any(condition_failed(exc, i) for i in range(len(exc.cancellation_reasons or []))):

@@ -5,7 +5,7 @@ an order number. Every read is a Query or a (Batch)GetItem on a key or index, ne
 - a phone number (normalised, then its keyed hash: LOOKUP items),
 - a real name (its keyed hash, exact, case-insensitive),
 - an external id (the shop's app user id, a WeChat unionid or openid: identity items),
-then display names / WeChat nicknames starting with `q` (GSI by_name, paged).
+then display names / WeChat nicknames starting with `q` (NAME items, paged).
 Merged and erased profiles are left out (a merged one answers at its own URL).
 """
 
@@ -21,7 +21,7 @@ from kefu.customers import APP_USER, WECHAT_OPENID, WECHAT_UNIONID, crypto, fiel
 from kefu.customers.profiles import PHONE, REAL_NAME, purchase_summary, stage
 from kefu.errors import BadRequest
 from kefu.pagination import decode_cursor, encode_cursor
-from kefu.storage.customers import Customer, CustomerIdentity, CustomerLookup
+from kefu.storage.customers import Customer, CustomerIdentity, CustomerLookup, CustomerName
 
 _EXTERNAL_ID = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
 _PHONE_LIKE = re.compile(r"^\+?[\d\s\-()]{7,20}$")
@@ -107,22 +107,25 @@ def list_customers(
             raise BadRequest(f"q must be 1 to {MAX_Q} characters", code="invalid_q")
         if start is None:
             exact = [c for c in _get_many(shop, _exact(shop, q)) if _listed(c)]
-        results = Customer.by_name.query(
+        names = CustomerName.query(
             shop,
-            Customer.name_key.startswith(q.lower()),
+            CustomerName.sk.startswith(CustomerName.prefix(q)),
             limit=limit,
             last_evaluated_key=start,
         )
+        page = [c for c in _get_many(shop, [n.customer_id for n in names]) if _listed(c)]
+        last_key = names.last_evaluated_key
     else:
         results = Customer.by_last_contact.query(
             shop, scan_index_forward=False, limit=limit, last_evaluated_key=start
         )
-    page = [c for c in results if _listed(c)]
+        page = [c for c in results if _listed(c)]
+        last_key = results.last_evaluated_key
     seen = {c.customer_id for c in exact}
     customers = exact + [c for c in page if c.customer_id not in seen]
     return {
         "customers": [summary(c) for c in customers],
-        "next_cursor": encode_cursor(results.last_evaluated_key),
+        "next_cursor": encode_cursor(last_key),
     }
 
 

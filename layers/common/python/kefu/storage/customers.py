@@ -9,8 +9,8 @@ sk = "IDENTITY#<kind>#<external id>"         wechat_openid / wechat_unionid / ap
 sk = "LOOKUP#<kind>#<keyed hash>#<customer>" a phone number or real name found by its HMAC
                                             (kefu.customers.crypto.lookup_hash), never in plaintext
 sk = "ATTRDEF#<attribute_id>"                a shop's custom customer attribute (its type, options)
+sk = "NAME#<lower-cased display name>#<customer_id>"  search by display name / nickname prefix
 
-GSI by_name          pk, name_key = "<lower-cased display name>#<customer_id>" (customers only)
 GSI by_last_contact  pk, last_contact_at (customers only): the default list, newest first
 """
 
@@ -31,16 +31,8 @@ CUSTOMER_PREFIX = "CUSTOMER#"
 IDENTITY_PREFIX = "IDENTITY#"
 LOOKUP_PREFIX = "LOOKUP#"
 ATTRDEF_PREFIX = "ATTRDEF#"
+NAME_PREFIX = "NAME#"
 NAME_KEY_MAX = 64  # characters of the display name kept in the index key
-
-
-class _ByName(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "by_name"
-        projection = AllProjection()
-
-    shop_id = UnicodeAttribute(hash_key=True, attr_name="pk")
-    name_key = UnicodeAttribute(range_key=True)
 
 
 class _ByLastContact(GlobalSecondaryIndex):
@@ -53,7 +45,7 @@ class _ByLastContact(GlobalSecondaryIndex):
 
 
 def make_name_key(display_name: str | None, customer_id: str) -> str | None:
-    """by_name's sort key: the display name (a WeChat nickname, never a personal field),
+    """A NAME item's key part: the display name (a WeChat nickname, never a personal field),
     lower-cased, then the customer, so equal names stay distinct items."""
     if not display_name or not display_name.strip():
         return None
@@ -106,7 +98,7 @@ class Customer(KefuModel):
     owner_agent = UnicodeAttribute(null=True)
     attributes = MapAttribute(null=True)  # type: ignore[var-annotated]
     last_contact_at = NumberAttribute(null=True)
-    name_key = UnicodeAttribute(null=True)
+    name_key = UnicodeAttribute(null=True)  # of its NAME item (search), to drop it on a rename
     profile_rev = NumberAttribute(null=True)  # +1 on every profile edit (optimistic guard)
     # The purchase summary, kept by kefu.shop_events in the transaction that applies an event.
     orders_count = NumberAttribute(null=True)
@@ -120,7 +112,6 @@ class Customer(KefuModel):
     erased_at = NumberAttribute(null=True)
     merged_into = UnicodeAttribute(null=True)
 
-    by_name = _ByName()
     by_last_contact = _ByLastContact()
 
     @staticmethod
@@ -192,3 +183,25 @@ class CustomerAttributeDef(KefuModel):
     @staticmethod
     def key(attribute_id: str) -> str:
         return f"{ATTRDEF_PREFIX}{attribute_id}"
+
+
+class CustomerName(KefuModel):
+    """A customer found by the prefix of their display name (a WeChat nickname, never a personal
+    field), lower-cased: one item per customer, rewritten with the name. An item in the shop's
+    partition rather than a second GSI: one Query on the table's key, and no index write on
+    every other change of the customer."""
+
+    class Meta(KefuModel.Meta):
+        table_name = table_name("CUSTOMERS_TABLE", "kefu-customers")
+
+    shop_id = UnicodeAttribute(hash_key=True, attr_name="pk")
+    sk = UnicodeAttribute(range_key=True)
+    customer_id = UnicodeAttribute()
+
+    @staticmethod
+    def key(name_key: str) -> str:
+        return f"{NAME_PREFIX}{name_key}"
+
+    @staticmethod
+    def prefix(text: str) -> str:
+        return f"{NAME_PREFIX}{text.strip().lower()}"
