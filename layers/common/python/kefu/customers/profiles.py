@@ -328,7 +328,7 @@ def update_profile(
             value = given[name]
             attr = getattr(Customer, name)
             actions.append(attr.remove() if value in (None, []) else attr.set(value))
-    new_name_key = customer.name_key
+    new_name_key: str | None = customer.name_key
     if "display_name" in given:
         new_name_key = make_name_key(given["display_name"], customer_id)
         actions.append(
