@@ -111,6 +111,7 @@ def _create_customer(
                 last_contact_at=at,
                 name_key=name_key,
                 channels=[_CHANNEL[identity.kind]],
+                lifecycle_stage="prospect",  # 潜在客户 until an order is paid (customers.summary)
             ),
             condition=Customer.sk.does_not_exist(),
         )
