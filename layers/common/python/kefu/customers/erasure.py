@@ -28,7 +28,7 @@ from typing import Any
 
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
-from kefu.customers.profiles import PHONE, REAL_NAME, _plain, load, view
+from kefu.customers.profiles import PHONE, REAL_NAME, decrypted, load, view
 from kefu.errors import Conflict
 from kefu.ids import now_ms
 from kefu.storage.customers import Customer, CustomerIdentity, CustomerLookup, CustomerName
@@ -183,7 +183,7 @@ def export(actor: StaffActor, customer_id: str, *, request_id: str | None = None
     items = _orders_and_activity(shop, customer_id)
     return {
         "exported_at": now_ms(),
-        "profile": view(customer, plain=_plain(customer)),
+        "profile": view(customer, plain=decrypted(customer)),
         "identities": list(customer.identities or []),
         "conversations": conversations,
         "orders": [order_view(i) for i in items if isinstance(i, Order)],

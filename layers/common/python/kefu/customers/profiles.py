@@ -48,7 +48,7 @@ def _masked(customer: Customer) -> dict[str, Any]:
     return masked
 
 
-def _plain(customer: Customer) -> dict[str, Any]:
+def decrypted(customer: Customer) -> dict[str, Any]:
     """The personal fields decrypted (only for a caller who may see them, after the audit)."""
     shop, cid = customer.shop_id, customer.customer_id
     out: dict[str, Any] = {
@@ -180,7 +180,7 @@ def reveal_for(
         details={"fields": [f for f in fields.PERSONAL_FIELDS if getattr(customer, f)]},
         request_id=request_id,
     )
-    return _plain(customer)
+    return decrypted(customer)
 
 
 def get_profile(
