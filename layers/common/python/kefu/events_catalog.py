@@ -335,6 +335,46 @@ class CustomerTierChanged(EventData):
     open_conversation_id: str | None = None
 
 
+# ----------------------------------------------------------------------------- customers
+
+
+class CustomerUpdated(EventData):
+    """A profile changed (staff edit, or its purchase summary moved its lifecycle stage).
+    `fields`: the names of the fields that changed — never their values (personal data stays
+    in the table, encrypted, and out of the event archive)."""
+
+    TYPE = "customer.updated"
+    SOURCE = "kefu.customers"
+    CONSUMERS = "(tags: auto-tag rules on attribute values; segments: later issues)"
+    customer_id: str
+    fields: list[str]
+    actor: str | None = None
+    lifecycle_stage: str | None = None
+    owner_agent: str | None = None
+
+
+class CustomerMerged(EventData):
+    """Staff merged `merged_id` into `customer_id` (after a preview); the merged profile keeps
+    `merged_into`. `moved`: how many of each kind of record moved or was linked."""
+
+    TYPE = "customer.merged"
+    SOURCE = "kefu.customers"
+    customer_id: str
+    merged_id: str
+    actor: str
+    moved: dict[str, int] = {}
+
+
+class CustomerErased(EventData):
+    """A customer was erased on request (PIPL/GDPR): consumers holding anything about them drop
+    it. Aggregate counts are kept without the person."""
+
+    TYPE = "customer.erased"
+    SOURCE = "kefu.customers"
+    customer_id: str
+    actor: str
+
+
 # ----------------------------------------------------------------------------- workbench, tickets
 
 

@@ -25,6 +25,7 @@ TARGET_TYPES = frozenset(
         "bot_suggestion",
         "conversation",
         "customer",
+        "customer_attribute",
         "kb",
         "kb_entry",
         "keyword_rule",

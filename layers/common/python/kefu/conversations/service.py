@@ -316,7 +316,7 @@ def resolve(actor: StaffActor, conversation_id: str) -> dict:
                 # 熟客优先: the customer's next conversation goes back to this agent if free.
                 tx.update(
                     Customer(actor.shop_id, Customer.key(conv.customer_id)),
-                    [Customer.last_agent.set(conv.assignee)],
+                    [Customer.last_agent.set(conv.assignee), Customer.last_contact_at.set(at)],
                     condition=Customer.sk.exists(),
                 )
             tx.save(conversation_audit(actor, "conversation.resolved", conv, before, after, at))

@@ -11,7 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from kefu.ids import now_ms
-from kefu.storage.orders import ACTIVITY_PREFIX, Activity, LogisticsUpdate, Order, customer_key
+from kefu.storage.orders import (
+    ACTIVITY_PREFIX,
+    ACTIVITY_TTL_SECONDS,
+    Activity,
+    LogisticsUpdate,
+    Order,
+    RecentActivity,
+    customer_key,
+)
 
 
 def recent_orders(shop_id: str, customer_id: str, limit: int = 5) -> list[dict[str, Any]]:
@@ -20,6 +28,16 @@ def recent_orders(shop_id: str, customer_id: str, limit: int = 5) -> list[dict[s
         customer_key(shop_id, customer_id), scan_index_forward=False, limit=limit
     )
     return [order_summary(o) for o in found]
+
+
+def recent_orders_with_trail(
+    shop_id: str, customer_id: str, limit: int = 5
+) -> list[dict[str, Any]]:
+    """As recent_orders, each with its whole logistics trail (newest first): same one Query."""
+    found = Order.by_placed.query(
+        customer_key(shop_id, customer_id), scan_index_forward=False, limit=limit
+    )
+    return [order_view(o) for o in found]
 
 
 def order(shop_id: str, order_id: str) -> dict[str, Any] | None:
@@ -42,6 +60,27 @@ def recent_activity(shop_id: str, customer_id: str, limit: int = 10) -> list[dic
     )
     # TTL deletion lags expiry by up to a couple of days: hide what has expired.
     return [activity_view(a) for a in found if a.expires_at > now_s]
+
+
+def recent_activity_entries(recent: RecentActivity | None) -> list[dict[str, Any]]:
+    """The latest activity kept in the customer's RECENT item (read by key), newest first."""
+    if recent is None:
+        return []
+    cutoff = now_ms() - ACTIVITY_TTL_SECONDS * 1000
+    return [
+        {
+            "type": e.type,
+            "event_id": e.event_id,
+            "product_id": e.product_id,
+            "title": e.title,
+            "category": e.category,
+            "price": e.price,
+            "quantity": e.quantity,
+            "occurred_at": e.occurred_at,
+        }
+        for e in recent.entries or []
+        if e.occurred_at > cutoff
+    ]
 
 
 def _logistics(update: LogisticsUpdate) -> dict[str, Any]:

@@ -5,8 +5,9 @@ it, in at most six DynamoDB requests, none of them a Scan:
                     conversation                                                (all by key)
   then, concurrently, once the conversation names its customer:
   2  Query          the latest page of messages                                 (table key)
-  3  GetItem        the customer profile                                       (table key)
-  4  Query          recent orders with logistics status   (kefu.orders, OrdersTable key)
+  3  BatchGetItem   the customer profile + their latest browsing and cart activity
+                    (OrdersTable's RECENT item, kept by kefu.shop_events)      (both by key)
+  4  Query          recent orders with their whole logistics trail (kefu.orders, OrdersTable)
   5  Query          open tickets                          (kefu.tickets, TicketsTable by_customer)
   6  Query          previous conversations                (ConversationsTable by_customer, 6 items)
 
@@ -28,6 +29,7 @@ from kefu.conversations.views import message_view
 from kefu.errors import Forbidden, NotFound
 from kefu.storage.conversations import Conversation
 from kefu.storage.customers import Customer
+from kefu.storage.orders import RECENT, RecentActivity, customer_key
 from kefu.storage.shops import PROFILE, ShopProfile, StaffMember
 from kefu.storage.tx import get_together as _batch_get
 from kefu.workbench import common
@@ -76,11 +78,17 @@ def authorize(
     return actor, conv
 
 
-def _customer(shop_id: str, customer_id: str) -> Customer | None:
-    try:
-        return Customer.get(shop_id, Customer.key(customer_id))
-    except Customer.DoesNotExist:
-        return None
+def _customer(shop_id: str, customer_id: str) -> tuple[Customer | None, RecentActivity | None]:
+    got = _batch_get(
+        [
+            (Customer, shop_id, Customer.key(customer_id)),
+            (RecentActivity, customer_key(shop_id, customer_id), RECENT),
+        ]
+    )
+    customer, recent = got[Customer], got[RecentActivity]
+    assert customer is None or isinstance(customer, Customer)
+    assert recent is None or isinstance(recent, RecentActivity)
+    return customer, recent
 
 
 def _previous(shop_id: str, conv: Conversation) -> list[Conversation]:
@@ -104,6 +112,7 @@ def conversation_context(
     tickets = pool.submit(common.open_tickets, shop, customer_id, TICKETS)
     previous = pool.submit(_previous, shop, conv)
     page, has_more = messages.result()
+    profile, recent = customer.result()
     return {
         "conversation": conv.to_public(),
         # Why the bot handed this conversation over, with its transcript (docs/bot.md).
@@ -115,7 +124,10 @@ def conversation_context(
             "next_cursor": page[-1].msg_key if page else None,
             "has_more": has_more,
         },
-        "customer": common.customer_profile(actor, customer.result()),
+        "customer": common.customer_profile(actor, profile),
+        # Browsing and cart activity (kefu.orders), newest first.
+        "recent_activity": common.activity(recent),
+        # Each with its whole logistics trail, newest first, and the latest update on its own.
         "orders": orders.result(),
         "open_tickets": tickets.result(),
         "previous_conversations": [common.summary(actor, c) for c in previous.result()],
