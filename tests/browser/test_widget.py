@@ -1,0 +1,70 @@
+"""Scenario: a customer chats from the H5 widget on the demo page (signed in by the local
+signing server as an app user of shop `demo`) and agent1's reply, sent through the staff HTTP
+API, appears in the widget live — over the WebSocket, with no reload — in zh-CN and English.
+Screenshots go to docs/screenshots/ (widget-zh-CN.png, widget-en.png)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browser.widget_fixtures import SCREENSHOTS, browser, widget_stack  # noqa: F401
+from tests.integration.kefu_http import Api, unique
+
+PHONE = {"width": 390, "height": 720}
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("zh-CN", {"live": "在线", "sent": "已发送", "text": "你好，我的订单什么时候发货？"}),
+        ("en", {"live": "Online", "sent": "Sent", "text": "Hi, when will my order ship?"}),
+    ],
+)
+def test_a_reply_reaches_the_widget_live(widget_stack, browser, lang, words):  # noqa: F811
+    api = Api(widget_stack.api_url)
+    agent1 = api.staff_login("demo", "agent1")
+    context = browser.new_context(viewport=PHONE, locale=lang, device_scale_factor=2)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    user = unique(f"h5-{lang.lower()}")
+    try:
+        page.goto(f"{widget_stack.urls['widget']}?user={user}&lang={'en' if lang == 'en' else 'zh'}")
+        state = page.locator(".kefu-w-state")
+        state_is_live(state, words["live"])
+
+        page.locator(".kefu-w-input").fill(words["text"])
+        page.keyboard.press("Enter")
+        own = page.locator('.kefu-w-msg[data-dir="in"]').last
+        assert_text(own.locator(".kefu-w-status"), words["sent"])
+        conversation_id = page.evaluate("window.kefuWidget.live.conversationId")
+        assert conversation_id, "the widget knows its conversation after the first send"
+
+        reply = "您好，今天下单明天发货～" if lang == "zh-CN" else "Hello! Orders ship the next day."
+        api.claim_and_reply(agent1, conversation_id, reply)
+
+        # Live: the socket stayed up (no polling, no reload) and the reply is on the page.
+        answer = page.locator('.kefu-w-msg[data-dir="out"]').filter(has_text=reply)
+        answer.wait_for(timeout=10_000)
+        assert answer.locator(".kefu-w-who").inner_text() == "agent1"
+        assert state.get_attribute("data-state") == "live"
+        assert "agent1" in page.locator(".kefu-w-title").inner_text()
+        assert errors == []
+
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"widget-{lang}.png"))
+    finally:
+        context.close()
+
+
+def state_is_live(state: Any, text: str) -> None:
+    state.and_(state.page.locator('[data-state="live"]')).wait_for(timeout=15_000)
+    assert state.inner_text() == text
+
+
+def assert_text(locator: Any, text: str) -> None:
+    locator.filter(has_text=text).wait_for(timeout=10_000)
+    assert locator.inner_text() == text
