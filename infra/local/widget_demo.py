@@ -132,4 +132,6 @@ class WidgetDemo:
 
 
 def _json(status: int, data: Any) -> Response:
-    return Response(json.dumps(data, ensure_ascii=False), status=status, content_type="application/json")
+    return Response(
+        json.dumps(data, ensure_ascii=False), status=status, content_type="application/json"
+    )

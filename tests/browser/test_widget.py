@@ -32,7 +32,9 @@ def test_a_reply_reaches_the_widget_live(widget_stack, browser, lang, words):  #
     page.on("pageerror", lambda e: errors.append(str(e)))
     user = unique(f"h5-{lang.lower()}")
     try:
-        page.goto(f"{widget_stack.urls['widget']}?user={user}&lang={'en' if lang == 'en' else 'zh'}")
+        page.goto(
+            f"{widget_stack.urls['widget']}?user={user}&lang={'en' if lang == 'en' else 'zh'}"
+        )
         state = page.locator(".kefu-w-state")
         state_is_live(state, words["live"])
 
@@ -43,7 +45,9 @@ def test_a_reply_reaches_the_widget_live(widget_stack, browser, lang, words):  #
         conversation_id = page.evaluate("window.kefuWidget.live.conversationId")
         assert conversation_id, "the widget knows its conversation after the first send"
 
-        reply = "您好，今天下单明天发货～" if lang == "zh-CN" else "Hello! Orders ship the next day."
+        reply = (
+            "您好，今天下单明天发货～" if lang == "zh-CN" else "Hello! Orders ship the next day."
+        )
         api.claim_and_reply(agent1, conversation_id, reply)
 
         # Live: the socket stayed up (no polling, no reload) and the reply is on the page.
