@@ -5,6 +5,8 @@ Screenshots go to docs/screenshots/ (widget-zh-CN.png, widget-en.png)."""
 
 from __future__ import annotations
 
+import struct
+import zlib
 from typing import Any
 
 import pytest
@@ -13,6 +15,29 @@ from tests.browser.widget_fixtures import SCREENSHOTS, browser, widget_stack  # 
 from tests.integration.kefu_http import Api, unique
 
 PHONE = {"width": 390, "height": 720}
+
+
+def _png(width: int, height: int) -> bytes:
+    """A picture the customer sends: a warm gradient (PNG, standard library only)."""
+    rows = b"".join(
+        b"\x00" + bytes(c for x in range(width) for c in (240, 120 + x * 100 // width, 80 + y))
+        for y in range(height)
+    )
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+PNG = _png(160, 120)
 
 
 @pytest.mark.parametrize(
@@ -56,6 +81,16 @@ def test_a_reply_reaches_the_widget_live(widget_stack, browser, lang, words):  #
         assert answer.locator(".kefu-w-who").inner_text() == "agent1"
         assert state.get_attribute("data-state") == "live"
         assert "agent1" in page.locator(".kefu-w-title").inner_text()
+        assert errors == []
+
+        # A picture: presigned upload to the media bucket, then the message with its media_key.
+        page.locator(".kefu-w-bar input[type=file]").set_input_files(
+            {"name": "shoe.png", "mimeType": "image/png", "buffer": PNG}
+        )
+        picture = page.locator('.kefu-w-msg[data-dir="in"]').last
+        assert_text(picture.locator(".kefu-w-status"), words["sent"])
+        stored = api.conversation_messages(agent1, conversation_id)
+        assert [m["type"] for m in stored if m["direction"] == "in"] == ["text", "image"]
         assert errors == []
 
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -67,6 +67,7 @@ function renderContent(message: Pick<Message, "type" | "content">, t: Messages):
       bubble.textContent = str(c.text);
       break;
     case "image": {
+      bubble.classList.add("kefu-w-pic");
       const url = str(c.url);
       if (url) {
         const img = el("img", "");

@@ -17,6 +17,7 @@ export const CSS = `
 .kefu-w-who{font-size:12px;color:#86909c;margin:0 4px 2px}
 .kefu-w-bubble{padding:8px 12px;border-radius:12px;background:#fff;word-break:break-word;white-space:pre-wrap}
 .kefu-w-msg[data-dir=in] .kefu-w-bubble{background:#1677ff;color:#fff}
+.kefu-w-bubble.kefu-w-pic{padding:0;background:none!important;border-radius:6px;overflow:hidden}
 .kefu-w-bubble img{display:block;max-width:200px;max-height:240px;border-radius:6px}
 .kefu-w-card{background:#fff!important;color:#1f2329!important;border:1px solid #e5e6eb;min-width:180px}
 .kefu-w-card b{display:block;margin-bottom:2px}
