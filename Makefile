@@ -40,7 +40,7 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 $(CLIENTS_JS)/node_modules/.package-lock.json: $(CLIENTS_JS)/package-lock.json
 	cd $(CLIENTS_JS) && npm ci --no-audit --no-fund
 
-$(WIDGET): $(CLIENTS_JS)/node_modules/.package-lock.json $(shell find $(CLIENTS_JS)/src -name '*.ts' 2>/dev/null) $(CLIENTS_JS)/scripts/build-widget.mjs
+$(WIDGET): $(CLIENTS_JS)/node_modules/.package-lock.json $(shell find $(CLIENTS_JS)/src -name '*.ts' 2>/dev/null) $(CLIENTS_JS)/scripts/bundle.mjs
 	cd $(CLIENTS_JS) && npm run build
 
 clients-js: $(CLIENTS_JS)/node_modules/.package-lock.json  ## SDK + widget: tsc strict, ESLint, unit tests (vitest), build (widget size budget)
