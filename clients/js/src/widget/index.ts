@@ -172,6 +172,22 @@ export function mount(target: HTMLElement | string, options: MountOptions): Widg
       item.appendChild(el("div", "kefu-w-who", who));
     }
     item.appendChild(renderContent(message, t));
+    // The bot's "您是不是想问…" offers numbered choices (docs/bot.md): a tap sends the choice's text.
+    const choices = Array.isArray(message.content.choices) ? (message.content.choices as unknown[]) : [];
+    if (message.direction === "out" && choices.length) {
+      const group = el("div", "kefu-w-choices");
+      for (const choice of choices) {
+        const text = str((choice as { text?: unknown }).text);
+        if (!text) continue;
+        const button = el("button", "kefu-w-choice", text);
+        button.type = "button";
+        button.addEventListener("click", () => {
+          sendText(text);
+        });
+        group.appendChild(button);
+      }
+      item.appendChild(group);
+    }
     return item;
   };
 
@@ -213,10 +229,10 @@ export function mount(target: HTMLElement | string, options: MountOptions): Widg
       });
   };
 
-  const sendText = (): void => {
-    const text = input.value.trim();
+  const sendText = (chosen?: string): void => {
+    const text = (chosen ?? input.value).trim();
     if (!text) return;
-    input.value = "";
+    if (chosen === undefined) input.value = "";
     live.typing(false);
     const message: OutgoingMessage = { type: "text", text };
     const clientMessageId = newClientMessageId();

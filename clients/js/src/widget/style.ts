@@ -22,6 +22,8 @@ export const CSS = `
 .kefu-w-card{background:#fff!important;color:#1f2329!important;border:1px solid #e5e6eb;min-width:180px}
 .kefu-w-card b{display:block;margin-bottom:2px}
 .kefu-w-card span{display:block;font-size:13px;color:#4e5969}
+.kefu-w-choices{display:flex;flex-direction:column;gap:6px;margin-top:6px}
+.kefu-w-choice{border:1px solid #1677ff;background:#fff;color:#1677ff;border-radius:16px;padding:5px 12px;font:inherit;font-size:13px;cursor:pointer;text-align:left}
 .kefu-w-status{font-size:11px;color:#86909c;margin:2px 4px 0;background:none;border:0;padding:0;font-family:inherit}
 .kefu-w-status[data-status=failed]{color:#f53f3f;cursor:pointer;text-decoration:underline}
 .kefu-w-typing{font-size:12px;color:#86909c;padding:0 14px 4px;min-height:18px}
