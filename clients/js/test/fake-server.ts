@@ -89,7 +89,12 @@ export class FakeKefu {
 
   /** An agent's reply: stored, and pushed as `reply.created` to the customer's open sockets. */
   agentReply(text: string, agentName: string | null = "小王", push = true): Message {
-    const message = this.store({ direction: "out", sender_type: "agent", type: "text", content: { text } });
+    return this.reply({ text }, "agent", agentName, push);
+  }
+
+  /** A reply of any sender with any text content (e.g. the bot's `choices`). */
+  reply(content: Record<string, unknown>, senderType: "agent" | "bot", agentName: string | null, push = true): Message {
+    const message = this.store({ direction: "out", sender_type: senderType, type: "text", content });
     message.delivery_status = "delivered";
     if (push) {
       this.push({
@@ -103,8 +108,8 @@ export class FakeKefu {
           customer_id: this.customerId,
           channel: "h5",
           type: "text",
-          content: { text },
-          sender: { type: "agent", name: agentName },
+          content,
+          sender: senderType === "agent" ? { type: "agent", name: agentName } : { type: senderType },
         },
       });
     }
