@@ -1,7 +1,9 @@
-"""Scenario: a customer chats from the H5 widget on the demo page (signed in by the local
-signing server as an app user of shop `demo`) and agent1's reply, sent through the staff HTTP
-API, appears in the widget live — over the WebSocket, with no reload — in zh-CN and English.
-Screenshots go to docs/screenshots/ (widget-zh-CN.png, widget-en.png)."""
+"""Scenarios: a customer chats from the H5 widget on the demo page (signed in by the local
+signing server as an app user of shop `demo`); agent1's reply, sent through the staff HTTP API,
+appears in the widget live — over the WebSocket, with no reload — in zh-CN and English; with the
+bot on, the bot answers from the demo knowledge base in the widget and hands over when told "not
+this one". Screenshots go to docs/screenshots/ (widget-zh-CN.png, widget-en.png,
+widget-bot-zh-CN.png)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from infra.local.demo_data import DEMO_KB
 from tests.browser.widget_fixtures import SCREENSHOTS, browser, widget_stack  # noqa: F401
 from tests.integration.kefu_http import Api, unique
 
@@ -107,3 +110,34 @@ def state_is_live(state: Any, text: str) -> None:
 def assert_text(locator: Any, text: str) -> None:
     locator.filter(has_text=text).wait_for(timeout=10_000)
     assert locator.inner_text() == text
+
+
+def test_the_bot_answers_from_the_knowledge_base_in_the_widget(widget_stack, browser):  # noqa: F811
+    api = Api(widget_stack.api_url)
+    owner = api.staff_login("demo", "owner")
+    _question, _similar, expected = DEMO_KB[0]  # 什么时候发货, published with the demo data
+    turned_on = api.request("PUT", "/v1/bot/settings", owner, json={"enabled": True})
+    assert turned_on.status_code == 200, turned_on.text
+    context = browser.new_context(viewport=PHONE, locale="zh-CN", device_scale_factor=2)
+    page = context.new_page()
+    try:
+        page.goto(f"{widget_stack.urls['widget']}?user={unique('h5-bot')}&lang=zh")
+        state_is_live(page.locator(".kefu-w-state"), "在线")
+
+        page.locator(".kefu-w-input").fill("下单后多久发货？")
+        page.keyboard.press("Enter")
+
+        answer = page.locator('.kefu-w-msg[data-dir="out"]').filter(has_text=expected)
+        answer.wait_for(timeout=30_000)
+        assert answer.locator(".kefu-w-who").inner_text() == "智能助手"
+
+        # "Not this one", with no other candidate: the bot hands over to a person, in the widget.
+        page.locator(".kefu-w-input").fill("不是这个")
+        page.keyboard.press("Enter")
+        page.locator('.kefu-w-msg[data-dir="out"]').filter(has_text="人工客服").wait_for(
+            timeout=30_000
+        )
+        page.screenshot(path=str(SCREENSHOTS / "widget-bot-zh-CN.png"))
+    finally:
+        context.close()
+        api.request("PUT", "/v1/bot/settings", owner, json={"enabled": False})
