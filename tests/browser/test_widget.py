@@ -1,9 +1,9 @@
 """Scenarios: a customer chats from the H5 widget on the demo page (signed in by the local
 signing server as an app user of shop `demo`); agent1's reply, sent through the staff HTTP API,
 appears in the widget live — over the WebSocket, with no reload — in zh-CN and English; with the
-bot on, the bot answers from the demo knowledge base in the widget and hands over when told "not
-this one". Screenshots go to docs/screenshots/ (widget-zh-CN.png, widget-en.png,
-widget-bot-zh-CN.png)."""
+bot on, the bot answers from the demo knowledge base in the widget, and "not this one" brings its
+other candidates or a hand-over. Screenshots go to docs/screenshots/ (widget-zh-CN.png,
+widget-en.png, widget-bot-zh-CN.png)."""
 
 from __future__ import annotations
 
@@ -131,12 +131,13 @@ def test_the_bot_answers_from_the_knowledge_base_in_the_widget(widget_stack, bro
         answer.wait_for(timeout=30_000)
         assert answer.locator(".kefu-w-who").inner_text() == "智能助手"
 
-        # "Not this one", with no other candidate: the bot hands over to a person, in the widget.
+        # "Not this one": the bot offers its other candidates as buttons, or (none left) hands
+        # over to a person (docs/bot.md, row d); either shows up in the widget.
         page.locator(".kefu-w-input").fill("不是这个")
         page.keyboard.press("Enter")
-        page.locator('.kefu-w-msg[data-dir="out"]').filter(has_text="人工客服").wait_for(
-            timeout=30_000
-        )
+        page.locator(
+            '.kefu-w-choice, .kefu-w-msg[data-dir="out"]:has-text("人工客服")'
+        ).first.wait_for(timeout=30_000)
         page.screenshot(path=str(SCREENSHOTS / "widget-bot-zh-CN.png"))
     finally:
         context.close()
