@@ -10,7 +10,11 @@ SAM_CLI_VERSION := 1.170.0
 CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: dev test test-unit coverage lint typecheck typecheck-baseline format build bench bench-bot bench-segments check-template checkov clean
+.PHONY: dev test test-unit coverage lint typecheck typecheck-baseline format build bench bench-bot bench-segments check-template checkov clean clients-js
+
+# The customer SDK and H5 widget (clients/js; Node 20+ and npm): installed from the lockfile.
+CLIENTS_JS := clients/js
+WIDGET := $(CLIENTS_JS)/dist/widget/kefu-widget.js
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,14 +37,23 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
 	touch $@
 
-dev: $(VENV)/.installed  ## the whole stack on 127.0.0.1 (API :3000, moto :5000, WeChat stand-in :3100)
+$(CLIENTS_JS)/node_modules/.package-lock.json: $(CLIENTS_JS)/package-lock.json
+	cd $(CLIENTS_JS) && npm ci --no-audit --no-fund
+
+$(WIDGET): $(CLIENTS_JS)/node_modules/.package-lock.json $(shell find $(CLIENTS_JS)/src -name '*.ts' 2>/dev/null) $(CLIENTS_JS)/scripts/bundle.mjs
+	cd $(CLIENTS_JS) && npm run build
+
+clients-js: $(CLIENTS_JS)/node_modules/.package-lock.json  ## SDK + widget: tsc strict, ESLint, unit tests (vitest), build (widget size budget)
+	cd $(CLIENTS_JS) && npm run typecheck && npm run lint && npm test && npm run build
+
+dev: $(VENV)/.installed $(WIDGET)  ## the whole stack on 127.0.0.1 (API :3000, moto :5000, WeChat stand-in :3100, widget demo :3200)
 	$(PY) -m infra.local --parameter Stage=local
 
 # PYTEST_ARGS: extra pytest arguments (e.g. "-n 2": pytest-xdist keeps each local stack's tests
 # on one worker).
 PYTEST_ARGS ?=
 
-test: $(VENV)/.installed  ## every test: unit, integration (local stack), contract, end-to-end
+test: $(VENV)/.installed clients-js  ## every test: the SDK's, unit, integration (local stack), contract, end-to-end, browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Coverage of the deployed code (the kefu layer and the functions) by the unit tests, which run
