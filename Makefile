@@ -10,7 +10,9 @@ SAM_CLI_VERSION := 1.170.0
 CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: dev test test-unit coverage lint typecheck typecheck-baseline format build bench bench-bot bench-segments check-template checkov clean clients-js
+CONSOLE_SOURCES := $(shell find console/src console/index.html console/vite.config.ts console/package.json -type f 2>/dev/null)
+
+.PHONY: console console-check dev test test-unit coverage lint typecheck typecheck-baseline format build bench bench-bot bench-segments check-template checkov clean clients-js
 
 # The customer SDK and H5 widget (clients/js; Node 20+ and npm): installed from the lockfile.
 CLIENTS_JS := clients/js
@@ -46,14 +48,29 @@ $(WIDGET): $(CLIENTS_JS)/node_modules/.package-lock.json $(shell find $(CLIENTS_
 clients-js: $(CLIENTS_JS)/node_modules/.package-lock.json  ## SDK + widget: tsc strict, ESLint, unit tests (vitest), build (widget size budget)
 	cd $(CLIENTS_JS) && npm run typecheck && npm run lint && npm test && npm run build
 
-dev: $(VENV)/.installed $(WIDGET)  ## the whole stack on 127.0.0.1 (API :3000, moto :5000, WeChat stand-in :3100, widget demo :3200)
+
+# The web console (console/, docs/console.md): Node packages exactly as the lockfile says, then
+# a build when a source is newer than dist/. `make dev` serves it; `make test` checks it.
+console/node_modules/.installed: console/package-lock.json
+	cd console && npm ci --no-audit --no-fund
+	touch $@
+
+console/dist/index.html: console/node_modules/.installed $(CONSOLE_SOURCES)
+	cd console && npm run build
+
+console: console/dist/index.html  ## build the console (console/dist)
+
+console-check: console/node_modules/.installed  ## ESLint, vue-tsc, Vitest, build, initial-JS budget
+	cd console && npm run lint && npm run typecheck && npm test && npm run build && npm run budget
+
+dev: $(VENV)/.installed console $(WIDGET)  ## the whole stack on 127.0.0.1 (console + API :3000, moto :5000, WeChat stand-in :3100, widget demo :3200)
 	$(PY) -m infra.local --parameter Stage=local
 
 # PYTEST_ARGS: extra pytest arguments (e.g. "-n 2": pytest-xdist keeps each local stack's tests
 # on one worker).
 PYTEST_ARGS ?=
 
-test: $(VENV)/.installed clients-js  ## every test: the SDK's, unit, integration (local stack), contract, end-to-end, browser
+test: $(VENV)/.installed console-check clients-js  ## every test: console and SDK checks, unit, integration (local stack), contract, browser, end-to-end
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Coverage of the deployed code (the kefu layer and the functions) by the unit tests, which run

@@ -5,7 +5,15 @@ from http.cookies import SimpleCookie
 from chalice import Chalice, Response
 from kefu.auth.customer_login import AppLogin, WeChatLogin, login_app_user, login_with_wechat
 from kefu.errors import BadRequest
-from kefu.http import body, install_error_handling, json_response, query, request_id
+from kefu.http import (
+    bearer_token,
+    body,
+    install_error_handling,
+    json_response,
+    query,
+    request_id,
+    staff_actor,
+)
 from kefu.staff import login as staff
 
 app = Chalice(app_name="kefu-auth")
@@ -83,3 +91,17 @@ def staff_refresh() -> Response:
         jar.load(request.headers.get("cookie") or "")
         token = jar[REFRESH_COOKIE].value if REFRESH_COOKIE in jar else None
     return json_response(staff.refresh(token, request_id=request_id(app)))
+
+
+@app.route("/v1/staff/logout", methods=["POST"])
+def staff_sign_out() -> Response:
+    """Revokes the refresh tokens and expires the HttpOnly cookie, which only the server can."""
+    actor = staff_actor(app)
+    result = staff.sign_out(actor, bearer_token(app), request_id=request_id(app))
+    return json_response(
+        result,
+        headers={
+            "Set-Cookie": f"{REFRESH_COOKIE}=; Max-Age=0; Path={REFRESH_COOKIE_PATH}; "
+            "HttpOnly; Secure; SameSite=Strict"
+        },
+    )

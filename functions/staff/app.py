@@ -25,7 +25,16 @@ install_error_handling(app)
 @app.route("/v1/staff/me", methods=["GET"])
 def me() -> Response:
     actor = staff_actor(app).at_home()  # platform staff on a seller: their own record
-    return json_response(staff.get_staff(actor.shop_id, actor.username).to_public())
+    from kefu.tickets.sla import load_calendar
+
+    # The shop's time zone (its business calendar's): every screen shows times in it, and an
+    # agent may not read the calendar itself (GET /v1/sla/calendar is for supervisors).
+    return json_response(
+        {
+            **staff.get_staff(actor.shop_id, actor.username).to_public(),
+            "timezone": load_calendar(actor.shop_id).timezone,
+        }
+    )
 
 
 @app.route("/v1/staff", methods=["GET"])

@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from infra.local.stack import Hook, LocalStack, PortInUse
@@ -103,6 +104,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="NAME=VALUE",
         help="template parameter override (repeatable)",
     )
+    parser.add_argument(
+        "--console",
+        default=str(Path(__file__).resolve().parents[2] / "console" / "dist"),
+        help="the built console to serve on the gateway (make console)",
+    )
+    parser.add_argument("--no-console", action="store_true", help="do not serve the console")
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser.parse_args(argv)
 
@@ -141,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         before_start=hooks,
         schedules=not args.no_schedules,
         preload=args.preload,
+        console=None if args.no_console else Path(args.console),
     )
 
     stopping = threading.Event()

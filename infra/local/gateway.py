@@ -200,6 +200,7 @@ class Gateway:
         self.account_id = account_id
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self.site: Any = None  # infra.local.console.ConsoleSite: paths no route claims
 
     @property
     def url(self) -> str:
@@ -273,6 +274,10 @@ class Gateway:
                     path = path[len(stage) + 1 :]
                     route, params, resource_routes = self.find(request.method, path)
                     break
+        if not resource_routes and self.site is not None:
+            page = self.site.answer(request)  # the console (infra/local/console.py)
+            if page is not None:
+                return page
         if not resource_routes:
             return _error(
                 403, "Missing Authentication Token", "MissingAuthenticationTokenException"

@@ -116,6 +116,7 @@ class LocalStack:
         pollers: bool = True,
         schedules: bool = True,
         preload: bool = False,
+        console: Path | None = None,
     ) -> None:
         self.template_path = Path(template)
         self.host = host
@@ -132,6 +133,7 @@ class LocalStack:
         self.enable_pollers = pollers
         self.enable_schedules = schedules
         self.preload = preload
+        self.console_dist = console  # console/dist, served on the gateway with /config.json
 
         self.urls: dict[str, str] = {}  # api, moto, and whatever hooks add (e.g. wechat)
         self.template: Template | None = None
@@ -245,6 +247,31 @@ class LocalStack:
                 raise PortInUse(
                     f"API gateway cannot listen on {self.host}:{self.port}: {exc}"
                 ) from None
+            if self.console_dist is not None:
+                from infra.local.console import ConsoleSite
+
+                self.gateway.site = ConsoleSite(self.console_dist, self.console_config)
+                if self.gateway.site.built:
+                    self.urls["console"] = f"{self.urls['api']}/"
+                else:
+                    log.warning("console not built (%s): run make console", self.console_dist)
+
+    def console_config(self) -> dict[str, Any]:
+        """The console's config.json (console/src/config.ts): the API on the same origin."""
+        physical = {}
+        if self.registry is not None:
+            for name in ("StaffUserPool", "StaffUserPoolClient"):
+                resource = self.registry.resources.get(name)
+                physical[name] = resource.physical_id if resource is not None else None
+        return {
+            "apiBaseUrl": "",
+            "webSocketUrl": self.urls.get("websocket", ""),
+            "userPoolId": physical.get("StaffUserPool"),
+            "userPoolClientId": physical.get("StaffUserPoolClient"),
+            "region": self.region,
+            "stage": str(self.parameter_overrides.get("Stage", "local")),
+            "defaultShopId": "demo",
+        }
 
     def stop(self) -> None:
         """Stop everything started, reset moto (if ours) and restore the environment."""

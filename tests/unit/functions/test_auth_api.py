@@ -7,8 +7,10 @@ import json
 import time
 
 import pytest
+from kefu.audit import list_audit
 
 from tests.support.factories import make_shop
+from tests.unit.functions.conftest import STAFF_PASSWORD
 
 
 def _signed(shop_id, payload, key=None):
@@ -162,3 +164,36 @@ def test_staff_sign_in_with_a_wrong_password_or_shop_is_401(gateway, staff_token
     other_shop = gateway.staff_login("shop-b", "xiaowang")
     assert (other_shop.status, other_shop.error["code"]) == (401, "bad_credentials")
     assert "Wrong-Pass" not in wrong.text
+
+
+def test_staff_sign_out_revokes_the_refresh_token_clears_the_cookie_and_is_audited(
+    gateway, staff_token
+):
+    make_shop("shop-a")
+    staff_token("shop-a", "xiaowang")
+    signed_in = gateway.post(
+        "/v1/staff/login?refresh_cookie=1",
+        json_body={"shop_id": "shop-a", "username": "xiaowang", "password": STAFF_PASSWORD},
+    )
+    assert signed_in.status == 200, signed_in.text
+    cookie = signed_in.headers["Set-Cookie"].split(";", 1)[0]
+    refresh_token = cookie.split("=", 1)[1]
+    access = signed_in.json()["access_token"]
+
+    out = gateway.post("/v1/staff/logout", json_body={}, token=access)
+
+    assert out.status == 200, out.text
+    assert out.json() == {"signed_out": True, "username": "xiaowang"}
+    cleared = out.headers["Set-Cookie"]
+    assert cleared.startswith("kefu_refresh=;") and "Max-Age=0" in cleared
+    assert "Path=/v1/staff/login/refresh" in cleared and "HttpOnly" in cleared
+    again = gateway.post("/v1/staff/login/refresh", json_body={"refresh_token": refresh_token})
+    assert again.status == 401, again.text
+    assert again.json()["error"]["code"] == "invalid_token"
+    records, _ = list_audit("shop-a", action="staff.logout")
+    assert [(r["actor"], r["target_id"]) for r in records] == [("staff:xiaowang", "xiaowang")]
+
+
+def test_staff_sign_out_without_a_token_is_401(gateway):
+    out = gateway.post("/v1/staff/logout", json_body={})
+    assert out.status == 401, out.text

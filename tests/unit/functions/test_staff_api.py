@@ -32,6 +32,7 @@ def test_the_owner_adds_a_staff_member_who_can_then_sign_in(gateway, owner):
     assert login.status == 200, login.text
     me = gateway.get("/v1/staff/me", token=login.json()["access_token"])
     assert (me.json()["username"], me.json()["role"]) == ("xiaozhang", "agent")
+    assert me.json()["timezone"] == "Asia/Shanghai"  # the shop's (default) calendar's zone
     listed = gateway.get("/v1/staff", token=owner)
     assert {s["username"] for s in listed.json()["staff"]} == {"laoban", "xiaozhang"}
     again = gateway.post(

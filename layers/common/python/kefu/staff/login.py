@@ -4,6 +4,7 @@ POST /v1/staff/login               password -> tokens, or a challenge to answer:
   NEW_PASSWORD_REQUIRED  (a temporary password)  -> POST /v1/staff/login/new-password
   SOFTWARE_TOKEN_MFA     (TOTP is on)            -> POST /v1/staff/login/mfa
 POST /v1/staff/login/refresh       refresh token (JSON body or the HttpOnly cookie) -> tokens
+POST /v1/staff/logout              access token -> refresh tokens revoked, cookie cleared
 
 Every outcome is audited in the shop's trail (never the password): `staff.login` and
 `staff.login_failed` with the reason. The shop must be active and the staff record active.
@@ -11,7 +12,7 @@ Every outcome is audited in the shop's trail (never the password): `staff.login`
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
@@ -20,6 +21,9 @@ from kefu.auth.staff_tokens import cognito_username, require_shop_active, verify
 from kefu.aws import client
 from kefu.config import settings
 from kefu.errors import BadRequest, Forbidden, TooManyRequests, Unauthorized
+
+if TYPE_CHECKING:
+    from kefu.auth.actors import StaffActor
 
 # Cognito's session strings are 20 to 2048 characters.
 Session = Annotated[str, msgspec.Meta(min_length=20, max_length=2048)]
@@ -272,3 +276,28 @@ def refresh(refresh_token: str | None, *, request_id: str | None = None) -> dict
         "shop_id": actor.shop_id,
         "staff": {"username": actor.username, "role": actor.role},
     }
+
+
+def sign_out(actor: StaffActor, access_token: str, *, request_id: str | None = None) -> dict:
+    """Revoke the caller's refresh tokens (Cognito GlobalSignOut: every device of this staff
+    member, which is what "sign out" must mean for a shared shop-floor PC) and audit it. The
+    access token itself lives on until it expires (verified locally, minutes); the console
+    drops it. The handler clears the HttpOnly refresh cookie, which the page cannot."""
+    idp = client("cognito-idp")
+    try:
+        idp.global_sign_out(AccessToken=access_token)
+    except idp.exceptions.TooManyRequestsException:
+        raise TooManyRequests("too many sign-outs: wait and retry") from None
+    except idp.exceptions.NotAuthorizedException:
+        pass  # already signed out everywhere: the outcome the caller wants
+    record_event(
+        shop_id=actor.shop_id,
+        actor=f"staff:{actor.username}",
+        actor_role=actor.role,
+        action="staff.logout",
+        target_type="staff",
+        target_id=actor.username,
+        details={},
+        request_id=request_id,
+    )
+    return {"signed_out": True, "username": actor.username}

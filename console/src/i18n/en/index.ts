@@ -1,0 +1,11 @@
+import type { Messages } from '../zh-CN'
+import common from './common'
+import nav from './nav'
+import auth from './auth'
+import inbox from './inbox'
+import conversation from './conversation'
+import context from './context'
+import shortcuts from './shortcuts'
+
+const messages: Messages = { common, nav, auth, inbox, conversation, context, shortcuts }
+export default messages

@@ -1,0 +1,18 @@
+export default {
+  appName: 'kefu 客服工作台',
+  loading: '加载中…',
+  retry: '重试',
+  cancel: '取消',
+  confirm: '确定',
+  save: '保存',
+  close: '关闭',
+  none: '无',
+  language: '语言',
+  error: '出错了：{message}',
+  connected: '实时连接正常',
+  disconnected: '实时连接已断开，正在重连…',
+  comingSoon: '即将推出',
+  shopTime: '店铺时间（{tz}）',
+  roles: { owner: '店主', supervisor: '主管', agent: '客服', platform: '平台' },
+  channels: { wechat_miniprogram: '小程序', app: 'App', h5: 'H5', internal: '内部' },
+}

@@ -1,0 +1,21 @@
+export default {
+  views: {
+    mine: '我的',
+    my_queues: '我的队列',
+    unassigned: '待接入',
+    waiting_longest: '等待最久',
+    snoozed: '已延后',
+    bot: '机器人接待中',
+    all: '全部',
+  },
+  filters: { queue: '队列', channel: '渠道', any: '全部', hint: '筛选当前列表' },
+  empty: '暂无会话',
+  loadMore: '加载更多',
+  unread: '{n} 条未读',
+  pending: '待跟进',
+  snoozedUntil: '延后至 {time}',
+  status: { bot: '机器人', queued: '排队中', assigned: '已接入', resolved: '已解决', closed: '已关闭' },
+  selectOne: '从左侧选择一个会话',
+  newMessageTitle: '新消息',
+  notifyEnable: '开启桌面通知',
+}

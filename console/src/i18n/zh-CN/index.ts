@@ -1,0 +1,11 @@
+import common from './common'
+import nav from './nav'
+import auth from './auth'
+import inbox from './inbox'
+import conversation from './conversation'
+import context from './context'
+import shortcuts from './shortcuts'
+
+const messages = { common, nav, auth, inbox, conversation, context, shortcuts }
+export default messages
+export type Messages = typeof messages

@@ -1,0 +1,17 @@
+// The navigation: one entry per area. `route` is set once the area's screen exists; entries
+// without one are shown disabled (marked "coming soon"), never as an empty page.
+export interface NavEntry {
+  key: 'inbox' | 'customers' | 'tickets' | 'knowledge' | 'campaigns' | 'reports' | 'settings'
+  icon: string
+  route?: string
+}
+
+export const NAV: NavEntry[] = [
+  { key: 'inbox', icon: '💬', route: 'inbox' },
+  { key: 'customers', icon: '👥' },
+  { key: 'tickets', icon: '🎫' },
+  { key: 'knowledge', icon: '📚' },
+  { key: 'campaigns', icon: '📣' },
+  { key: 'reports', icon: '📊' },
+  { key: 'settings', icon: '⚙️' },
+]

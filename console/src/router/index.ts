@@ -1,0 +1,33 @@
+// Every screen is its own chunk (a dynamic import), so the first load is the shell only.
+// Later screens register here and in nav.ts.
+import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
+import { useAuthStore } from '@/stores/auth'
+
+export const routes: RouteRecordRaw[] = [
+  { path: '/signin', name: 'signin', component: () => import('@/views/SignInView.vue'), meta: { public: true } },
+  {
+    path: '/',
+    component: () => import('@/layouts/MainLayout.vue'),
+    children: [
+      { path: '', redirect: { name: 'inbox' } },
+      { path: 'inbox/:conversationId?', name: 'inbox', component: () => import('@/views/InboxView.vue') },
+    ],
+  },
+  { path: '/:pathMatch(.*)*', redirect: { name: 'inbox' } },
+]
+
+export const router = createRouter({ history: createWebHistory(), routes })
+
+let resumed = false
+
+router.beforeEach(async (to) => {
+  const auth = useAuthStore()
+  // First navigation after a reload: resume the session from the refresh cookie.
+  if (!resumed) {
+    resumed = true
+    if (!auth.signedIn) await auth.refresh()
+  }
+  if (to.meta.public) return auth.signedIn && to.name === 'signin' ? { name: 'inbox' } : true
+  if (!auth.signedIn) return { name: 'signin', query: to.fullPath !== '/' ? { next: to.fullPath } : {} }
+  return true
+})
