@@ -12,7 +12,11 @@ CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
 CONSOLE_SOURCES := $(shell find console/src console/index.html console/vite.config.ts console/package.json -type f 2>/dev/null)
 
-.PHONY: console console-check deploy-console dev test test-unit coverage lint typecheck typecheck-baseline format build bench bench-bot check-template checkov clean
+.PHONY: console console-check deploy-console dev test test-unit coverage lint typecheck typecheck-baseline format build bench bench-bot bench-segments check-template checkov clean clients-js
+
+# The customer SDK and H5 widget (clients/js; Node 20+ and npm): installed from the lockfile.
+CLIENTS_JS := clients/js
+WIDGET := $(CLIENTS_JS)/dist/widget/kefu-widget.js
 
 $(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +39,16 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
 	touch $@
 
+$(CLIENTS_JS)/node_modules/.package-lock.json: $(CLIENTS_JS)/package-lock.json
+	cd $(CLIENTS_JS) && npm ci --no-audit --no-fund
+
+$(WIDGET): $(CLIENTS_JS)/node_modules/.package-lock.json $(shell find $(CLIENTS_JS)/src -name '*.ts' 2>/dev/null) $(CLIENTS_JS)/scripts/bundle.mjs
+	cd $(CLIENTS_JS) && npm run build
+
+clients-js: $(CLIENTS_JS)/node_modules/.package-lock.json  ## SDK + widget: tsc strict, ESLint, unit tests (vitest), build (widget size budget)
+	cd $(CLIENTS_JS) && npm run typecheck && npm run lint && npm test && npm run build
+
+
 # The web console (console/, docs/console.md): Node packages exactly as the lockfile says, then
 # a build when a source is newer than dist/. `make dev` serves it; `make test` checks it.
 console/node_modules/.installed: console/package-lock.json
@@ -55,14 +69,14 @@ STACK ?= kefu
 deploy-console: $(VENV)/.installed console  ## publish the console to the deployed stack (STACK=name)
 	$(PY) -m infra.deploy_console --stack $(STACK)
 
-dev: $(VENV)/.installed console  ## the whole stack on 127.0.0.1 (console + API :3000, moto :5000, WeChat stand-in :3100)
+dev: $(VENV)/.installed console $(WIDGET)  ## the whole stack on 127.0.0.1 (console + API :3000, moto :5000, WeChat stand-in :3100, widget demo :3200)
 	$(PY) -m infra.local --parameter Stage=local
 
 # PYTEST_ARGS: extra pytest arguments (e.g. "-n 2": pytest-xdist keeps each local stack's tests
 # on one worker).
 PYTEST_ARGS ?=
 
-test: $(VENV)/.installed console-check  ## every test: console checks, unit, integration (local stack), browser, end-to-end
+test: $(VENV)/.installed console-check clients-js  ## every test: console and SDK checks, unit, integration (local stack), contract, browser, end-to-end
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Coverage of the deployed code (the kefu layer and the functions) by the unit tests, which run
@@ -103,6 +117,9 @@ build: check-template
 bench: $(VENV)/.installed $(SAM_VENV)/.installed  ## prints DynamoDB requests per message, import times, layer size, latency
 	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(SAM) build --template template.yaml --build-dir .aws-sam/build
 	$(PY) -m infra.bench --layer-dir .aws-sam/build/CommonLayer
+
+bench-segments: $(VENV)/.installed  ## the segments figure alone (100,000 customers; ~5 min of moto writes)
+	$(PY) -m infra.bench.segments
 
 bench-bot: $(VENV)/.installed  ## bot quality (top-1, answer rate, out-of-scope) and reply latency on ../shared/data/faq
 	$(PY) -m infra.bench.bot

@@ -49,6 +49,10 @@ QUERY_KEYWORDS = ("type", "enum", "minimum", "maximum")
 REQUEST_BODIES: dict[str, str] = {
     "WeChatLogin": "kefu.auth.customer_login:WeChatLogin",
     "AppLogin": "kefu.auth.customer_login:AppLogin",
+    "ProfileChange": "kefu.customers.fields:ProfileChange",
+    "NewAttribute": "kefu.customers.attributes:NewAttribute",
+    "AttributeChange": "kefu.customers.attributes:AttributeChange",
+    "MergeRequest": "kefu.customers.merge:MergeRequest",
     "StaffLogin": "kefu.staff:StaffLogin",
     "StaffNewPassword": "kefu.staff.login:StaffNewPassword",
     "StaffMfaAnswer": "kefu.staff.login:StaffMfaAnswer",
@@ -92,6 +96,9 @@ REQUEST_BODIES: dict[str, str] = {
     "AcceptSuggestion": "kefu.bot.learning:AcceptSuggestion",
     "BotSettings": "kefu.bot.settings:BotSettings",
     "TierSettingsPut": "kefu.tiers.settings:TierSettingsPut",
+    "SegmentPreview": "kefu.segments.admin:SegmentPreview",
+    "NewSegment": "kefu.segments.admin:NewSegment",
+    "SegmentChange": "kefu.segments.admin:SegmentChange",
 }
 
 

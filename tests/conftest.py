@@ -22,6 +22,7 @@ os.environ.update(
         "WORKBENCH_TABLE": "kefu-test-workbench",
         "TICKETS_TABLE": "kefu-test-tickets",
         "BOT_TABLE": "kefu-test-bot",
+        "SEGMENTS_TABLE": "kefu-test-segments",
         "CONNECTIONS_TABLE": "kefu-test-connections",
         "EVENT_BUS_NAME": "kefu-test-events",
         "MEDIA_BUCKET": "kefu-test-media",

@@ -5,7 +5,15 @@ from kefu.conversations import replies, service
 from kefu.conversations.content import AgentReply
 from kefu.conversations.messages import list_messages
 from kefu.conversations.views import message_view
-from kefu.http import body, install_error_handling, json_response, query, staff_actor
+from kefu.http import (
+    acting_shop,
+    body,
+    install_error_handling,
+    json_response,
+    query,
+    staff_actor,
+    staff_identity,
+)
 from kefu.media import UploadRequest, presign_upload
 from kefu.pagination import page_limit
 
@@ -65,8 +73,12 @@ def assign(conversation_id: str) -> Response:
 
 @app.route("/v1/conversations/{conversation_id}/replies", methods=["POST"])
 def reply(conversation_id: str) -> Response:
-    actor = staff_actor(app)
-    replied = replies.send_reply(actor, conversation_id, body(app, AgentReply))
+    if acting_shop(app):  # platform staff on a shop of their mall: their record is elsewhere
+        actor, read = staff_actor(app), None
+    else:
+        # One request reads the staff record, the shop's status and the conversation.
+        actor, read = replies.read_for_reply(*staff_identity(app), conversation_id)
+    replied = replies.send_reply(actor, conversation_id, body(app, AgentReply), read=read)
     # A retried request (same client_message_id) answers 200 with the first copy.
     return json_response(replied.message, status=200 if replied.duplicate else 201)
 

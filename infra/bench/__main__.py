@@ -416,6 +416,9 @@ def _measure_all(args: argparse.Namespace, report: dict[str, Any]) -> None:
     from infra.bench import keyword_rules
 
     report["keyword auto-reply rules"] = keyword_rules.report()
+    from infra.bench import segments
+
+    report["segments: 100,000 customers, 30 tags, a 5-condition filter"] = segments.report()
 
     from infra.bench.pipeline import bench_stack
 

@@ -7,6 +7,7 @@ one patch sees them all. DynamoDB calls are asked to return consumed capacity.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ class Call:
     tables: tuple[str, ...]
     capacity: float | None
     function: str | None = None  # the Lambda function whose invocation made the call
+    seconds: float = 0.0  # the call's wall time (in the benchmarks: moto's, in process)
 
 
 # Which function the current thread is running (set by attribute_to_functions).
@@ -113,7 +115,9 @@ def _recording_call(self: Any, operation_name: str, api_params: dict[str, Any]) 
     service = self.meta.service_model.service_name
     if service == "dynamodb" and operation_name in _DDB_WITH_CAPACITY:
         api_params = {**api_params, "ReturnConsumedCapacity": "TOTAL"}
+    started = time.perf_counter()
     response = _original(self, operation_name, api_params)
+    seconds = time.perf_counter() - started
     if not getattr(LOG.ignore, "on", False):
         with LOG.lock:
             LOG.calls.append(
@@ -123,6 +127,7 @@ def _recording_call(self: Any, operation_name: str, api_params: dict[str, Any]) 
                     _tables(api_params) if service == "dynamodb" else (),
                     _capacity(response) if service == "dynamodb" else None,
                     getattr(_current, "function", None),
+                    seconds,
                 )
             )
     return response

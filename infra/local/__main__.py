@@ -65,6 +65,22 @@ def demo_data_hook(*, tolerant: bool = False) -> Hook | None:
     return load_demo_data
 
 
+def start_widget_demo(stack: LocalStack, host: str, port: int) -> str | None:
+    """The widget's demo page and the demo shop's local signing server (after the gateway:
+    it forwards to the API)."""
+    from infra.local.widget_demo import WidgetDemo
+
+    demo = WidgetDemo(stack.api_url, stack.urls.get("websocket"))
+    try:
+        url = demo.start(host, port)
+    except OSError as exc:
+        log.warning("widget demo not started (%s:%s): %s", host, port, exc)
+        return None
+    stack.urls["widget"] = url
+    stack.add_cleanup(demo.stop)
+    return url
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__)
     parser.add_argument("--template", default="template.yaml")
@@ -74,6 +90,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--moto-url", help="use this running moto server instead of starting one")
     parser.add_argument("--wechat-port", type=int, default=3100)
     parser.add_argument("--ws-port", type=int, default=3001, help="WebSocket API port (0 = any)")
+    parser.add_argument(
+        "--widget-port", type=int, default=3200, help="H5 widget demo page port (0 = any)"
+    )
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--no-demo", action="store_true", help="do not load demo data")
     parser.add_argument("--no-schedules", action="store_true", help="only fire on demand")
@@ -145,8 +164,16 @@ def main(argv: list[str] | None = None) -> int:
     except (PortInUse, FileNotFoundError) as exc:
         log.error("%s", exc)
         return 1
+    widget = start_widget_demo(stack, args.host, args.widget_port)
     try:
-        print("kefu local stack is up\n" + stack.describe() + "\n(Ctrl-C to stop)", flush=True)
+        print("kefu local stack is up\n" + stack.describe(), flush=True)
+        if widget:
+            print(
+                f"H5 widget demo, a customer of shop demo (answer as agent1 in another window): "
+                f"{widget}\n  another customer, in English: {widget}?user=h5-guest-2&lang=en",
+                flush=True,
+            )
+        print("(Ctrl-C to stop)", flush=True)
         while not stopping.wait(1):
             pass
     finally:

@@ -27,6 +27,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from infra.local.functions import FunctionError, LocalFunction
+from infra.local.streams import StreamPoller, StreamSource
 
 log = logging.getLogger(__name__)
 
@@ -268,8 +269,18 @@ class SqsPoller:
 class PollerGroup:
     """All pollers of the stack; started and stopped together."""
 
-    def __init__(self, sources: list[SqsSource], endpoint_url: str, region: str) -> None:
-        self.pollers = [SqsPoller(s, endpoint_url, region) for s in sources if s.enabled]
+    def __init__(
+        self,
+        sources: list[SqsSource],
+        endpoint_url: str,
+        region: str,
+        streams: list[StreamSource] | None = None,
+    ) -> None:
+        self.pollers: list[SqsPoller | StreamPoller] = [
+            SqsPoller(s, endpoint_url, region) for s in sources if s.enabled
+        ]
+        # DynamoDB stream mappings (infra/local/streams.py), started and stopped with the rest.
+        self.pollers += [StreamPoller(s, endpoint_url, region) for s in streams or []]
         for source in sources:
             if not source.enabled:
                 log.info("%s/%s: SQS event disabled", source.function.name, source.event_name)
@@ -295,12 +306,7 @@ def sqs_sources(functions: dict[str, LocalFunction], registry: Any) -> list[SqsS
     for function in functions.values():
         for event_name, event in function.events.items():
             if event.get("Type") in ("DynamoDB", "Kinesis"):
-                # Stream sources are not polled locally (the audit archiver's bucket exists,
-                # the stream too; its unit tests feed it stream records directly).
-                log.info(
-                    "%s/%s: %s stream not polled locally", function.name, event_name, event["Type"]
-                )
-                continue
+                continue  # DynamoDB streams: infra/local/streams.py (Kinesis: none in kefu)
             if event.get("Type") != "SQS":
                 continue
             props = event["Properties"]

@@ -27,6 +27,7 @@ from infra.local.gateway import Gateway, build_routes
 from infra.local.pollers import PollerGroup, eventbridge_sources, sqs_sources
 from infra.local.resources import Provisioner, Registry, Resource
 from infra.local.schedules import ScheduleRunner, build_schedules
+from infra.local.streams import stream_sources
 from infra.local.template import DEFAULT_REGION, Template, load_template
 
 log = logging.getLogger(__name__)
@@ -217,7 +218,10 @@ class LocalStack:
                     log.warning("%s does not import: %s", function.name, exc)
         if self.enable_pollers:
             self.pollers = PollerGroup(
-                sqs_sources(self.functions, self.registry) + bridges, self.moto_url, self.region
+                sqs_sources(self.functions, self.registry) + bridges,
+                self.moto_url,
+                self.region,
+                streams=stream_sources(self.functions, self.registry),
             )
             self.pollers.start()
         self.schedules = ScheduleRunner(
@@ -333,6 +337,8 @@ class LocalStack:
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             # What `sam local` sets; Powertools disables tracing when it sees it.
             "AWS_SAM_LOCAL": "true",
+            # moto serves DynamoDB Streams only without account-based endpoints.
+            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
         }
         env.update(self.env_overrides)
         return env

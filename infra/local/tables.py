@@ -26,6 +26,7 @@ TABLE_ENV = {
     "TicketsTable": "TICKETS_TABLE",
     "ConnectionsTable": "CONNECTIONS_TABLE",
     "BotTable": "BOT_TABLE",
+    "SegmentsTable": "SEGMENTS_TABLE",
 }
 
 

@@ -26,6 +26,7 @@ def reset_kefu_caches() -> None:
     import kefu.bot.settings
     import kefu.bot.snapshot
     import kefu.channels.wechat.tokens
+    import kefu.customers.crypto
     import kefu.knowledge.published
     import kefu.limits
     import kefu.outbound
@@ -90,6 +91,8 @@ class _Baseline:
     user_pool_id: str
     client_id: str
     secret_arn: str
+    data_key_arn: str
+    lookup_secret_arn: str
     tables: frozenset[str]
     queues: frozenset[str]
     buckets: frozenset[str]
@@ -100,7 +103,7 @@ _baseline: _Baseline | None = None
 
 # Services whose baseline resources are kept between tests and restored item by item; every
 # other moto backend a test touches (KMS, SNS, SSM, API Gateway management…) is reset whole.
-_KEPT = {"dynamodb", "cognito-idp", "s3", "sqs", "secretsmanager", "events", "sts"}
+_KEPT = {"dynamodb", "cognito-idp", "s3", "sqs", "secretsmanager", "events", "sts", "kms"}
 
 
 def _build_baseline() -> _Baseline:
@@ -132,6 +135,13 @@ def _build_baseline() -> _Baseline:
         secret_arn = boto3.client("secretsmanager").create_secret(
             Name="kefu/test/customer-token-key", SecretString="x" * 64
         )["ARN"]
+        # The customers' envelope key and keyed-hash secret (kefu.customers.crypto).
+        data_key_arn = boto3.client("kms").create_key(Description="customer data")["KeyMetadata"][
+            "Arn"
+        ]
+        lookup_secret_arn = boto3.client("secretsmanager").create_secret(
+            Name="kefu/test/customer-lookup-key", SecretString="l" * 64
+        )["ARN"]
         idp = boto3.client("cognito-idp")
         pool_id = idp.create_user_pool(PoolName="staff")["UserPool"]["Id"]
         client_id = idp.create_user_pool_client(
@@ -145,6 +155,8 @@ def _build_baseline() -> _Baseline:
             user_pool_id=pool_id,
             client_id=client_id,
             secret_arn=secret_arn,
+            data_key_arn=data_key_arn,
+            lookup_secret_arn=lookup_secret_arn,
             tables=frozenset(_backend("dynamodb").tables),
             queues=frozenset(_backend("sqs").queues),
             buckets=frozenset(_backend("s3", "aws").buckets),
@@ -170,6 +182,7 @@ def _intact(base: _Baseline) -> bool:
         and base.buckets <= set(_backend("s3", "aws").buckets)
         and base.user_pool_id in _backend("cognito-idp").user_pools
         and base.secrets <= set(_backend("secretsmanager").secrets.keys())
+        and base.data_key_arn.rsplit("/", 1)[1] in _backend("kms").keys
     )
 
 
@@ -238,6 +251,8 @@ def kefu_env(monkeypatch):
         serve_moto_jwks(monkeypatch)
         region = os.environ["AWS_REGION"]
         monkeypatch.setenv("CUSTOMER_TOKEN_SECRET_ARN", base.secret_arn)
+        monkeypatch.setenv("CUSTOMER_DATA_KEY_ID", base.data_key_arn)
+        monkeypatch.setenv("CUSTOMER_LOOKUP_SECRET_ARN", base.lookup_secret_arn)
         monkeypatch.setenv("USER_POOL_ID", base.user_pool_id)
         monkeypatch.setenv("USER_POOL_CLIENT_ID", base.client_id)
         monkeypatch.setenv(

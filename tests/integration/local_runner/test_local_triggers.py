@@ -142,3 +142,31 @@ def test_invoke_raises_function_error(stack):
         stack.invoke("ConsumerFunction", {"Records": [{"body": "boom"}]})
     assert caught.value.error_type == "RuntimeError"
     assert caught.value.payload()["errorMessage"] == "whole batch fails"
+
+
+def test_a_dynamodb_stream_reaches_its_function_and_a_poison_record_its_destination(stack):
+    """Stream mappings: records in order with the table's images, a failing batch halved until
+    the bad record is alone, which goes (by position) to the on-failure destination."""
+    ddb = stack.client("dynamodb")
+    table = stack.resource("ItemsTable").physical_id
+    run = uuid.uuid4().hex[:8]
+    for i in range(3):
+        ddb.put_item(TableName=table, Item={"pk": {"S": "src"}, "sk": {"S": f"{run}-{i}"}})
+    ddb.put_item(
+        TableName=table,
+        Item={"pk": {"S": "src"}, "sk": {"S": f"{run}-bad"}, "poison": {"BOOL": True}},
+    )
+    ddb.put_item(TableName=table, Item={"pk": {"S": "src"}, "sk": {"S": f"{run}-after"}})
+    wait_for(lambda: get_item(stack, "streamed", f"{run}-after"), timeout=30)
+    for i in range(3):
+        record = json.loads(get_item(stack, "streamed", f"{run}-{i}")["record"])
+        assert record["eventName"] == "INSERT" and record["eventSource"] == "aws:dynamodb"
+        assert record["eventSourceARN"] == stack.resource("ItemsTable").attributes["StreamArn"]
+        assert record["dynamodb"]["NewImage"]["sk"] == {"S": f"{run}-{i}"}
+    assert get_item(stack, "streamed", f"{run}-bad") is None
+    sqs = stack.client("sqs")
+    dead = wait_for(lambda: receive_all(sqs, stack.resource("StreamDLQ").physical_id), timeout=20)
+    info = json.loads(dead[0]["Body"])["DDBStreamBatchInfo"]
+    assert info["batchSize"] == 1 and info["streamArn"].endswith(
+        stack.resource("ItemsTable").attributes["StreamArn"].rsplit("/", 1)[1]
+    )

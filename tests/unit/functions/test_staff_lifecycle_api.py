@@ -168,5 +168,10 @@ def test_a_suspended_shops_staff_are_refused_on_every_path(gateway, owner, staff
     for path in ("/v1/staff/me", f"/v1/workbench/conversations/{conv}", "/v1/conversations"):
         answer = gateway.get(path, token=agent)
         assert (answer.status, answer.error["code"]) == (403, "shop_suspended"), path
+    # A reply reads the shop's status with the staff record and the conversation, in one request.
+    replied = gateway.post(
+        f"/v1/conversations/{conv}/replies", token=agent, json_body={"type": "text", "text": "在"}
+    )
+    assert (replied.status, replied.error["code"]) == (403, "shop_suspended")
     login = gateway.staff_login("shop-a", "xiaowang")
     assert (login.status, login.error["code"]) == (403, "shop_suspended")

@@ -86,7 +86,10 @@ def test_a_text_reply_is_sent_to_the_customer_and_marked_delivered(kefu_env, wec
         "conversation_id": detail["data"]["conversation_id"],
         "message_id": detail["data"]["message_id"],
         "channel": "wechat_miniprogram",
+        # As reply.created carried it: the notifier tells them without reading the conversation.
+        "assignee": detail["data"]["assignee"],
     }
+    assert detail["data"]["assignee"] == "agent1"
 
 
 def test_the_same_event_delivered_twice_sends_once(kefu_env, wechat, make_reply):

@@ -139,3 +139,65 @@ def test_an_http_5xx_from_wechats_front_end_was_not_sent():
     assert (
         outbound._maybe_sent(WeChatUnavailable("POST send answered HTTP 503", status=503)) is False
     )
+
+
+# --- one write claims the reply and records the call -------------------------------------------
+
+TOKEN = "/cgi-bin/stable_token"
+
+
+def test_the_claim_and_the_record_of_the_call_are_one_write_made_just_before_the_send(
+    wechat, reply_event, monkeypatch
+):
+    seen_at_send = []
+    real_send = WeChatApi.send_custom_message
+
+    def send(self, token, payload):
+        stored = _message(reply_event)
+        seen_at_send.append((stored.delivery_status, stored.delivery_call_at is not None))
+        return real_send(self, token, payload)
+
+    monkeypatch.setattr(WeChatApi, "send_custom_message", send)
+    updates = []
+    real_update = Message.update
+
+    def counted(self, *args, **kwargs):
+        updates.append(kwargs.get("condition") is not None)
+        return real_update(self, *args, **kwargs)
+
+    monkeypatch.setattr(Message, "update", counted)
+
+    assert deliver_reply(reply_event, attempt=1, last_attempt=False) == Delivery("delivered")
+    assert seen_at_send == [("sending", True)]
+    assert updates == [True, False]  # the conditional claim (with the call's record), the outcome
+    message = _message(reply_event)
+    assert (message.delivery_attempts, message.delivery_call_at) == (1, None)
+
+
+def test_a_failure_before_the_call_is_recorded_on_the_reply_without_a_call_record(
+    wechat, reply_event
+):
+    wechat.fail_next(TOKEN, errcode=45009)
+    with pytest.raises(RetryLater):
+        deliver_reply(reply_event, attempt=1, last_attempt=False)
+    message = _message(reply_event)
+    assert (message.delivery_status, message.delivery_attempts) == ("retrying", 1)
+    assert message.delivery_call_at is None
+    assert deliver_reply(reply_event, attempt=2, last_attempt=False) == Delivery("delivered")
+    assert len(wechat.requests(SEND)) == 1
+
+
+def test_a_copy_of_a_delivered_reply_is_skipped_even_when_the_token_fetch_fails(
+    wechat, reply_event, monkeypatch
+):
+    assert deliver_reply(reply_event, attempt=1, last_attempt=False) == Delivery("delivered")
+
+    def unavailable(*args, **kwargs):
+        raise WeChatUnavailable("token endpoint down")
+
+    monkeypatch.setattr(outbound, "access_token", unavailable)
+    result = deliver_reply(reply_event, attempt=1, last_attempt=False)
+
+    assert result.status == "skipped"  # not RetryLater: nothing to retry
+    assert _message(reply_event).delivery_status == "delivered"
+    assert len(wechat.requests(SEND)) == 1

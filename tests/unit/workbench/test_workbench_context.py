@@ -140,9 +140,39 @@ def test_the_context_call_makes_at_most_six_dynamodb_requests_and_no_scan(
     ddb = [op for service_name, op in requests_made if service_name == "dynamodb"]
     assert len(ddb) <= 6, ddb
     assert "Scan" not in ddb
-    # The staff record (auth) and the conversation are read in one request.
-    assert ddb.count("BatchGetItem") == 1 and ddb.count("GetItem") == 1
+    # The staff record (auth) and the conversation are read in one request; the customer and
+    # their latest browsing (OrdersTable's RECENT item) in another.
+    assert ddb.count("BatchGetItem") == 2 and ddb.count("GetItem") == 0
     assert ddb.count("Query") == 4
+
+
+def test_the_context_shows_browsing_and_cart_activity_and_each_order_s_whole_trail(shop, rich):
+    import json
+
+    from kefu.shop_events import ingest
+    from kefu.shop_events.payloads import decode_events
+
+    conv = Conversation.get("shop-a", rich["conv"])
+    openid = Customer.get("shop-a", Customer.key(conv.customer_id)).identities[0].split(":", 1)[1]
+    at = now_ms()
+    events = [
+        {
+            "event_id": f"v{n}",
+            "type": "product.viewed" if n % 2 else "cart.item_added",
+            "occurred_at": at + n,
+            "customer": {"wechat_openid": openid},
+            "product_id": f"p{n}",
+            "title": f"商品{n}",
+            **({} if n % 2 else {"quantity": 1}),
+        }
+        for n in range(12)
+    ]
+    ingest("shop-a", decode_events(json.dumps({"events": events}).encode()))
+    ctx = conversation_context("shop-a", "agent1", rich["conv"])
+    # The latest ten, newest first.
+    assert [a["product_id"] for a in ctx["recent_activity"]] == [f"p{n}" for n in range(11, 1, -1)]
+    assert ctx["recent_activity"][0]["type"] == "product.viewed"
+    assert [u["description"] for u in ctx["orders"][0]["logistics"]] == ["已揽收"]
 
 
 @pytest.mark.parametrize(
@@ -206,3 +236,15 @@ def test_the_profile_beside_a_conversation_shows_the_tier_scores_and_points(shop
         1200,
         "silver",
     )
+
+
+def test_a_customer_with_custom_attributes_costs_the_context_call_nothing_more(
+    shop, rich, requests_made
+):
+    Customer(shop_id="shop-a", sk=Customer.key(rich["customer_id"])).update(
+        actions=[Customer.attributes.set({"vip_since": "2024-01-31"})]
+    )
+    requests_made.clear()
+    conversation_context("shop-a", "agent1", rich["conv"])
+    ddb = [op for service_name, op in requests_made if service_name == "dynamodb"]
+    assert len(ddb) == 6, ddb

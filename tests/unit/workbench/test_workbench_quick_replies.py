@@ -172,25 +172,41 @@ def test_a_scope_is_changed_or_removed_by_patch_and_audited(shop):
     assert updated["before"]["tags"] == ["tag_vip"] and updated["after"]["segments"] == ["seg_big"]
 
 
-def test_segment_scopes_match_once_the_segments_part_answers_membership(
-    shop, conversation, monkeypatch
+def test_replies_scoped_to_a_saved_segment_holding_the_customer_are_offered_first(
+    shop, conversation
 ):
-    import sys
-    import types
+    """Membership is judged from the customer's item as it is now (no wait for the index)."""
+    from kefu.segments.admin import NewSegment, create_segment
+    from kefu.segments.filters import Filter, NumberRange, ValueSet
 
     received = conversation("o-seg")
-    segments = types.ModuleType("kefu.segments")
-    segments.membership = lambda shop_id, customer_id, ids: {"seg_big"} & set(ids)
-    monkeypatch.setitem(sys.modules, "kefu.segments", segments)
-    _scoped(shop["sup"], "大客户", segments=["seg_big"])
+    Customer("shop-a", Customer.key(received.customer_id)).update(
+        actions=[Customer.total_spent.set(800_000), Customer.tier.set("high_value")]
+    )
+    big = create_segment(
+        shop["sup"],
+        NewSegment(
+            name="大客户",
+            filter=Filter(
+                and_=[
+                    Filter(spend=NumberRange(gte=500_000)),
+                    Filter(not_=Filter(tier=ValueSet(in_=["lost"]))),
+                ]
+            ),
+        ),
+    )
+    small = create_segment(
+        shop["sup"], NewSegment(name="小额", filter=Filter(spend=NumberRange(lt=10_000)))
+    )
+    _scoped(shop["sup"], "大客户", segments=[big["segment_id"]])
+    _scoped(shop["sup"], "小额", segments=[small["segment_id"], "seg_gone"])
     _scoped(shop["sup"], "通用")
 
     listing = qr.list_quick_replies(shop["agent1"], received.conversation_id)
 
-    assert [(r["title"], r["matched"]) for r in listing["shop"]] == [
-        ("大客户", True),
-        ("通用", False),
-    ]
+    titles = [(r["title"], r["matched"]) for r in listing["shop"]]
+    assert titles[0] == ("大客户", True)
+    assert sorted(titles[1:]) == [("小额", False), ("通用", False)]
 
 
 def test_listing_for_a_conversation_the_agent_may_not_see_is_refused(shop, conversation):

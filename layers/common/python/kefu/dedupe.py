@@ -84,15 +84,22 @@ def claim(
 
 
 def once(
-    consumer: str, handle: Callable[[Event, Any], dict | None], *, by_message: bool = False
+    consumer: str,
+    handle: Callable[[Event, Any], dict | None],
+    *,
+    by_message: bool = False,
+    idempotent_types: frozenset[str] = frozenset(),
 ) -> Callable:
     """`handle(event, record)`, run once per event id for this consumer; a repeat returns
-    {"duplicate": True} without running it. `by_message`: one write per event (see above)."""
+    {"duplicate": True} without running it. `by_message`: one write per event (see above).
+    `idempotent_types`: event types whose handling is idempotent by nature (a repeat sets what
+    the first set, and adds nothing), handled without a claim: the claim would cost a write per
+    event to spare a harmless repeat."""
 
     def handle_once(detail: Event | dict, record: Any) -> dict | None:
         detail = decode(detail)
         event_id = detail.event_id
-        if not event_id:
+        if not event_id or detail.type in idempotent_types:
             return handle(detail, record)
         try:
             message_id = getattr(record, "message_id", None) if by_message else None

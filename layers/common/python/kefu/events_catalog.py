@@ -118,7 +118,10 @@ class ConversationClosed(EventData):
 
 
 class ReplyCreated(EventData):
-    """A reply to deliver: `reply_to` is the channel address, `sender` {type, id}."""
+    """A reply to deliver: `reply_to` is the channel address, `sender` {type, id, and `name`:
+    an agent's display name, sent with an agent's reply}; `assignee`: the conversation's
+    assignee when an agent replied (sent then; outbound passes it on to the delivery events).
+    Both spare the notifier a read."""
 
     TYPE = "reply.created"
     SOURCE = "kefu.conversations"
@@ -132,21 +135,28 @@ class ReplyCreated(EventData):
     type: str | None = None
     content: Content | None = None
     sender: dict[str, Any] | None = None
+    assignee: str | None | UnsetType = UNSET
 
 
 # ----------------------------------------------------------------------------- outbound
 
 
 class MessageDelivered(EventData):
+    """`assignee`: the conversation's, as `reply.created` carried it (sent when it did): who is
+    told (else the notifier reads the conversation)."""
+
     TYPE = "message.delivered"
     SOURCE = "kefu.outbound"
     CONSUMERS = "notifier"
     conversation_id: str
     message_id: str
     channel: str | None = None
+    assignee: str | None | UnsetType = UNSET
 
 
 class MessageUndeliverable(EventData):
+    """`assignee`: as in `message.delivered`."""
+
     TYPE = "message.undeliverable"
     SOURCE = "kefu.outbound"
     CONSUMERS = "notifier"
@@ -156,6 +166,7 @@ class MessageUndeliverable(EventData):
     reason: str | None = None
     # `unknown` when the send's outcome was lost (it may have reached the customer): sent only then
     delivery_status: str | UnsetType = UNSET
+    assignee: str | None | UnsetType = UNSET
 
 
 # ----------------------------------------------------------------------------- routing
@@ -322,6 +333,46 @@ class CustomerTierChanged(EventData):
     rfm: dict[str, int] | None = None
     cause: str | None = None
     open_conversation_id: str | None = None
+
+
+# ----------------------------------------------------------------------------- customers
+
+
+class CustomerUpdated(EventData):
+    """A profile changed (staff edit, or its purchase summary moved its lifecycle stage).
+    `fields`: the names of the fields that changed — never their values (personal data stays
+    in the table, encrypted, and out of the event archive)."""
+
+    TYPE = "customer.updated"
+    SOURCE = "kefu.customers"
+    CONSUMERS = "(tags: auto-tag rules on attribute values; segments: later issues)"
+    customer_id: str
+    fields: list[str]
+    actor: str | None = None
+    lifecycle_stage: str | None = None
+    owner_agent: str | None = None
+
+
+class CustomerMerged(EventData):
+    """Staff merged `merged_id` into `customer_id` (after a preview); the merged profile keeps
+    `merged_into`. `moved`: how many of each kind of record moved or was linked."""
+
+    TYPE = "customer.merged"
+    SOURCE = "kefu.customers"
+    customer_id: str
+    merged_id: str
+    actor: str
+    moved: dict[str, int] = {}
+
+
+class CustomerErased(EventData):
+    """A customer was erased on request (PIPL/GDPR): consumers holding anything about them drop
+    it. Aggregate counts are kept without the person."""
+
+    TYPE = "customer.erased"
+    SOURCE = "kefu.customers"
+    customer_id: str
+    actor: str
 
 
 # ----------------------------------------------------------------------------- workbench, tickets

@@ -93,26 +93,43 @@ def install_error_handling(app: Chalice) -> None:
 
     @app.middleware("http")
     def _errors(event: Any, get_response: Any) -> Response:
-        try:
-            _check_request(event)
-            response = _common_shape(get_response(event), _request_id(app))
-        except Exception as raised:
-            exc = raised.original if isinstance(raised, _ViewFailed) else raised
-            if isinstance(exc, KefuError):
-                out = error_response(
-                    exc.status, exc.code, exc.message, _request_id(app), **exc.details
-                )
-                out.headers.update(exc.headers)  # e.g. Retry-After on a 429
-                return out
-            # Never a stack trace to the caller; the log has it, keyed by request id.
-            log.error("unhandled error", exc_info=exc)
-            return error_response(
-                500,
-                "internal_error",
-                "an internal error occurred; it has been logged",
-                _request_id(app),
-            )
-        return response
+        return _cors(_answer(app, event, get_response))
+
+
+# API Gateway (proxy integration) answers only the preflight (template.yaml's Cors); the
+# answer itself must carry these, or a browser on another origin (the H5 widget on a shop's
+# page, the console) cannot read it. "*" is safe: credentials are bearer tokens, and with "*" a
+# browser never sends cookies cross-origin (the console's refresh cookie stays same-site).
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "Retry-After",
+}
+
+
+def _cors(response: Response) -> Response:
+    for name, value in CORS_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def _answer(app: Chalice, event: Any, get_response: Any) -> Response:
+    try:
+        _check_request(event)
+        return _common_shape(get_response(event), _request_id(app))
+    except Exception as raised:
+        exc = raised.original if isinstance(raised, _ViewFailed) else raised
+        if isinstance(exc, KefuError):
+            out = error_response(exc.status, exc.code, exc.message, _request_id(app), **exc.details)
+            out.headers.update(exc.headers)  # e.g. Retry-After on a 429
+            return out
+        # Never a stack trace to the caller; the log has it, keyed by request id.
+        log.error("unhandled error", exc_info=exc)
+        return error_response(
+            500,
+            "internal_error",
+            "an internal error occurred; it has been logged",
+            _request_id(app),
+        )
 
 
 def _check_request(event: Any) -> None:

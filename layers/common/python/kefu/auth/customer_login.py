@@ -12,7 +12,15 @@ import msgspec
 
 from kefu.auth.actors import CustomerActor
 from kefu.auth.customer_tokens import issue_customer_token
-from kefu.customers import APP_USER, WECHAT_OPENID, WECHAT_UNIONID, Identity, resolve_customer
+from kefu.customers import (
+    APP_USER,
+    PHONE_HASH,
+    WECHAT_OPENID,
+    WECHAT_UNIONID,
+    Identity,
+    link_identities,
+    resolve_customer,
+)
 from kefu.errors import BadRequest, Forbidden, TooManyRequests, Unauthorized, UpstreamUnavailable
 from kefu.limits import count_login
 from kefu.secrets import secret_string
@@ -33,17 +41,24 @@ class AppLogin(msgspec.Struct, forbid_unknown_fields=True):
     timestamp: int
     channel: Annotated[str, msgspec.Meta(pattern=r"^(app|h5)$")] = "app"
     display_name: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    # Identities of the same person the shop's server vouches for (docs/customers.md "Identity
+    # across channels"): their WeChat unionid, their phone number (kept only as a keyed hash).
+    unionid: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,128}$")] | None = None
+    phone: Annotated[str, msgspec.Meta(max_length=32)] | None = None
 
 
-def _token_response(actor: CustomerActor) -> dict:
+def _token_response(actor: CustomerActor, unlinked: list[str] | None = None) -> dict:
     token, expires_in = issue_customer_token(actor)
-    return {
+    out = {
         "token": token,
         "token_type": "Bearer",
         "expires_in": expires_in,
         "customer_id": actor.customer_id,
         "shop_id": actor.shop_id,
     }
+    if unlinked:
+        out["unlinked"] = unlinked
+    return out
 
 
 def login_with_wechat(req: WeChatLogin) -> dict:
@@ -104,9 +119,30 @@ def login_app_user(raw_body: bytes, signature: str | None, req: AppLogin) -> dic
         raise Unauthorized("timestamp is outside the 5-minute window", code="stale_signature")
     # After the signature: forged requests cannot spend the shop's login budget.
     count_login(shop)
+    links = _vouched_identities(req)
+    # A new app user whose unionid (or phone) is already known joins that customer: an exact
+    # identity the shop's server signed for, never a guess.
     identity = resolve_customer(
-        req.shop_id, Identity(APP_USER, req.user_id), display_name=req.display_name
+        req.shop_id,
+        Identity(APP_USER, req.user_id),
+        also=links[0] if links else None,
+        display_name=req.display_name,
     )
+    unlinked = link_identities(req.shop_id, identity.customer_id, links)
     return _token_response(
-        CustomerActor(req.shop_id, identity.customer_id, APP_USER, req.user_id, req.channel)
+        CustomerActor(req.shop_id, identity.customer_id, APP_USER, req.user_id, req.channel),
+        unlinked,
     )
+
+
+def _vouched_identities(req: AppLogin) -> list[Identity]:
+    links = []
+    if req.unionid:
+        links.append(Identity(WECHAT_UNIONID, req.unionid))
+    if req.phone:
+        from kefu.customers.crypto import lookup_hash
+        from kefu.customers.fields import normalise_phone
+
+        digest = lookup_hash(req.shop_id, "phone", normalise_phone(req.phone))
+        links.append(Identity(PHONE_HASH, digest))
+    return links

@@ -25,7 +25,13 @@ STAFF_READ = "staff.read"
 STAFF_MANAGE = "staff.manage"
 STAFF_PASSWORD_RESET = "staff.password_reset"  # supervisors: agents' only (kefu.staff)
 AUDIT_READ = "audit.read"
-CUSTOMERS_CONTACT_READ = "customers.contact.read"  # unmasked phone number
+CUSTOMERS_CONTACT_READ = "customers.contact.read"  # unmasked personal fields (phone, address…)
+CUSTOMERS_READ = "customers.read"  # profiles (masked), search, attribute definitions
+CUSTOMERS_WRITE = "customers.write"  # edit a profile
+CUSTOMERS_ATTRIBUTES_MANAGE = "customers.attributes.manage"  # define custom attributes
+CUSTOMERS_MERGE = "customers.merge"  # merge two profiles (after a preview)
+CUSTOMERS_EXPORT = "customers.export"  # everything kefu holds about one customer (PIPL/GDPR)
+CUSTOMERS_ERASE = "customers.erase"  # erase a customer on request (PIPL/GDPR)
 QUICK_REPLIES_MANAGE = "quick_replies.manage"  # shop-wide quick replies (personal: everyone)
 SHOP_EVENTS_WRITE = "shop_events.write"  # the shop's back end, signed with its shop-events key
 TICKETS_READ = "tickets.read"  # unassigned, own and watched tickets
@@ -47,6 +53,8 @@ BOT_SETTINGS_MANAGE = "bot.settings.manage"  # the bot's settings (GET and PUT)
 PLATFORM_KNOWLEDGE = "knowledge.platform"  # read and manage the mall's platform-wide entries
 WECHAT_SETTINGS_MANAGE = "shop.wechat_settings.manage"  # appid, push mode, secrets (owner)
 TIERS_MANAGE = "tiers.manage"  # RFM thresholds, tiers, points and member levels (GET and PUT)
+SEGMENTS_READ = "segments.read"  # preview filters, saved segments and their customers
+SEGMENTS_MANAGE = "segments.manage"  # save, change, delete segments
 
 _AGENT = {
     CONVERSATIONS_READ,
@@ -58,6 +66,8 @@ _AGENT |= {TICKETS_READ, TICKETS_CREATE, TICKETS_WORK}
 _AGENT |= {AGENT_STATUS_SET, CONVERSATIONS_TRANSFER}
 _AGENT |= {KEYWORD_RULES_READ}
 _AGENT |= {KNOWLEDGE_READ}
+_AGENT |= {SEGMENTS_READ}
+_AGENT |= {CUSTOMERS_READ, CUSTOMERS_WRITE}
 _SUPERVISOR = _AGENT | {CONVERSATIONS_READ_ALL, CONVERSATIONS_ASSIGN, STAFF_READ, AUDIT_READ}
 _SUPERVISOR |= {CUSTOMERS_CONTACT_READ, QUICK_REPLIES_MANAGE}
 _SUPERVISOR |= {TICKETS_READ_ALL, TICKETS_MANAGE, TICKETS_SLA_MANAGE}
@@ -68,12 +78,16 @@ _SUPERVISOR |= {BOT_INSIGHTS}
 _SUPERVISOR |= {BOT_SETTINGS_MANAGE}
 _SUPERVISOR |= {STAFF_PASSWORD_RESET}
 _SUPERVISOR |= {TIERS_MANAGE}
+_SUPERVISOR |= {SEGMENTS_MANAGE}
+_SUPERVISOR |= {CUSTOMERS_ATTRIBUTES_MANAGE, CUSTOMERS_MERGE}
 _OWNER = _SUPERVISOR | {STAFF_MANAGE}
+_OWNER |= {CUSTOMERS_EXPORT, CUSTOMERS_ERASE}
 _OWNER |= {WECHAT_SETTINGS_MANAGE}
 # Oversight of a seller's floor, without working it: no replies, claims, assignments, agent
 # status (so never assigned a conversation), unmasked contacts, staff or settings changes.
 _PLATFORM = {CONVERSATIONS_READ, CONVERSATIONS_READ_ALL, TICKETS_READ, TICKETS_READ_ALL}
 _PLATFORM |= {ROUTING_READ, KEYWORD_RULES_READ, KNOWLEDGE_READ, PLATFORM_KNOWLEDGE}
+_PLATFORM |= {CUSTOMERS_READ}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "agent": frozenset(_AGENT),

@@ -400,6 +400,8 @@ def _open(msg: InboundMessage, message_id: str, *, replacing: str | None) -> Rec
                 [
                     Customer.open_conversation_id.set(conversation_id),
                     Customer.last_seen_at.set(at),
+                    # The customer list's order (by_last_contact): in this write, never per message.
+                    Customer.last_contact_at.set(at),
                 ],
                 condition=pointer_free,
             )

@@ -9,7 +9,9 @@ import contextlib
 import dataclasses
 import re
 from dataclasses import dataclass
+from typing import Any, cast
 
+from msgspec import UNSET, UnsetType
 from pynamodb.exceptions import TransactWriteError, UpdateError
 
 from kefu import events
@@ -17,6 +19,7 @@ from kefu import events_catalog as contracts
 from kefu.audit import staff_change
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
+from kefu.auth.staff_tokens import staff_actor_for
 from kefu.conversations.content import AgentReply, content_of, message_type, preview
 from kefu.conversations.once import FirstCopy, first_copy, save_once, seen_before
 from kefu.conversations.service import get_conversation
@@ -25,7 +28,8 @@ from kefu.ids import new_id, now_ms
 from kefu.media import check_media_key
 from kefu.storage.conversations import Conversation
 from kefu.storage.messages import Message, conversation_key, message_key
-from kefu.storage.tx import condition_failed, write_transaction
+from kefu.storage.shops import PROFILE, ShopProfile, StaffMember
+from kefu.storage.tx import condition_failed, get_together, write_transaction
 
 
 @dataclass(frozen=True)
@@ -39,16 +43,60 @@ def reply(actor: StaffActor, conversation_id: str, body: AgentReply) -> dict:
     return send_reply(actor, conversation_id, body).message
 
 
-def send_reply(actor: StaffActor, conversation_id: str, body: AgentReply) -> Replied:
+@dataclass(frozen=True)
+class ReadForReply:
+    """What one request read for a reply: the staff member (their display name goes in
+    `reply.created`, so the notifier does not read it) and the conversation."""
+
+    member: StaffMember | None
+    conversation: Conversation | None
+
+
+def read_for_reply(
+    shop_id: str, username: str, conversation_id: str
+) -> tuple[StaffActor, ReadForReply]:
+    """The actor and the conversation in one request (BatchGetItem, strongly consistent): the
+    staff record (read on every request, as auth does: a role change or a disabled account
+    takes effect at once), the shop's profile (a suspended shop's staff are refused) and the
+    conversation; then auth's usual checks. The token was verified offline first."""
+    got = get_together(
+        [
+            (StaffMember, shop_id, StaffMember.key(username)),
+            (ShopProfile, shop_id, PROFILE),
+            (Conversation, shop_id, conversation_id),
+        ]
+    )
+    member = cast(StaffMember | None, got[StaffMember])
+    profile = cast(ShopProfile | None, got[ShopProfile])
+    if profile is not None:
+        from kefu.shops import remember_profile
+
+        remember_profile(profile)  # as a status check would have: the shop caches stay warm
+    actor = staff_actor_for(shop_id, username, member, shop=profile)
+    return actor, ReadForReply(member, cast(Conversation | None, got[Conversation]))
+
+
+def send_reply(
+    actor: StaffActor,
+    conversation_id: str,
+    body: AgentReply,
+    *,
+    read: ReadForReply | None = None,
+) -> Replied:
     """As `reply`, and whether it was a repeat: with a `client_message_id` the reply is stored
-    and sent once however often the request is retried (kefu.conversations.once)."""
+    and sent once however often the request is retried (kefu.conversations.once). `read`: the
+    staff member and conversation read_for_reply read (else the conversation is read here)."""
     p.require(actor, p.CONVERSATIONS_REPLY)
     once_key = (
         f"{actor.username}:{conversation_id}:{body.client_message_id}"
         if body.client_message_id
         else None
     )
-    conv = get_conversation(actor, conversation_id)
+    conv = (
+        get_conversation(actor, conversation_id, read=read.conversation)
+        if read is not None
+        else get_conversation(actor, conversation_id)
+    )
     try:
         if conv.status == "closed":
             raise Conflict(
@@ -96,7 +144,14 @@ def send_reply(actor: StaffActor, conversation_id: str, body: AgentReply) -> Rep
         if condition_failed(exc, 2 if once_key else 1):
             raise Conflict("conversation was closed meanwhile", code="closed") from None
         raise
-    _queue_for_delivery(conv, msg)
+    # What the notifier would otherwise read: the conversation's assignee (for the delivery
+    # receipt) and the agent's display name (what the customer sees of who replied).
+    _queue_for_delivery(
+        conv,
+        msg,
+        assignee=conv.assignee,
+        sender_name=read.member.display_name if read is not None and read.member else UNSET,
+    )
     from kefu.conversations.views import message_view
 
     return Replied(message_view(msg), duplicate=False)
@@ -106,9 +161,15 @@ REPLY_SCOPE = "reply"
 NOT_QUEUED = "could not be queued for delivery; send it again"
 
 
-def _queue_for_delivery(conv: Conversation, msg: Message) -> None:
+def _queue_for_delivery(
+    conv: Conversation,
+    msg: Message,
+    *,
+    assignee: str | None | UnsetType = UNSET,
+    sender_name: str | None | UnsetType = UNSET,
+) -> None:
     try:
-        events.publish(reply_created_event(conv, msg))
+        events.publish(reply_created_event(conv, msg, assignee=assignee, sender_name=sender_name))
     except Exception as exc:
         # The reply is stored; say plainly that it was not queued, on the message and to the agent.
         Message(msg.conversation_key, msg.msg_key).update(
@@ -267,9 +328,20 @@ def outgoing_actions(kind: str, content: dict, at: int, *, count: int = 1) -> li
     ]
 
 
-def reply_created_event(conv: Conversation, msg: Message) -> events.DomainEvent:
-    """`reply.created`: what outbound delivers (and the notifier pushes to in-app customers)."""
+def reply_created_event(
+    conv: Conversation,
+    msg: Message,
+    *,
+    assignee: str | None | UnsetType = UNSET,
+    sender_name: str | None | UnsetType = UNSET,
+) -> events.DomainEvent:
+    """`reply.created`: what outbound delivers (and the notifier pushes to in-app customers).
+    `assignee`, `sender_name` (an agent's display name): sent when the caller knows them, so
+    the notifier need not read them (docs/events.md)."""
     content = msg.content.as_dict() if hasattr(msg.content, "as_dict") else dict(msg.content)
+    sender: dict[str, Any] = {"type": msg.sender_type, "id": msg.sender_id}
+    if sender_name is not UNSET:
+        sender["name"] = sender_name
     return events.DomainEvent(
         contracts.ReplyCreated(
             conversation_id=conv.conversation_id,
@@ -280,7 +352,8 @@ def reply_created_event(conv: Conversation, msg: Message) -> events.DomainEvent:
             reply_to=conv.reply_to,
             type=msg.type,
             content=content,
-            sender={"type": msg.sender_type, "id": msg.sender_id},
+            sender=sender,
+            assignee=assignee,
         ),
         conv.shop_id,
         f"{events.REPLY_CREATED}:{msg.message_id}",

@@ -5,6 +5,7 @@ audit record in one transaction."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 from pynamodb.exceptions import TransactWriteError
@@ -14,7 +15,7 @@ from kefu import events_catalog as contracts
 from kefu.audit import staff_change
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
-from kefu.errors import BadRequest, Conflict, Forbidden
+from kefu.errors import BadRequest, Conflict, Forbidden, NotFound
 from kefu.ids import now_ms
 from kefu.pagination import decode_cursor, take_page
 from kefu.storage.audit import AuditRecord
@@ -41,15 +42,28 @@ def _visible(actor: StaffActor, conv: Conversation) -> bool:
     return actor.can(p.CONVERSATIONS_READ_ALL) or conv.assignee in (None, actor.username)
 
 
-def get_conversation(actor: StaffActor, conversation_id: str) -> Conversation:
+_UNREAD: Any = object()
+
+
+def get_conversation(
+    actor: StaffActor, conversation_id: str, *, read: Conversation | None = _UNREAD
+) -> Conversation:
+    """The conversation, if the actor may see it. `read`: the item already read by the caller
+    (with the staff record, in one request: kefu.conversations.replies.read_for_reply), None
+    when there was none; the same checks apply to it."""
     p.require(actor, p.CONVERSATIONS_READ)
-    conv = Conversation.get_or_404(
-        actor.shop_id,
-        conversation_id,
-        consistent_read=True,
-        message=f"no conversation {conversation_id!r}",
-        code="conversation_not_found",
-    )
+    if read is _UNREAD:
+        conv = Conversation.get_or_404(
+            actor.shop_id,
+            conversation_id,
+            consistent_read=True,
+            message=f"no conversation {conversation_id!r}",
+            code="conversation_not_found",
+        )
+    elif read is None or read.shop_id != actor.shop_id:
+        raise NotFound(f"no conversation {conversation_id!r}", code="conversation_not_found")
+    else:
+        conv = read
     if not _visible(actor, conv):
         raise Forbidden("conversation is assigned to another agent", code="not_your_conversation")
     return conv
@@ -302,7 +316,7 @@ def resolve(actor: StaffActor, conversation_id: str) -> dict:
                 # 熟客优先: the customer's next conversation goes back to this agent if free.
                 tx.update(
                     Customer(actor.shop_id, Customer.key(conv.customer_id)),
-                    [Customer.last_agent.set(conv.assignee)],
+                    [Customer.last_agent.set(conv.assignee), Customer.last_contact_at.set(at)],
                     condition=Customer.sk.exists(),
                 )
             tx.save(conversation_audit(actor, "conversation.resolved", conv, before, after, at))

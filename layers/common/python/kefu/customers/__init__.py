@@ -13,12 +13,15 @@ from dataclasses import dataclass
 from pynamodb.exceptions import TransactWriteError
 
 from kefu.ids import new_id, now_ms
-from kefu.storage.customers import Customer, CustomerIdentity
+from kefu.storage.customers import Customer, CustomerIdentity, CustomerName, make_name_key
 from kefu.storage.tx import condition_failed, write_transaction
 
 WECHAT_OPENID = "wechat_openid"
 WECHAT_UNIONID = "wechat_unionid"
 APP_USER = "app_user"
+PHONE_HASH = "phone_hash"  # the keyed hash of a phone the shop's server vouched for
+# The channel a customer first came through, by the kind of their first identity.
+_CHANNEL = {WECHAT_OPENID: "wechat", WECHAT_UNIONID: "wechat", APP_USER: "app", PHONE_HASH: "app"}
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ def _create_customer(
     customer_id = new_id("cu", at)
     refs = [identity.ref] + ([also.ref] if also else [])
     item = _identity_item(shop_id, identity, customer_id, at)
+    name_key = make_name_key(display_name, customer_id)
     with write_transaction() as tx:
         tx.save(item, condition=CustomerIdentity.sk.does_not_exist())
         if also:
@@ -103,9 +107,16 @@ def _create_customer(
                 display_name=display_name,
                 identities=refs,
                 created_at=at,
+                # First contact is a contact: the default list (by_last_contact) shows them.
+                last_contact_at=at,
+                name_key=name_key,
+                channels=[_CHANNEL[identity.kind]],
+                lifecycle_stage="prospect",  # 潜在客户 until an order is paid (customers.summary)
             ),
             condition=Customer.sk.does_not_exist(),
         )
+        if name_key:  # found by name (kefu.customers.search)
+            tx.save(CustomerName(shop_id, CustomerName.key(name_key), customer_id=customer_id))
     return item
 
 
@@ -120,6 +131,28 @@ def _link_identity(shop_id: str, identity: Identity, customer_id: str) -> Custom
             condition=Customer.sk.exists(),
         )
     return item
+
+
+def link_identities(shop_id: str, customer_id: str, identities: list[Identity]) -> list[str]:
+    """Point each identity at the customer unless it is already someone's. Returns the kinds
+    that belong to another customer: those two profiles are left apart (staff may merge them
+    after a preview, kefu.customers.merge), never joined on the caller's say-so alone."""
+    unlinked = []
+    for identity in identities:
+        found = find_identity(shop_id, identity)
+        if found is not None:
+            if found.customer_id != customer_id:
+                unlinked.append(identity.kind)
+            continue
+        try:
+            _link_identity(shop_id, identity, customer_id)
+        except TransactWriteError as exc:
+            if not condition_failed(exc, 0):
+                raise
+            raced = find_identity(shop_id, identity)
+            if raced is not None and raced.customer_id != customer_id:
+                unlinked.append(identity.kind)
+    return unlinked
 
 
 def get_customer(shop_id: str, customer_id: str) -> Customer | None:

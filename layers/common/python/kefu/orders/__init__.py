@@ -11,13 +11,29 @@ from __future__ import annotations
 from typing import Any
 
 from kefu.ids import now_ms
-from kefu.storage.orders import ACTIVITY_PREFIX, Activity, LogisticsUpdate, Order, customer_key
+from kefu.storage.orders import (
+    ACTIVITY_PREFIX,
+    ACTIVITY_TTL_SECONDS,
+    Activity,
+    LogisticsUpdate,
+    Order,
+    RecentActivity,
+    customer_key,
+)
 
 
 def recent_orders(shop_id: str, customer_id: str, limit: int = 5) -> list[dict[str, Any]]:
-    """The customer's orders, newest placed first, each with its latest logistics update and
-    the whole trail (the workbench shows it beside the conversation: the index projects every
-    attribute, so the trail costs no extra read)."""
+    """The customer's orders, newest placed first, each with its latest logistics update."""
+    found = Order.by_placed.query(
+        customer_key(shop_id, customer_id), scan_index_forward=False, limit=limit
+    )
+    return [order_summary(o) for o in found]
+
+
+def recent_orders_with_trail(
+    shop_id: str, customer_id: str, limit: int = 5
+) -> list[dict[str, Any]]:
+    """As recent_orders, each with its whole logistics trail (newest first): same one Query."""
     found = Order.by_placed.query(
         customer_key(shop_id, customer_id), scan_index_forward=False, limit=limit
     )
@@ -44,6 +60,27 @@ def recent_activity(shop_id: str, customer_id: str, limit: int = 10) -> list[dic
     )
     # TTL deletion lags expiry by up to a couple of days: hide what has expired.
     return [activity_view(a) for a in found if a.expires_at > now_s]
+
+
+def recent_activity_entries(recent: RecentActivity | None) -> list[dict[str, Any]]:
+    """The latest activity kept in the customer's RECENT item (read by key), newest first."""
+    if recent is None:
+        return []
+    cutoff = now_ms() - ACTIVITY_TTL_SECONDS * 1000
+    return [
+        {
+            "type": e.type,
+            "event_id": e.event_id,
+            "product_id": e.product_id,
+            "title": e.title,
+            "category": e.category,
+            "price": e.price,
+            "quantity": e.quantity,
+            "occurred_at": e.occurred_at,
+        }
+        for e in recent.entries or []
+        if e.occurred_at > cutoff
+    ]
 
 
 def _logistics(update: LogisticsUpdate) -> dict[str, Any]:

@@ -14,8 +14,11 @@ delivery) never sends twice. Outcomes:
                  (POST /v1/conversations/{id}/messages/{message_id}/resend). At most once,
                  never twice (docs/decisions.md).
 
-The attempt is recorded before the call (`delivery_call_at`) and cleared with its outcome, so
-a claim that finds it still set knows the previous call's outcome was lost.
+The claim and the record of the call (`delivery_call_at`) are one conditional write, made just
+before the call to WeChat (the access token and an image's upload come first: they send
+nothing); the outcome is a second write, which clears it. A claim that finds it still set on a
+stuck attempt knows that call's outcome was lost. An attempt that stops before its call leaves
+nothing behind, so the next one claims the reply as if it were new.
 """
 
 from __future__ import annotations
@@ -99,54 +102,40 @@ def deliver_reply(
         return Delivery("skipped", f"not a reply: {event.type}")
     shop_id, data = event.shop_id, event.data
     key = Message(conversation_key(shop_id, data.conversation_id), data.msg_key)
-    now = now_ms()
+    this = _Attempt(key, shop_id, data)
     try:
-        # Returns the item as it is now (pynamodb refreshes `key`), delivery_call_at included.
-        key.update(
-            actions=[
-                Message.delivery_status.set("sending"),
-                Message.delivery_claimed_at.set(now),
-                Message.delivery_attempts.add(1),
-            ],
-            condition=Message.delivery_status.is_in(*CLAIMABLE)
-            | (
-                (Message.delivery_status == "sending")
-                & (Message.delivery_claimed_at < now - STUCK_SENDING_MS)
-            ),
-        )
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return Delivery("skipped", "already delivered or being delivered")
-        raise
-    if key.delivery_call_at is not None:
-        # A previous attempt called WeChat and its outcome was never recorded.
-        return _unknown(key, shop_id, data, LOST_OUTCOME)
-    try:
-        _send(shop_id, data, record_call=lambda: _record_call(key))
+        _send(shop_id, data, record_call=this.claim)
+        this.claim()  # app / h5 made no call: claimed here, so "delivered" is recorded once
+    except _NotClaimed as exc:
+        return exc.delivery
     except RetryLater as exc:
         status = "failed" if last_attempt else "retrying"
-        key.update(
-            actions=[
+        not_ours = this.finish(
+            [
                 Message.delivery_status.set(status),
                 Message.delivery_error.set(exc.reason),
                 Message.delivery_call_at.remove(),
             ]
         )
+        if not_ours is not None:
+            return not_ours
         raise
     except _OutcomeUnknown as exc:
-        return _unknown(key, shop_id, data, exc.reason)
+        return _unknown(this.key, shop_id, data, exc.reason)
     except _Undeliverable as exc:
-        key.update(
-            actions=[
+        not_ours = this.finish(
+            [
                 Message.delivery_status.set("undeliverable"),
                 Message.delivery_error.set(exc.reason),
                 Message.delivery_call_at.remove(),
             ]
         )
+        if not_ours is not None:
+            return not_ours
         _announce(shop_id, data, reason=exc.reason)
         return Delivery("undeliverable", exc.reason)
-    key.update(
-        actions=[
+    this.finish(
+        [
             Message.delivery_status.set("delivered"),
             Message.delivered_at.set(now_ms()),
             Message.delivery_error.remove(),
@@ -157,16 +146,99 @@ def deliver_reply(
     return Delivery("delivered")
 
 
+class _NotClaimed(Exception):
+    """The reply is delivered, being delivered, or its previous call's outcome was lost."""
+
+    def __init__(self, delivery: Delivery):
+        super().__init__(delivery.reason)
+        self.delivery = delivery
+
+
+class _Attempt:
+    """One attempt at a reply. Nothing is written before the call to WeChat is about to be made
+    (the access token, an image's upload send nothing to the customer); then one conditional
+    write both claims the delivery and records the call (`delivery_call_at`), and one more
+    records the outcome. An outcome known before any call (a definite failure, an
+    undeliverable reply) is written with the claim's condition instead."""
+
+    def __init__(self, key: Message, shop_id: str, data: contracts.ReplyCreated):
+        self.key, self.shop_id, self.data = key, shop_id, data
+        self.claimed = False
+
+    def claim(self) -> None:
+        """Claim and record the call, just before it (a second call after a token refresh is
+        covered by the same record). Raises _NotClaimed when the reply is not this attempt's."""
+        if self.claimed:
+            return
+        now = now_ms()
+        if not self._take(
+            [Message.delivery_status.set("sending"), Message.delivery_call_at.set(now)], now
+        ):
+            raise _NotClaimed(self._not_ours())
+        self.claimed = True
+
+    def finish(self, actions: list) -> Delivery | None:
+        """Record the outcome; None when it was, else what became of the reply (not claimed)."""
+        if self.claimed:
+            self.key.update(actions=actions)
+            return None
+        return None if self._take(actions, now_ms()) else self._not_ours()
+
+    def _take(self, actions: list, now: int) -> bool:
+        """The conditional write: the reply waits for delivery (pending, retrying, failed) or a
+        claim on it is stuck (an instance died) before its call was recorded."""
+        try:
+            self.key.update(
+                actions=[
+                    *actions,
+                    Message.delivery_claimed_at.set(now),
+                    Message.delivery_attempts.add(1),
+                ],
+                condition=Message.delivery_status.is_in(*CLAIMABLE)
+                | (
+                    (Message.delivery_status == "sending")
+                    & (Message.delivery_claimed_at < now - STUCK_SENDING_MS)
+                    & Message.delivery_call_at.does_not_exist()
+                ),
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def _not_ours(self) -> Delivery:
+        """Why the reply could not be claimed (one read, only then): a stuck claim whose call was
+        recorded — that call's outcome was lost — is marked unknown, once; anything else is
+        delivered or being delivered."""
+        now = now_ms()
+        stuck = (
+            (Message.delivery_status == "sending")
+            & (Message.delivery_claimed_at < now - STUCK_SENDING_MS)
+            & Message.delivery_call_at.exists()
+        )
+        try:
+            self.key.update(
+                actions=[
+                    Message.delivery_status.set("unknown"),
+                    Message.delivery_error.set(LOST_OUTCOME),
+                    Message.delivery_call_at.remove(),
+                ],
+                condition=stuck,
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return Delivery("skipped", "already delivered or being delivered")
+            raise
+        # As _unknown: the agent's workbench shows it like an undeliverable reply.
+        _announce(self.shop_id, self.data, reason=LOST_OUTCOME, delivery_status="unknown")
+        return Delivery("unknown", LOST_OUTCOME)
+
+
 LOST_OUTCOME = (
     "delivery unknown: a send to WeChat started but its outcome was lost; WeChat cannot say "
     "whether it arrived, so it was not sent again — check with the customer or resend it"
 )
-
-
-def _record_call(key: Message) -> None:
-    """Written just before the call to WeChat: if this attempt's outcome is lost, the next
-    claim finds it and does not send again."""
-    key.update(actions=[Message.delivery_call_at.set(now_ms())])
 
 
 def _unknown(key: Message, shop_id: str, data: contracts.ReplyCreated, reason: str) -> Delivery:
@@ -205,15 +277,18 @@ def _announce(
 ) -> None:
     """`message.undeliverable` with a reason, else `message.delivered`."""
     ids = {"conversation_id": data.conversation_id, "message_id": data.message_id}
+    # The assignee as the reply carried it (when it did): the notifier tells them without
+    # reading the conversation.
     payload: contracts.EventData = (
         contracts.MessageUndeliverable(
             **ids,
             channel=data.channel,
             reason=reason,
             delivery_status=delivery_status or msgspec.UNSET,
+            assignee=data.assignee,
         )
         if reason
-        else contracts.MessageDelivered(**ids, channel=data.channel)
+        else contracts.MessageDelivered(**ids, channel=data.channel, assignee=data.assignee)
     )
     events.publish(events.DomainEvent(payload, shop_id, f"{payload.TYPE}:{data.message_id}"))
 

@@ -4,9 +4,10 @@ message.received        -> the assignee; else the online members of the conversa
                            else (no queue configuration) every staff socket of the shop
 conversation.assigned,  -> the new and the previous assignee; inbox: the new assignee (unless
 conversation.transferred   they took it themselves)
-reply.created           -> the customer's sockets (in-app chat)
-message.delivered,      -> the conversation's assignee
-message.undeliverable
+reply.created           -> the customer's sockets (in-app chat); an agent's display name is in the
+                           event (read from their staff record for an event without it)
+message.delivered,      -> the conversation's assignee, as the event carries it (the reply's, passed
+message.undeliverable      on by outbound; read from the conversation for an event without it)
 ticket.created/.updated -> assignee + watchers (read from the ticket), supervisors if unassigned;
                            inbox: a newly assigned assignee
 ticket.sla_breached     -> assignee + watchers + supervisors; inbox: all of them
@@ -99,6 +100,7 @@ def batch(detail: Iterable[events.Event] = ()) -> Iterator[BatchCache]:
         (e.shop_id, cid)
         for e in detail
         if e.type in _READS_CONVERSATION
+        and getattr(e.data, "assignee", msgspec.UNSET) is msgspec.UNSET  # else it is carried
         and isinstance(cid := getattr(e.data, "conversation_id", None), str)
         and cid
     }
@@ -201,8 +203,8 @@ def customer_facing_sender(shop_id: str, sender: Any) -> dict[str, Any]:
     if kind == "agent":
         from kefu.storage.shops import StaffMember
 
-        name = None
-        if isinstance(sender.get("id"), str):
+        name = sender.get("name")  # sent with an agent's reply since reply.created carries it
+        if "name" not in sender and isinstance(sender.get("id"), str):
             username = sender["id"]
 
             def read() -> str | None:
@@ -267,9 +269,14 @@ def plan(detail: dict[str, Any] | events.Event) -> Plan:
         if data.get("customer_id"):
             out.customers.add(data["customer_id"])
     elif kind in ("message.delivered", "message.undeliverable"):
-        conv = _conversation(shop_id, data.get("conversation_id"))
-        if conv is not None and conv.assignee:
-            out.staff.add(conv.assignee)
+        # The assignee the reply carried (outbound passes it on); read for an event without it.
+        if "assignee" in data:
+            assignee = data["assignee"]
+        else:
+            conv = _conversation(shop_id, data.get("conversation_id"))
+            assignee = conv.assignee if conv is not None else None
+        if isinstance(assignee, str) and assignee:
+            out.staff.add(assignee)
     elif kind.startswith("ticket."):
         ticket = data.get("ticket") if isinstance(data.get("ticket"), dict) else data
         assignee = ticket.get("assignee")

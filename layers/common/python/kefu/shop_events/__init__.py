@@ -19,7 +19,7 @@ import msgspec
 from pynamodb.exceptions import TransactWriteError
 
 from kefu.auth.permissions import SHOP_EVENTS_WRITE, require
-from kefu.customers import APP_USER, WECHAT_OPENID, Identity, resolve_customer
+from kefu.customers import APP_USER, WECHAT_OPENID, Identity, resolve_customer, summary
 from kefu.errors import Forbidden, NotFound, Unauthorized, UpstreamUnavailable
 from kefu.events import DomainEvent, PublishFailed, publish
 from kefu.events_catalog import CATALOG
@@ -41,13 +41,18 @@ from kefu.shop_events.payloads import (
     decode_events,
     event_type,
 )
+from kefu.storage.customers import Customer
 from kefu.storage.orders import (
     ACTIVITY_TTL_SECONDS,
     MAX_LOGISTICS,
+    MAX_RECENT_ACTIVITY,
+    RECENT,
     Activity,
     LogisticsUpdate,
     Order,
     OrderLine,
+    RecentActivity,
+    RecentActivityEntry,
     customer_key,
 )
 from kefu.storage.runtime import ShopEventSeen
@@ -229,18 +234,46 @@ def _record_activity(
         "price": event.price,
         "quantity": item.quantity,
     }
+    for _ in range(_WRITE_ATTEMPTS):
+        recent, condition = _recent_activity(shop_id, customer_id, item)
+        try:
+            with write_transaction() as tx:
+                tx.save(
+                    _seen_item(shop_id, customer_id, event, at),
+                    condition=ShopEventSeen.pk.does_not_exist(),
+                )
+                tx.save(item)
+                tx.save(recent, condition=condition)
+        except TransactWriteError as exc:
+            if condition_failed(exc, 0):
+                return False, data
+            if condition_failed(exc, 2):  # another event of this customer's meanwhile: again
+                continue
+            raise
+        return True, data
+    raise RuntimeError(f"recent activity of {customer_id} kept changing; giving up for a retry")
+
+
+def _recent_activity(shop_id: str, customer_id: str, item: Activity) -> tuple[RecentActivity, Any]:
+    """The customer's latest activity with `item` in it, and the condition to write it with."""
+    pk = customer_key(shop_id, customer_id)
+    condition: Any
     try:
-        with write_transaction() as tx:
-            tx.save(
-                _seen_item(shop_id, customer_id, event, at),
-                condition=ShopEventSeen.pk.does_not_exist(),
-            )
-            tx.save(item)
-    except TransactWriteError as exc:
-        if condition_failed(exc, 0):
-            return False, data
-        raise
-    return True, data
+        recent = RecentActivity.get(pk, RECENT, consistent_read=True)
+        condition = RecentActivity.revision == recent.revision
+    except RecentActivity.DoesNotExist:
+        recent = RecentActivity(
+            pk, RECENT, shop_id=shop_id, customer_id=customer_id, entries=[], revision=0
+        )
+        condition = RecentActivity.pk.does_not_exist()
+    fields = RecentActivityEntry.get_attributes()
+    entry = RecentActivityEntry(**{k: getattr(item, k) for k in fields})
+    entries = [e for e in recent.entries or [] if e.event_id != item.event_id] + [entry]
+    entries.sort(key=lambda e: (e.occurred_at, e.event_id), reverse=True)
+    recent.entries = entries[:MAX_RECENT_ACTIVITY]
+    recent.revision = (recent.revision or 0) + 1
+    recent.expires_at = max(item.expires_at, recent.expires_at or 0)
+    return recent, condition
 
 
 # ----------------------------------------------------------------------------- orders
@@ -261,6 +294,9 @@ def _apply_to_order(shop_id: str, customer_id: str, event: Any) -> tuple[bool, d
         status_applied = merge(order, event)
         order.updated_at = at
         order.revision = (order.revision or 0) + 1
+        # The customer's purchase summary moves in this same transaction (kefu.customers.summary).
+        delta = summary.delta_for(order, refund_approved=isinstance(event, RefundApproved), at=at)
+        customer = _summary_customer(shop_id, customer_id) if delta else None
         try:
             with write_transaction() as tx:
                 tx.save(
@@ -268,15 +304,28 @@ def _apply_to_order(shop_id: str, customer_id: str, event: Any) -> tuple[bool, d
                     condition=ShopEventSeen.pk.does_not_exist(),
                 )
                 tx.save(order, condition=condition)
+                if customer is not None:
+                    tx.update(
+                        customer,
+                        summary.update_actions(customer, delta),
+                        condition=Customer.sk.exists() & summary.guard(customer),
+                    )
         except TransactWriteError as exc:
             if condition_failed(exc, 0):  # applied before: report what the order is now
                 _restore(order, before)
                 return False, _order_data(customer_id, event, order, status_applied=False)
-            if condition_failed(exc, 1):  # another event changed the order meanwhile: again
-                continue
+            if condition_failed(exc, 1) or condition_failed(exc, 2):
+                continue  # another event changed the order or the summary meanwhile: again
             raise
         return True, _order_data(customer_id, event, order, status_applied=status_applied)
     raise RuntimeError(f"order {event.order.order_id} kept changing; giving up for a retry")
+
+
+def _summary_customer(shop_id: str, customer_id: str) -> Customer | None:
+    try:
+        return Customer.get(shop_id, Customer.key(customer_id), consistent_read=True)
+    except Customer.DoesNotExist:  # erased meanwhile: the order is kept, no summary to move
+        return None
 
 
 def _new_order(shop_id: str, customer_id: str, event: Any) -> Order:
@@ -381,6 +430,8 @@ _SNAPSHOT_FIELDS = (
     "last_event_at",
     "updated_at",
     "revision",
+    "counted_at",
+    "refund_counted_at",
 )
 
 

@@ -24,7 +24,7 @@ def get_shop(shop_id: str) -> ShopProfile:
         shop = ShopProfile.get(shop_id, PROFILE)
     except ShopProfile.DoesNotExist:
         raise NotFound(f"unknown shop {shop_id!r}", code="shop_not_found") from None
-    _remember(shop)
+    remember_profile(shop)
     if shop.status != "active":
         raise NotFound(f"unknown shop {shop_id!r}", code="shop_not_found")
     return shop
@@ -68,11 +68,11 @@ def shop_status(shop_id: str) -> str | None:
     except ShopProfile.DoesNotExist:
         _status_cache[shop_id] = (time.monotonic() + STATUS_TTL_SECONDS, None)
         return None
-    _remember(shop)
+    remember_profile(shop)
     return shop.status
 
 
-def _remember(shop: ShopProfile) -> None:
+def remember_profile(shop: ShopProfile) -> None:
     """What one read of a profile tells both caches."""
     now = time.monotonic()
     _status_cache[shop.shop_id] = (now + STATUS_TTL_SECONDS, shop.status)

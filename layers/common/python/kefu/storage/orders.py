@@ -4,6 +4,8 @@ pk = "<shop>#<customer_id>"
 sk = "ORDER#<order_id>"                   the order's current state, its latest logistics updates
 sk = "ACTIVITY#<13-digit ms>#<event_id>"  a cart change or a product view; expires by TTL
                                           (`expires_at`, epoch seconds, 90 days)
+sk = "RECENT"                             the latest 10 of those, in one item: read by key beside
+                                          the customer (the workbench's context, one BatchGetItem)
 GSI by_order   shop_order = "<shop>#<order_id>"  sort updated_at: an order found by its id alone
 LSI by_placed  pk  sort placed_at (orders only):  a customer's orders, newest first, one Query
 
@@ -25,6 +27,8 @@ from kefu.storage.base import KefuModel, table_name
 
 ORDER_PREFIX = "ORDER#"
 ACTIVITY_PREFIX = "ACTIVITY#"
+RECENT = "RECENT"
+MAX_RECENT_ACTIVITY = 10
 MAX_LOGISTICS = 20
 ACTIVITY_TTL_SECONDS = 90 * 24 * 3600
 
@@ -105,6 +109,10 @@ class Order(_OrdersItem):
     last_event_at = NumberAttribute()
     updated_at = NumberAttribute()
     revision = NumberAttribute(default=0)
+    # When the customer's purchase summary counted this order as a purchase / its refund
+    # (kefu.customers.summary): each is counted once.
+    counted_at = NumberAttribute(null=True)
+    refund_counted_at = NumberAttribute(null=True)
 
     by_order = _ByOrder()
     by_placed = _ByPlaced()
@@ -133,3 +141,27 @@ class Activity(_OrdersItem):
     @staticmethod
     def key(occurred_at: int, event_id: str) -> str:
         return f"{ACTIVITY_PREFIX}{occurred_at:013d}#{event_id}"
+
+
+class RecentActivityEntry(MapAttribute):
+    event_id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    product_id = UnicodeAttribute()
+    title = UnicodeAttribute(null=True)
+    category = UnicodeAttribute(null=True)
+    price = UnicodeAttribute(null=True)
+    quantity = NumberAttribute(null=True)
+    occurred_at = NumberAttribute()
+
+
+class RecentActivity(_OrdersItem):
+    """A customer's latest browsing and cart events (newest first, at most 10), rewritten whole
+    in the transaction that records each one, guarded by `revision`. In the customer's own
+    partition of OrdersTable, so a busy shop's browsing never writes its customers' partition."""
+
+    class Meta(_OrdersItem.Meta):
+        abstract = False
+
+    entries = ListAttribute(of=RecentActivityEntry, default=list)
+    revision = NumberAttribute(default=0)
+    expires_at = NumberAttribute()

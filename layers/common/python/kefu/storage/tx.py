@@ -1,4 +1,5 @@
-"""Transactions across kefu's tables, and reading why one was cancelled."""
+"""Transactions across kefu's tables, and reading why one was cancelled; reads of items of
+several tables in one request."""
 
 from __future__ import annotations
 
@@ -105,3 +106,37 @@ def old_item(exc: TransactWriteError, index: int) -> dict[str, Any] | None:
     reasons = exc.cancellation_reasons or []
     reason = reasons[index] if len(reasons) > index else None
     return reason.raw_item if reason is not None else None
+
+
+def get_together(
+    requests: list[tuple[type[KefuModel], Any, Any]],
+) -> dict[type[KefuModel], KefuModel | None]:
+    """One BatchGetItem across tables, strongly consistent: each (model, hash key, range key)
+    (one item per model class), and what was found of each (None: no such item). Keys left
+    unprocessed (throttling) are asked for again, boundedly."""
+    conn = requests[0][0]._get_connection().connection  # the models' cached client
+    request_items: dict[str, Any] = {}
+    by_key: dict[tuple[str, str], type[KefuModel]] = {}  # two models may share a table
+    range_names: dict[str, str] = {}
+    for model, hash_key, range_key in requests:
+        keys = model._serialize_keys(hash_key, range_key)
+        range_name = model._range_key_attribute().attr_name
+        key = {
+            model._hash_key_attribute().attr_name: {"S": keys[0]},
+            range_name: {"S": keys[1]},
+        }
+        table = str(model.Meta.table_name)
+        request_items.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
+        by_key[(table, keys[1])] = model
+        range_names[table] = range_name
+    found: dict[type[KefuModel], KefuModel | None] = {model: None for model, _, _ in requests}
+    for _ in range(3):
+        resp = conn.client.batch_get_item(RequestItems=request_items)
+        for table, items in resp.get("Responses", {}).items():
+            for item in items:
+                model = by_key[(table, item[range_names[table]]["S"])]
+                found[model] = model.from_raw_data(item)
+        request_items = resp.get("UnprocessedKeys") or {}
+        if not request_items:
+            break
+    return found

@@ -58,10 +58,11 @@ def summary_of(customer: Customer) -> Summary:
 
 
 def _summary_from_orders(shop_id: str, customer_id: str) -> Summary:
-    """LEAD: the one stand-in for the profiles part's purchase summary. A customer item without
-    `orders_count` (its orders predate the summary, or profiles is not merged) is summarised
-    from its orders: one Query of the customer's own partition in OrdersTable. Used on the order
-    event path only, never by the nightly pass (which treats an absent summary as zero)."""
+    """A customer item without `orders_count` (its orders predate the purchase summary that
+    kefu.customers.summary keeps in the shop-event transaction: a deployment upgraded in place)
+    is summarised from its orders: one Query of the customer's own partition in OrdersTable.
+    Used on the order event path only, never by the nightly pass (which treats an absent
+    summary as zero)."""
     from kefu.orders import recent_orders
 
     paid = [

@@ -52,19 +52,23 @@ def summary(actor: StaffActor, conv: Conversation) -> dict:
 
 def mask_contact(contact: str | None) -> str | None:
     """138****5678: enough to confirm a number with the customer, not to call it."""
-    if not contact:
-        return contact
-    digits = contact.strip()
-    if len(digits) >= 8:
-        return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
-    return "*" * max(len(digits) - 2, 0) + digits[-2:]
+    from kefu.customers.fields import mask_phone
+
+    return mask_phone(contact)
 
 
 def customer_profile(actor: StaffActor, customer: Customer | None) -> dict | None:
+    """The profile beside a conversation. The first phone (`contact`) is shown unmasked to a role
+    with customers.contact.read, on record first; every other personal field stays masked here
+    (GET /v1/customers/{id}?reveal=true shows them, docs/customers.md)."""
     if customer is None:
         return None
+    from kefu.customers import profiles
+
+    masked = profiles.view(customer, plain=None, with_attributes=False)
     see_contact = actor.can(p.CUSTOMERS_CONTACT_READ)
-    if see_contact and customer.contact:
+    contact = masked["contact"]
+    if see_contact and contact:
         from kefu.audit import record_access
 
         # An unmasked phone number is personal data shown: on record before it is shown.
@@ -74,6 +78,7 @@ def customer_profile(actor: StaffActor, customer: Customer | None) -> dict | Non
             target_type="customer",
             target_id=customer.customer_id,
         )
+        contact = profiles.first_phone(customer)
     return {
         "customer_id": customer.customer_id,
         "display_name": customer.display_name,
@@ -86,20 +91,36 @@ def customer_profile(actor: StaffActor, customer: Customer | None) -> dict | Non
         "member_level": customer.member_level,
         "tags": list(customer.tags or []),
         "notes": customer.notes,
-        "contact": customer.contact if see_contact else mask_contact(customer.contact),
-        "contact_masked": bool(customer.contact) and not see_contact,
+        "contact": contact,
+        "contact_masked": bool(contact) and not see_contact,
+        "real_name": masked["real_name"],
+        "lifecycle_stage": masked["lifecycle_stage"],
+        "owner_agent": customer.owner_agent,
+        "remarks": customer.remarks,
+        "channels": masked["channels"],
+        "purchase_summary": masked["purchase_summary"],
         "created_at": customer.created_at,
         "last_seen_at": customer.last_seen_at,
     }
+
+
+def activity(recent: Any) -> list[dict[str, Any]]:
+    """kefu.orders.recent_activity_entries: the customer's latest browsing and cart events."""
+    try:
+        from kefu.orders import recent_activity_entries as impl
+    except ImportError:  # the shop-events capability is not deployed in this layer
+        return []
+    return impl(recent)
 
 
 # --- seams to capabilities built alongside this one ------------------------------------------
 
 
 def recent_orders(shop_id: str, customer_id: str, limit: int) -> list[dict[str, Any]]:
-    """kefu.orders.recent_orders (orders with their logistics status), newest first."""
+    """kefu.orders.recent_orders_with_trail (orders with their whole logistics trail), newest
+    first."""
     try:
-        from kefu.orders import recent_orders as impl
+        from kefu.orders import recent_orders_with_trail as impl
     except ImportError:  # the shop-events capability is not deployed in this layer
         return []
     return list(impl(shop_id, customer_id, limit))

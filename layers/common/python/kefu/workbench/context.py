@@ -5,8 +5,9 @@ it, in at most six DynamoDB requests, none of them a Scan:
                     conversation                                                (all by key)
   then, concurrently, once the conversation names its customer:
   2  Query          the latest page of messages                                 (table key)
-  3  GetItem        the customer profile                                       (table key)
-  4  Query          recent orders with logistics status   (kefu.orders, OrdersTable key)
+  3  BatchGetItem   the customer profile + their latest browsing and cart activity
+                    (OrdersTable's RECENT item, kept by kefu.shop_events)      (both by key)
+  4  Query          recent orders with their whole logistics trail (kefu.orders, OrdersTable)
   5  Query          open tickets                          (kefu.tickets, TicketsTable by_customer)
   6  Query          previous conversations                (ConversationsTable by_customer, 6 items)
 
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
-from typing import Any
 
 from kefu.auth import permissions as p
 from kefu.auth.actors import StaffActor
@@ -27,10 +27,11 @@ from kefu.auth.staff_tokens import staff_actor_for
 from kefu.conversations.messages import list_messages
 from kefu.conversations.views import message_view
 from kefu.errors import Forbidden, NotFound
-from kefu.storage.base import KefuModel
 from kefu.storage.conversations import Conversation
 from kefu.storage.customers import Customer
+from kefu.storage.orders import RECENT, RecentActivity, customer_key
 from kefu.storage.shops import PROFILE, ShopProfile, StaffMember
+from kefu.storage.tx import get_together as _batch_get
 from kefu.workbench import common
 
 MESSAGES_PAGE = 30
@@ -43,36 +44,6 @@ PREVIOUS = 5
 def _executor() -> ThreadPoolExecutor:
     # Kept for the life of the instance; five reads in flight at once.
     return ThreadPoolExecutor(max_workers=5, thread_name_prefix="wb-context")
-
-
-def _batch_get(requests: list[tuple[type[KefuModel], Any, Any]]) -> dict[type, KefuModel | None]:
-    """One BatchGetItem across tables (one item per model class), strongly consistent."""
-    conn = requests[0][0]._get_connection().connection  # the models' cached client
-    request_items: dict[str, Any] = {}
-    by_key: dict[tuple[str, str], type[KefuModel]] = {}  # two models may share a table
-    range_names: dict[str, str] = {}
-    for model, hash_key, range_key in requests:
-        keys = model._serialize_keys(hash_key, range_key)
-        range_name = model._range_key_attribute().attr_name
-        key = {
-            model._hash_key_attribute().attr_name: {"S": keys[0]},
-            range_name: {"S": keys[1]},
-        }
-        table = str(model.Meta.table_name)
-        request_items.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
-        by_key[(table, keys[1])] = model
-        range_names[table] = range_name
-    found: dict[type, KefuModel | None] = {model: None for model, _, _ in requests}
-    for _ in range(3):  # unprocessed keys (throttling) are retried, boundedly
-        resp = conn.client.batch_get_item(RequestItems=request_items)
-        for table, items in resp.get("Responses", {}).items():
-            for item in items:
-                model = by_key[(table, item[range_names[table]]["S"])]
-                found[model] = model.from_raw_data(item)
-        request_items = resp.get("UnprocessedKeys") or {}
-        if not request_items:
-            break
-    return found
 
 
 def authorize(
@@ -107,11 +78,17 @@ def authorize(
     return actor, conv
 
 
-def _customer(shop_id: str, customer_id: str) -> Customer | None:
-    try:
-        return Customer.get(shop_id, Customer.key(customer_id))
-    except Customer.DoesNotExist:
-        return None
+def _customer(shop_id: str, customer_id: str) -> tuple[Customer | None, RecentActivity | None]:
+    got = _batch_get(
+        [
+            (Customer, shop_id, Customer.key(customer_id)),
+            (RecentActivity, customer_key(shop_id, customer_id), RECENT),
+        ]
+    )
+    customer, recent = got[Customer], got[RecentActivity]
+    assert customer is None or isinstance(customer, Customer)
+    assert recent is None or isinstance(recent, RecentActivity)
+    return customer, recent
 
 
 def _previous(shop_id: str, conv: Conversation) -> list[Conversation]:
@@ -135,6 +112,7 @@ def conversation_context(
     tickets = pool.submit(common.open_tickets, shop, customer_id, TICKETS)
     previous = pool.submit(_previous, shop, conv)
     page, has_more = messages.result()
+    profile, recent = customer.result()
     return {
         "conversation": conv.to_public(),
         # Why the bot handed this conversation over, with its transcript (docs/bot.md).
@@ -146,7 +124,10 @@ def conversation_context(
             "next_cursor": page[-1].msg_key if page else None,
             "has_more": has_more,
         },
-        "customer": common.customer_profile(actor, customer.result()),
+        "customer": common.customer_profile(actor, profile),
+        # Browsing and cart activity (kefu.orders), newest first.
+        "recent_activity": common.activity(recent),
+        # Each with its whole logistics trail, newest first, and the latest update on its own.
         "orders": orders.result(),
         "open_tickets": tickets.result(),
         "previous_conversations": [common.summary(actor, c) for c in previous.result()],

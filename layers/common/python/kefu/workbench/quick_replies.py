@@ -33,6 +33,7 @@ from kefu.auth.actors import StaffActor
 from kefu.bot import templates
 from kefu.errors import BadRequest, Conflict, NotFound
 from kefu.ids import new_id, now_ms
+from kefu.storage.customers import Customer
 from kefu.storage.tx import condition_failed, write_transaction
 from kefu.storage.workbench import QuickReply
 
@@ -136,27 +137,22 @@ def _matcher(
     customer = get_customer(actor.shop_id, conv.customer_id)
     tags = frozenset(customer.tags or []) if customer else frozenset()
     wanted = {s for q in replies for s in q["segments"]}
-    segments = _segments_of(actor.shop_id, conv.customer_id, wanted) if customer else set()
+    segments = _segments_of(actor.shop_id, customer, wanted) if customer else set()
     return lambda q: bool(tags.intersection(q["tags"]) or segments.intersection(q["segments"]))
 
 
-def _segments_of(shop_id: str, customer_id: str, segment_ids: set[str]) -> set[str]:
-    """LEAD: the one call site for segment membership. Which of `segment_ids` hold the customer,
-    asked of the segments part as `kefu.segments.membership(shop_id, customer_id, segment_ids)
-    -> set[str]` (its per-segment index answers it without reading the members). Until that
-    lands, no segment matches and only tag scopes put replies first."""
+def _segments_of(shop_id: str, customer: Customer, segment_ids: set[str]) -> set[str]:
+    """Which of `segment_ids` hold the customer (kefu.segments.membership: judged from the
+    customer's item as read here, one BatchGetItem of the definitions)."""
     if not segment_ids:
         return set()
-    import importlib
+    from boto3.dynamodb.types import TypeDeserializer
 
-    try:
-        segments = importlib.import_module("kefu.segments")
-    except ImportError:
-        return set()
-    membership = getattr(segments, "membership", None)
-    if membership is None:
-        return set()
-    return set(membership(shop_id, customer_id, sorted(segment_ids)))
+    from kefu.segments import membership
+
+    deserializer = TypeDeserializer()
+    image = {k: deserializer.deserialize(v) for k, v in customer.serialize().items()}
+    return membership(shop_id, image, segment_ids)
 
 
 def create_quick_reply(actor: StaffActor, req: NewQuickReply) -> dict:
