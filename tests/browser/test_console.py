@@ -128,17 +128,33 @@ def test_the_english_console_is_complete_on_the_same_screens(
     screenshot(page, "inbox-en")
 
 
-def test_a_supervisor_transfers_a_conversation_to_a_queue_with_a_note(
+def test_a_supervisor_reveals_the_customer_and_transfers_the_conversation_with_a_note(
     console_url: str, api: Api, console_page: Any, owner: str
 ) -> None:
     listed = api.get("/v1/conversations", owner, params={"assignee": "agent1"}).json()
     xiaohong = [c for c in listed["conversations"] if c["status"] == "assigned"]
     assert xiaohong, listed
     conversation_id = xiaohong[-1]["conversation_id"]
+    customer_id = xiaohong[-1]["customer_id"]
+    changed = api.patch(
+        f"/v1/customers/{customer_id}",
+        owner,
+        json={"real_name": "李小红", "phones": ["13812345678"]},
+    )
+    assert changed.status_code == 200, changed.text
 
     page = console_page("zh-CN", width=1024, height=768)  # a tablet in landscape
     sign_in(page, console_url, "owner")
     page.goto(f"{console_url}/inbox/{conversation_id}")
+    # A supervisor may reveal the customer's personal fields: one audited read. On a tablet the
+    # context panel is a drawer.
+    page.click("[data-test=context-toggle]")
+    page.click("[data-test=reveal]")
+    page.locator("[data-test=contact]", has_text="13812345678").wait_for()
+    viewed = api.get("/v1/audit", owner, params={"action": "customer.personal_viewed"}).json()
+    assert [r["target_id"] for r in viewed["audit"]] == [customer_id], viewed
+    page.click("[data-test=context-close]")
+
     page.click("[data-test=transfer]")
     page.click(".el-radio-button:has-text('队列')")
     page.click("[data-test=transfer-target]")
