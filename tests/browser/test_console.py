@@ -31,6 +31,10 @@ def xiaoming(api: Api, owner: str) -> dict[str, str]:
     customer = api.customer_login("demo", "xiaoming")
     sent = api.customer_says(customer["token"], "包裹到哪了？")
     conversation_id = sent["conversation_id"]
+    named = api.patch(
+        f"/v1/customers/{customer['customer_id']}", owner, json={"display_name": "小明"}
+    )
+    assert named.status_code == 200, named.text
     state = api.get(f"/v1/conversations/{conversation_id}", owner).json()
     assert state["status"] == "queued", state
     return {"token": customer["token"], "conversation_id": conversation_id}
@@ -66,7 +70,7 @@ def test_an_agent_takes_the_queued_conversation_replies_with_a_quick_reply_and_o
     sign_in(page, console_url, "agent1")
 
     page.click("[data-view=unassigned]")
-    row = page.locator(f"[data-conversation='{xiaoming['conversation_id']}']")
+    row = page.locator(f"[data-conversation='{xiaoming['conversation_id']}']", has_text="小明")
     row.wait_for()
     screenshot(page, "inbox-zh-CN")
     _no_critical(page, "inbox")
@@ -88,8 +92,7 @@ def test_an_agent_takes_the_queued_conversation_replies_with_a_quick_reply_and_o
         return [m for m in page_["messages"] if TRACKING in m["content"].get("text", "")]
 
     [reply] = wait_for(delivered, timeout=15, what="the quick reply at the customer")
-    # A WeChat sign-in carries no name: {customer_name|亲} falls back to its default.
-    assert reply["content"]["text"] == f"亲您好，您的包裹已由顺丰发出，运单号 {TRACKING}。"
+    assert reply["content"]["text"] == f"小明您好，您的包裹已由顺丰发出，运单号 {TRACKING}。"
 
     # Delivered: the pane follows the delivery over the WebSocket (message.delivered).
     page.locator(".delivery", has_text="已送达").wait_for()
@@ -150,7 +153,8 @@ def test_a_supervisor_reveals_the_customer_and_transfers_the_conversation_with_a
     # context panel is a drawer.
     page.click("[data-test=context-toggle]")
     page.click("[data-test=reveal]")
-    page.locator("[data-test=contact]", has_text="13812345678").wait_for()
+    page.locator("[data-test=reveal]").wait_for(state="detached")  # the revealed profile is in
+    page.locator("[data-test=contact]", has_text="李小红").wait_for()
     viewed = api.get("/v1/audit", owner, params={"action": "customer.personal_viewed"}).json()
     assert [r["target_id"] for r in viewed["audit"]] == [customer_id], viewed
     page.click("[data-test=context-close]")

@@ -976,7 +976,9 @@ export interface paths {
          *     `waiting_longest`: the same, least recently active first; `bot`: conversations the bot
          *     still has (any agent may watch them and claim one, which ends the bot's part; counted in
          *     the views' counts only when the shop's bot is on); `all`: every open conversation
-         *     (supervisors). Newest activity first otherwise. One indexed query per page.
+         *     (supervisors). Newest activity first otherwise. One indexed query per page, and one
+         *     projected BatchGetItem for the page's customers (each item's `customer`: name, tier,
+         *     tags, which the console lists and filters by).
          *
          *     **Who may call:** staff; `all` needs owner or supervisor.
          */
@@ -3192,7 +3194,14 @@ export interface components {
         };
         WorkbenchViewPage: {
             view: string;
-            conversations: components["schemas"]["Conversation"][];
+            conversations: (components["schemas"]["Conversation"] & {
+                /** @description The customer's name, tier and tags (null when the profile is gone) */
+                customer: {
+                    display_name: string | null;
+                    tier: string;
+                    tags: string[];
+                } | null;
+            })[];
             next_cursor: string | null;
         };
         /**

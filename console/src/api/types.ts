@@ -18,6 +18,8 @@ export type SentMessage = S['SentMessage']
 export type WorkbenchViewCounts = S['WorkbenchViewCounts']
 export type WorkbenchViewName = WorkbenchViewCounts['views'][number]['view']
 export type WorkbenchViewPage = S['WorkbenchViewPage']
+/** A conversation as a view lists it: with its customer's name, tier and tags. */
+export type ListedConversation = WorkbenchViewPage['conversations'][number]
 export type ConversationContext = S['ConversationContext']
 export type CustomerProfile = S['CustomerProfile']
 export type CustomerFull = S['CustomerFull']
