@@ -91,6 +91,15 @@ REQUEST_BODIES: dict[str, str] = {
     "KeywordRuleTest": "kefu.bot.keyword_rules:KeywordRuleTest",
     "AcceptSuggestion": "kefu.bot.learning:AcceptSuggestion",
     "BotSettings": "kefu.bot.settings:BotSettings",
+    "NewTagGroup": "kefu.tags.catalog:NewTagGroup",
+    "TagGroupEdit": "kefu.tags.catalog:TagGroupEdit",
+    "NewTag": "kefu.tags.catalog:NewTag",
+    "TagEdit": "kefu.tags.catalog:TagEdit",
+    "TagCustomer": "kefu.tags.customer_tags:TagCustomer",
+    "NewAutoTagRule": "kefu.tags.rules:NewAutoTagRule",
+    "AutoTagRuleEdit": "kefu.tags.rules:AutoTagRuleEdit",
+    "NewJob": "kefu.jobs.service:NewJob",
+    "JobSettingsChange": "kefu.jobs.service:JobSettingsChange",
 }
 
 

@@ -22,6 +22,8 @@ os.environ.update(
         "WORKBENCH_TABLE": "kefu-test-workbench",
         "TICKETS_TABLE": "kefu-test-tickets",
         "BOT_TABLE": "kefu-test-bot",
+        "TAGS_TABLE": "kefu-test-tags",
+        "JOBS_TABLE": "kefu-test-jobs",
         "CONNECTIONS_TABLE": "kefu-test-connections",
         "EVENT_BUS_NAME": "kefu-test-events",
         "MEDIA_BUCKET": "kefu-test-media",

@@ -26,6 +26,8 @@ TABLE_ENV = {
     "TicketsTable": "TICKETS_TABLE",
     "ConnectionsTable": "CONNECTIONS_TABLE",
     "BotTable": "BOT_TABLE",
+    "TagsTable": "TAGS_TABLE",
+    "JobsTable": "JOBS_TABLE",
 }
 
 

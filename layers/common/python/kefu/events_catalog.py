@@ -9,6 +9,8 @@ A field that is always sent has no default or defaults to None (and is sent as n
 sent only sometimes defaults to UNSET, which is left out of the JSON. Required fields (no
 default) are what a consumer cannot do without; extra fields are ignored, so adding one is not
 a new version.
+
+Longer than 500 lines because it is the one catalogue of every event contract, in one place.
 """
 
 from __future__ import annotations
@@ -463,6 +465,84 @@ class KnowledgePublished(EventData):
     draft_revision: int | None = None
     restored_from: int | None = None
     index_key: str | None = None
+
+
+# ----------------------------------------------------------------------------- customers, tags
+
+
+class CustomerTagged(EventData):
+    """Tags put on a customer; `source`: staff:<username>, rule:<rule_id>, import or api.
+    Event id `customer.tagged:<customer>:<ms>`: one per change."""
+
+    TYPE = "customer.tagged"
+    SOURCE = "kefu.tags"
+    CONSUMERS = "— (campaigns: later)"
+    customer_id: str
+    tag_ids: list[str]
+    source: str | None = None
+
+
+class CustomerUntagged(EventData):
+    """Tags taken off a customer (as `customer.tagged`)."""
+
+    TYPE = "customer.untagged"
+    SOURCE = "kefu.tags"
+    CONSUMERS = "— (campaigns: later)"
+    customer_id: str
+    tag_ids: list[str]
+    source: str | None = None
+
+
+class CustomerTierChanged(EventData):
+    """The customer's RFM tier changed (the tiers part computes it). Defined here first by the
+    tags part, which consumes it; the tiers part owns it."""
+
+    TYPE = "customer.tier_changed"
+    SOURCE = "kefu.tiers"
+    CONSUMERS = "**tagging** (`TaggingRule` → `TaggingQueue`: auto-tag rules on a tier)"
+    customer_id: str
+    tier: str
+    previous_tier: str | None = None
+
+
+class CustomerUpdated(EventData):
+    """A customer's profile changed; `changes` {field: {before, after}}, custom attributes as
+    `attributes.<attribute_id>`. Defined here first by the tags part, which consumes it; the
+    profiles part owns it."""
+
+    TYPE = "customer.updated"
+    SOURCE = "kefu.customers"
+    CONSUMERS = "**tagging** (auto-tag rules on an attribute's value)"
+    customer_id: str
+    changes: dict[str, Any] = {}
+    by: str | None = None
+
+
+class CampaignClicked(EventData):
+    """A customer opened a campaign's link (reported by the shop's back end or the campaigns
+    capability, later). Event id `campaign.clicked:<campaign>:<customer>:<the click's id>`."""
+
+    TYPE = "campaign.clicked"
+    SOURCE = "kefu.campaigns"
+    CONSUMERS = "**tagging** (auto-tag rules on a campaign)"
+    customer_id: str
+    campaign_id: str
+    click_id: str | None = None
+
+
+class JobFinished(EventData):
+    """A background job ended (`status` done, failed or rejected) with its counts."""
+
+    TYPE = "job.finished"
+    SOURCE = "kefu.jobs"
+    CONSUMERS = "— (the staff inbox: later)"
+    job_id: str
+    kind: str
+    status: str
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    actor: str | None = None
 
 
 def _concrete(cls: type[EventData]) -> list[type[EventData]]:

@@ -25,6 +25,7 @@ TARGET_TYPES = frozenset(
         "bot_suggestion",
         "conversation",
         "customer",
+        "job",
         "kb",
         "kb_entry",
         "keyword_rule",
@@ -35,6 +36,9 @@ TARGET_TYPES = frozenset(
         "routing_rules",
         "shop",
         "sla",
+        "tag",
+        "tag_group",
+        "tag_rule",
         "staff",
         "ticket",
     }

@@ -46,6 +46,12 @@ BOT_INSIGHTS = "bot.insights"  # what the bot missed, suggestions from it, entry
 BOT_SETTINGS_MANAGE = "bot.settings.manage"  # the bot's settings (GET and PUT)
 PLATFORM_KNOWLEDGE = "knowledge.platform"  # read and manage the mall's platform-wide entries
 WECHAT_SETTINGS_MANAGE = "shop.wechat_settings.manage"  # appid, push mode, secrets (owner)
+TAGS_READ = "tags.read"  # tag groups, tags, auto-tag rules, a customer's tag history
+TAGS_MANAGE = "tags.manage"  # create, change, delete groups, tags and auto-tag rules
+CUSTOMERS_TAG = "customers.tag"  # put tags on one customer and take them off
+JOBS_SUBMIT = "jobs.submit"  # bulk operations over a selection or a segment (kefu.jobs)
+JOBS_READ = "jobs.read"  # the shop's background jobs and their progress
+JOBS_APPROVE = "jobs.approve"  # approve or reject a job over the shop's approval threshold
 
 _AGENT = {
     CONVERSATIONS_READ,
@@ -57,6 +63,7 @@ _AGENT |= {TICKETS_READ, TICKETS_CREATE, TICKETS_WORK}
 _AGENT |= {AGENT_STATUS_SET, CONVERSATIONS_TRANSFER}
 _AGENT |= {KEYWORD_RULES_READ}
 _AGENT |= {KNOWLEDGE_READ}
+_AGENT |= {TAGS_READ, CUSTOMERS_TAG}
 _SUPERVISOR = _AGENT | {CONVERSATIONS_READ_ALL, CONVERSATIONS_ASSIGN, STAFF_READ, AUDIT_READ}
 _SUPERVISOR |= {CUSTOMERS_CONTACT_READ, QUICK_REPLIES_MANAGE}
 _SUPERVISOR |= {TICKETS_READ_ALL, TICKETS_MANAGE, TICKETS_SLA_MANAGE}
@@ -66,12 +73,15 @@ _SUPERVISOR |= {KNOWLEDGE_MANAGE}
 _SUPERVISOR |= {BOT_INSIGHTS}
 _SUPERVISOR |= {BOT_SETTINGS_MANAGE}
 _SUPERVISOR |= {STAFF_PASSWORD_RESET}
+_SUPERVISOR |= {TAGS_MANAGE, JOBS_SUBMIT, JOBS_READ}
 _OWNER = _SUPERVISOR | {STAFF_MANAGE}
 _OWNER |= {WECHAT_SETTINGS_MANAGE}
+_OWNER |= {JOBS_APPROVE}
 # Oversight of a seller's floor, without working it: no replies, claims, assignments, agent
 # status (so never assigned a conversation), unmasked contacts, staff or settings changes.
 _PLATFORM = {CONVERSATIONS_READ, CONVERSATIONS_READ_ALL, TICKETS_READ, TICKETS_READ_ALL}
 _PLATFORM |= {ROUTING_READ, KEYWORD_RULES_READ, KNOWLEDGE_READ, PLATFORM_KNOWLEDGE}
+_PLATFORM |= {TAGS_READ, JOBS_READ}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "agent": frozenset(_AGENT),
