@@ -17,13 +17,13 @@ from kefu import jobs
 from kefu.audit import staff_change
 from kefu.errors import BadRequest
 from kefu.ids import new_id, now_ms
-from kefu.storage.jobs import AWAITING_APPROVAL, QUEUED, Job, JobChunk, JobSettings
+from kefu.storage.jobs import AWAITING_APPROVAL, QUEUED, SETTINGS, Job, JobChunk, JobSettings
 from kefu.storage.tx import write_transaction
 
 
 def approval_threshold(shop_id: str) -> int:
     try:
-        return int(JobSettings.get(shop_id).approval_threshold)
+        return int(JobSettings.get(shop_id, SETTINGS).approval_threshold)
     except JobSettings.DoesNotExist:
         return jobs.DEFAULT_APPROVAL_THRESHOLD
 

@@ -167,7 +167,7 @@ def run(shop_id: str, job_id: str, time_left_ms: Callable[[], int]) -> dict[str,
             jobs.enqueue(shop_id, job_id)
             return {"outcome": "continued", "chunks": chunks_run, "next_chunk": job.next_chunk}
         n = int(job.next_chunk)
-        chunk = JobChunk.get(JobChunk.key(shop_id, job_id, n), consistent_read=True)
+        chunk = JobChunk.load(shop_id, job_id, n)
         outcome = kind.run_chunk(job, list(chunk.units))
         actions, condition = job.progress(
             n, outcome.done, len(outcome.errors), outcome.errors, now_ms()

@@ -31,6 +31,7 @@ from kefu.storage.base import KefuModel, table_name
 JOBS_TABLE = table_name("JOBS_TABLE", "kefu-jobs")
 JOB_PREFIX = "job#"
 SETTINGS = "settings"
+CHUNK = "chunk"
 CHUNK_SIZE = 100
 MAX_ERRORS = 20
 
@@ -134,12 +135,16 @@ class JobChunk(KefuModel):
         table_name = JOBS_TABLE
 
     pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True, default="chunk")
+    sk = UnicodeAttribute(range_key=True, default=CHUNK)
     units = ListAttribute(of=UnicodeAttribute)  # customer ids, for the bulk kinds
 
     @staticmethod
     def key(shop_id: str, job_id: str, n: int) -> str:
         return f"{shop_id}#job#{job_id}#{n}"
+
+    @classmethod
+    def load(cls, shop_id: str, job_id: str, n: int) -> JobChunk:
+        return cls.get(cls.key(shop_id, job_id, n), CHUNK, consistent_read=True)
 
 
 class JobSettings(KefuModel):
