@@ -39,7 +39,7 @@ _compiled: VersionedCache[RuleSet] = VersionedCache()
 # The head's revision, re-read at most every REVISION_TTL_S per shop and instance: at a mall's
 # peak (2,000 messages a second) the tagging function would otherwise read one item that often.
 # A rule change reaches the tagging function within that time.
-REVISION_TTL_S = 5.0
+REVISION_TTL_S = 1.0
 _revisions: dict[str, tuple[float, int]] = {}
 
 
