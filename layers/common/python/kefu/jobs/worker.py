@@ -56,7 +56,7 @@ def _load(shop_id: str, job_id: str) -> Job | None:
 
 def _segment_members(shop_id: str, segment_id: str) -> Iterator[str]:
     # The segments part's function (docs/jobs.md): the customer ids of a saved segment.
-    from kefu.segments import members  # type: ignore[attr-defined]
+    from kefu.segments import members
 
     yield from members(shop_id, segment_id)
 
@@ -168,7 +168,7 @@ def run(shop_id: str, job_id: str, time_left_ms: Callable[[], int]) -> dict[str,
             return {"outcome": "continued", "chunks": chunks_run, "next_chunk": job.next_chunk}
         n = int(job.next_chunk)
         chunk = JobChunk.load(shop_id, job_id, n)
-        outcome = kind.run_chunk(job, list(chunk.units))
+        outcome = kind.run_chunk(job, [str(u) for u in chunk.units])
         actions, condition = job.progress(
             n, outcome.done, len(outcome.errors), outcome.errors, now_ms()
         )

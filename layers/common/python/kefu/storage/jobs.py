@@ -79,7 +79,7 @@ class Job(KefuModel):
     def transition(self, to: str, at: int, *extra: Action) -> tuple[list[Action], Any]:
         """(actions, condition) of a status change from the current one: for `update` or a
         transaction. The condition fails if someone else moved the job meanwhile."""
-        actions = [Job.status.set(to), Job.updated_at.set(at), *extra]
+        actions: list[Action] = [Job.status.set(to), Job.updated_at.set(at), *extra]
         return actions, Job.status == self.status
 
     def progress(
@@ -88,7 +88,7 @@ class Job(KefuModel):
         """(actions, condition) recording chunk `chunk` finished: its counts added, the first
         errors kept, `next_chunk` moved on — only if it is still the chunk to run."""
         kept = (list(self.errors or []) + errors)[:MAX_ERRORS]
-        actions = [
+        actions: list[Action] = [
             Job.next_chunk.set(chunk + 1),
             Job.done.add(done),
             Job.failed.add(failed),

@@ -24,7 +24,7 @@ history item and its usage count can never disagree.
 from __future__ import annotations
 
 import zlib
-from typing import Any
+from typing import Any, cast
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -183,7 +183,7 @@ class TagUsage(KefuModel):
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
-    count = NumberAttribute(default=0)
+    carried = NumberAttribute(default=0, attr_name="count")  # customers carrying the tag
 
     @staticmethod
     def shard(customer_id: str) -> int:
@@ -243,11 +243,11 @@ def tag_change(
     """Write one customer's tag change into `tx`: the customer's new `tags` (conditional on the
     list the change was computed from), a history item per tag, the usage counters. Returns
     the new list. Nothing is written for an empty change (the caller skips the transaction)."""
-    current = list(customer.tags or [])
+    current = [str(t) for t in customer.tags or []]
     after = [t for t in current if t not in removed] + [t for t in added if t not in current]
     tx.update(
         customer,
-        [Customer.tags.set(after)],
+        [Customer.tags.set(cast(Any, after))],
         condition=customer_tags_condition(current),
     )
     history = TagHistoryItem.partition(customer.shop_id, customer.customer_id)
@@ -265,5 +265,5 @@ def tag_change(
             )
         )
         pk, sk = TagUsage.key(customer.shop_id, customer.customer_id, tag_id)
-        tx.update(TagUsage(pk, sk), [TagUsage.count.add(1 if action == "added" else -1)])
+        tx.update(TagUsage(pk, sk), [TagUsage.carried.add(1 if action == "added" else -1)])
     return after

@@ -98,7 +98,7 @@ def apply(
     `audit`: builds the staff change's audit record, written in the same transaction."""
     add, remove = list(add), list(remove)
     for attempt in range(_ATTEMPTS):
-        current = list(customer.tags or [])
+        current = [str(t) for t in customer.tags or []]
         added = [t for t in dict.fromkeys(add) if t not in current]
         removed = [t for t in dict.fromkeys(remove) if t in current and t not in add]
         change = TagChange(customer.customer_id, current, added, removed)

@@ -53,7 +53,7 @@ def check_params(shop_id: str, params: dict[str, Any]) -> dict[str, Any]:
 
 def _customers(shop_id: str, ids: list[str]) -> dict[str, dict[str, Any]]:
     """The chunk's customers as stored (custom attributes included), one BatchGetItem."""
-    table = Customer.Meta.table_name
+    table = str(Customer.Meta.table_name)
     keys = [{"pk": {"S": shop_id}, "sk": {"S": Customer.key(i)}} for i in ids]
     out: dict[str, dict[str, Any]] = {}
     request: dict[str, Any] = {
@@ -139,7 +139,7 @@ def run_chunk(job: Job, ids: list[str]) -> ChunkOutcome:
             tags=list(item.get("tags") or []),
         )
         try:
-            change = assign.apply(customer, add=list(rule.tag_ids), source=source, announce=False)
+            change = assign.apply(customer, add=[str(t) for t in rule.tag_ids], source=source, announce=False)
         except (BadRequest, Conflict) as exc:
             out.done -= 1
             out.fail(customer_id, exc.code)

@@ -116,7 +116,7 @@ def require_tags(shop_id: str, tag_ids: Iterable[str]) -> list[str]:
 
 def usage(shop_id: str, tag_id: str) -> int:
     """How many customers carry the tag (its counter's shards, one BatchGetItem)."""
-    return sum(int(u.count or 0) for u in TagUsage.batch_get(TagUsage.keys(shop_id, tag_id)))
+    return sum(int(u.carried or 0) for u in TagUsage.batch_get(TagUsage.keys(shop_id, tag_id)))
 
 
 def _check_name(shop_id: str, name: str, *, except_id: str | None = None) -> None:

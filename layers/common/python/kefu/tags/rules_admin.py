@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from kefu import caches, jobs
@@ -95,13 +96,13 @@ def rule_set(shop_id: str) -> RuleSet:
         shop_id,
         cached_revision(shop_id),
         lambda: RuleSet.build(
-            (r.rule_id, r.trigger, list(r.tag_ids)) for r in _all(shop_id) if r.enabled
+            (r.rule_id, r.trigger, [str(t) for t in r.tag_ids]) for r in _all(shop_id) if r.enabled
         ),
     )
 
 
 def _bump(tx: TransactWrite, shop_id: str, count: int = 0) -> None:
-    actions = [TagsHead.rules_revision.add(1)]
+    actions: list[Action] = [TagsHead.rules_revision.add(1)]
     condition = None
     if count:
         actions.append(TagsHead.rule_count.add(count))
@@ -144,7 +145,7 @@ def get_rule(actor: StaffActor, rule_id: str) -> dict:
 def create_rule(actor: StaffActor, req: NewAutoTagRule) -> dict:
     p.require(actor, p.TAGS_MANAGE)
     require_tags(actor.shop_id, req.tag_ids)
-    definition = {
+    definition: dict[str, Any] = {
         "name": req.name.strip(),
         "trigger": trigger_doc(req.trigger),
         "tag_ids": list(dict.fromkeys(req.tag_ids)),

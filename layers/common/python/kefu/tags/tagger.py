@@ -11,7 +11,7 @@ a tag already there is not written again, so a redelivered event changes nothing
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from kefu import events as ev
 from kefu.errors import BadRequest, Conflict, NotFound
@@ -120,7 +120,7 @@ def handle(event: Event) -> dict[str, Any]:
         except (BadRequest, Conflict) as exc:  # at the tag limit: the rule cannot add more
             skipped.append(f"{rule.rule_id}:{exc.code}")
             continue
-        customer.tags = change.tags
+        customer.tags = cast(Any, change.tags)
         added += change.added
     return {
         "outcome": "tagged" if added else "already_tagged",
