@@ -139,7 +139,9 @@ def run_chunk(job: Job, ids: list[str]) -> ChunkOutcome:
             tags=list(item.get("tags") or []),
         )
         try:
-            change = assign.apply(customer, add=[str(t) for t in rule.tag_ids], source=source, announce=False)
+            change = assign.apply(
+                customer, add=[str(t) for t in rule.tag_ids], source=source, announce=False
+            )
         except (BadRequest, Conflict) as exc:
             out.done -= 1
             out.fail(customer_id, exc.code)
