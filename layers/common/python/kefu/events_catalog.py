@@ -43,8 +43,8 @@ class MessageReceived(EventData):
     CONSUMERS = (
         "**routing** when `reopened` (`RoutingReopenedRule` → `RoutingQueue`: a reopened "
         "conversation without an agent is assigned); **autoreply** when `bot` (`AutoreplyRule` "
-        "→ `AutoreplyQueue`: the bot's turn, docs/bot.md); notifier; (tagging, reporting: later "
-        "issues)"
+        "→ `AutoreplyQueue`: the bot's turn, docs/bot.md); notifier; **tagging** (`TaggingRule` → "
+        "`TaggingQueue`: auto-tag rules on keywords, docs/tags.md); (reporting: later)"
     )
     conversation_id: str
     message_id: str
@@ -233,6 +233,7 @@ class ShopOrderCreated(ShopOrderEvent):
 
 class ShopOrderPaid(ShopOrderEvent):
     TYPE = "shop.order_paid"
+    CONSUMERS = "**tagging** (auto-tag rules on an order's category or amount, N orders in M days)"
 
 
 class ShopOrderShipped(ShopOrderEvent):
@@ -254,12 +255,14 @@ class ShopOrderDelivered(ShopOrderEvent):
 
 class ShopRefundRequested(ShopOrderEvent):
     TYPE = "shop.refund_requested"
+    CONSUMERS = "**tagging** (auto-tag rules on a refund)"
     refund_amount: str | None | UnsetType = UNSET  # money as a decimal string ("12.50")
     reason: str | None | UnsetType = UNSET
 
 
 class ShopRefundApproved(ShopOrderEvent):
     TYPE = "shop.refund_approved"
+    CONSUMERS = "**tagging** (auto-tag rules on a refund)"
     refund_amount: str | None | UnsetType = UNSET  # money as a decimal string ("12.50")
 
 
@@ -401,7 +404,7 @@ class BotReplied(EventData):
 
     TYPE = "bot.replied"
     SOURCE = "kefu.bot"
-    CONSUMERS = "— (reporting: later)"
+    CONSUMERS = "**tagging** (auto-tag rules on the intent: `entry_id`); (reporting: later)"
     conversation_id: str
     message_id: str
     outcome: str | None = None
@@ -420,7 +423,8 @@ class HandoffRequested(EventData):
     TYPE = "handoff.requested"
     SOURCE = "kefu.bot"
     CONSUMERS = (
-        "**routing** (`RoutingRule` → `RoutingQueue`: routed exactly as `conversation.opened`)"
+        "**routing** (`RoutingRule` → `RoutingQueue`: routed exactly as `conversation.opened`); "
+        "**tagging** (auto-tag rules on the `intent`)"
     )
     conversation_id: str
     customer_id: str | None = None
