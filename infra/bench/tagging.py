@@ -41,13 +41,13 @@ MESSAGES = [
 
 def _triggers(n: int) -> list[dict[str, Any]]:
     """n rules: a few common keyword rules, the rest rare product-code keywords and other kinds."""
-    base = [
+    base: list[dict[str, Any]] = [
         {"kind": "keyword", "keywords": ["退款", "退货"]},
         {"kind": "keyword", "keywords": ["会员", "vip"]},
         {"kind": "order", "min_amount": "500"},
         {"kind": "tier_changed", "tiers": ["高价值"]},
     ]
-    extra = [
+    extra: list[dict[str, Any]] = [
         {"kind": "keyword", "keywords": [f"SKU-{i:05d}", f"款号{i:05d}"]}
         if i % 4
         else {"kind": "order", "categories": [f"品类{i}"]}

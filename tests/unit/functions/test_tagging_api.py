@@ -225,3 +225,36 @@ def test_a_new_rule_can_back_fill_the_customers_it_matches_today(gateway, staff_
     assert worker.run("shop-a", job["job_id"], lambda: 60_000)["outcome"] == "done"
     assert (_tags("cus-1"), _tags("cus-2")) == ([], [tag_id])
     assert _history("cus-2") == [(tag_id, f"rule:{created.json()['rule_id']}")]
+
+
+def test_a_cart_abandoned_for_n_hours_is_tagged_by_the_sweep(gateway, staff_token, shop):
+    from kefu.tags import cart
+
+    sup = staff_token("shop-a", "laoli", "supervisor")
+    tag_id, rule_id = _setup(gateway, sup, {"kind": "cart_abandoned", "hours": 2}, "弃购")
+    at = now_ms() - 3 * 3600 * 1000
+
+    def added(customer_id: str) -> dict:
+        data = {"customer_id": customer_id, "shop_event_id": f"e-{customer_id}", "product_id": "p1"}
+        return {**_event("shop.cart_item_added", data), "occurred_at": at}
+
+    assert _deliver(added("cus-1"), added("cus-2")) == {"batchItemFailures": []}
+    Order(  # cus-2 bought within the two hours: not abandoned
+        customer_key("shop-a", "cus-2"),
+        Order.key("o-1"),
+        shop_id="shop-a",
+        customer_id="cus-2",
+        order_id="o-1",
+        shop_order=Order.order_key("shop-a", "o-1"),
+        status="paid",
+        placed_at=at + 3600 * 1000,
+        last_event_at=at,
+        updated_at=at,
+    ).save()
+
+    assert cart.sweep(now=at + 2 * 3600 * 1000 - 1)["checked"] == 0  # not due yet
+    swept = cart.sweep(now=at + 2 * 3600 * 1000 + 60_000)
+    assert (swept["checked"], swept["tagged"]) == (2, 1)
+    assert (_tags("cus-1"), _tags("cus-2")) == ([tag_id], [])
+    assert _history("cus-1") == [(tag_id, f"rule:{rule_id}")]
+    assert cart.sweep(now=at + 2 * 3600 * 1000 + 120_000)["checked"] == 0  # each watch once

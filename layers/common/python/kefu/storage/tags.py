@@ -12,6 +12,8 @@ pk = "<shop>#usage#<shard>"      sk = "tag#<tag_id>": `count`, customers carryin
                                  shard (ADD ±1 in the transaction that changes a customer's tags;
                                  the shard is the customer's hash, so one customer always counts
                                  on one shard and a bulk job spreads over USAGE_SHARDS keys)
+pk = "<shop>#cartdue#<15-min bucket>#<shard>"  sk = "<customer>#<hours>": a cart change to check
+                                 when it is due (the cart_abandoned rules; TTL `expires_at`)
 pk = "<shop>#history#<customer>" sk = "<13-digit ms>#<seq>#<tag_id>": one tag put on or taken off
                                  (action, source, at), written in the same transaction as the
                                  customer's `tags`. One partition per customer: no hot key, and
@@ -47,6 +49,8 @@ RULE_PREFIX = "rule#"
 # A bulk job tags ~100 customers a second at most (one chunk at a time): over 8 shards a usage
 # counter key takes ~12 writes a second.
 USAGE_SHARDS = 8
+CART_BUCKET_MS = 15 * 60 * 1000
+CART_SHARDS = 4
 
 
 class _ShopItem(KefuModel):
@@ -220,6 +224,42 @@ class TagHistoryItem(KefuModel):
 
     def to_public(self) -> dict[str, Any]:
         return {"tag_id": self.tag_id, "action": self.action, "source": self.source, "at": self.at}
+
+
+class CartWatch(KefuModel):
+    """A customer's cart change, checked `hours` later by the tagging sweep: no order placed and
+    the product not taken out of the cart since -> the cart_abandoned rules' tags. Bucketed by
+    the quarter-hour it is due in, 4 shards a bucket, so a sweep reads due watches with a few
+    Queries and a shop's cart changes at its peak spread over 4 keys."""
+
+    class Meta(KefuModel.Meta):
+        table_name = TAGS_TABLE
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    shop_id = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    product_id = UnicodeAttribute(null=True)
+    hours = NumberAttribute()
+    added_at = NumberAttribute()
+    due_at = NumberAttribute()
+    expires_at = NumberAttribute()  # epoch seconds: a watch no sweep reached is dropped
+
+    @staticmethod
+    def bucket(at_ms: int) -> int:
+        return at_ms // CART_BUCKET_MS
+
+    @staticmethod
+    def partition(shop_id: str, bucket: int, shard: int) -> str:
+        return f"{shop_id}#cartdue#{bucket}#{shard}"
+
+    @staticmethod
+    def shard(customer_id: str) -> int:
+        return zlib.crc32(customer_id.encode()) % CART_SHARDS
+
+    @staticmethod
+    def sort_key(customer_id: str, hours: int) -> str:
+        return f"{customer_id}#{hours}"
 
 
 def customer_tags_condition(current: list[str]) -> Condition:

@@ -11,6 +11,8 @@ A rule names a trigger and the tags it puts on the customer:
 - order_count    N orders placed within M days (counted on shop.order_paid: one Query);
 - refund         a refund requested or approved (shop.refund_requested / refund_approved);
 - campaign_clicked  a campaign's link opened (campaign.clicked), one campaign or any;
+- cart_abandoned  a cart change (shop.cart_item_added) followed by no order within N hours
+                 (kefu.tags.cart: a watch item checked by the scheduled sweep);
 - tier_changed   the customer's tier became one of these (customer.tier_changed);
 - attribute      a custom attribute took one of these values (customer.updated).
 Every other kind is looked up by event type in a dict: an event costs the rules of its kind,
@@ -71,6 +73,12 @@ class CampaignTrigger(
     campaign_ids: Annotated[list[Short], msgspec.Meta(max_length=50)] = []  # empty: any
 
 
+class CartAbandonedTrigger(
+    msgspec.Struct, tag="cart_abandoned", tag_field="kind", forbid_unknown_fields=True
+):
+    hours: Annotated[int, msgspec.Meta(ge=1, le=72)]
+
+
 class TierTrigger(msgspec.Struct, tag="tier_changed", tag_field="kind", forbid_unknown_fields=True):
     tiers: Annotated[list[Short], msgspec.Meta(min_length=1, max_length=20)]
 
@@ -89,6 +97,7 @@ Trigger = (
     | OrderCountTrigger
     | RefundTrigger
     | CampaignTrigger
+    | CartAbandonedTrigger
     | TierTrigger
     | AttributeTrigger
 )
@@ -208,6 +217,13 @@ class RuleSet:
             for r in self.kinds("campaign_clicked")
             if not r.trigger.campaign_ids or campaign_id in r.trigger.campaign_ids
         ]
+
+    def cart_hours(self) -> list[int]:
+        """The distinct delays of the cart_abandoned rules."""
+        return sorted({r.trigger.hours for r in self.kinds("cart_abandoned")})
+
+    def cart_matches(self, hours: int) -> list[CompiledRule]:
+        return [r for r in self.kinds("cart_abandoned") if r.trigger.hours == hours]
 
     def tier_matches(self, tier: str) -> list[CompiledRule]:
         return [r for r in self.kinds("tier_changed") if tier in r.trigger.tiers]

@@ -5,7 +5,8 @@ shop's auto-tag rules it satisfies, and the customer tagged accordingly, each ru
 Requests per event, whatever the number of rules: the rules head's revision (cached for a few
 seconds), the rules' Query only after a change; then for an event that matches, the customer
 (GetItem) and one transaction per matching rule that adds a tag the customer lacks; an order
-event with N-orders-in-M-days rules adds one Query of the customer's recent orders. Idempotent:
+event with N-orders-in-M-days rules adds one Query of the customer's recent orders; a cart
+change of a shop with cart_abandoned rules writes one watch per delay (kefu.tags.cart). Idempotent:
 a tag already there is not written again, so a redelivered event changes nothing.
 """
 
@@ -18,7 +19,7 @@ from kefu.errors import BadRequest, Conflict, NotFound
 from kefu.events import Event
 from kefu.ids import now_ms
 from kefu.storage.orders import Order, customer_key
-from kefu.tags import assign
+from kefu.tags import assign, cart
 from kefu.tags.rules import CompiledRule, RuleSet
 from kefu.tags.rules_admin import rule_set
 
@@ -32,6 +33,7 @@ HANDLED = (
     ev.SHOP_ORDER_PAID,
     ev.SHOP_REFUND_REQUESTED,
     ev.SHOP_REFUND_APPROVED,
+    ev.SHOP_CART_ITEM_ADDED,
     "campaign.clicked",
     "customer.tier_changed",
     "customer.updated",
@@ -105,6 +107,12 @@ def handle(event: Event) -> dict[str, Any]:
     rules = rule_set(event.shop_id)
     if not len(rules):
         return {"outcome": "no_rules"}
+    if event.type == ev.SHOP_CART_ITEM_ADDED:
+        if not rules.cart_hours():
+            return {"outcome": "no_cart_rules"}
+        at = event.occurred_at or now_ms()
+        watches = cart.watch(event.shop_id, customer_id, event.data.product_id, at, rules)
+        return {"outcome": "cart_watched", "watches": watches}
     matched = matches(event, rules)
     if not matched:
         return {"outcome": "no_match", "rules": len(rules)}
