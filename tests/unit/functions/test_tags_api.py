@@ -117,6 +117,8 @@ def test_tags_stay_in_their_shop(gateway, staff_token, shops):
         "/v1/customers/cus-b/tags", token=sup_a, json_body={"tag_ids": [tag_a]}
     )
     assert (foreign_customer.status, foreign_customer.error["code"]) == (404, "customer_not_found")
+    too_long = gateway.get(f"/v1/customers/{'x' * 2000}/tags/history", token=sup_a)
+    assert (too_long.status, too_long.error["code"]) == (404, "customer_not_found")
     assert _tags_of("shop-b", "cus-b") == []
 
 

@@ -7,14 +7,15 @@
    update: a crash between the two replays the chunk, whose per-customer operations change
    nothing the second time, and its counts are recorded once.
 3. Before the invocation runs out of time, queue the job again (a new SQS message) and stop:
-   the next invocation goes on from `next_chunk`. A job's chunks run one at a time, so one job
-   writes to the customers' partition at the pace of one transaction at a time.
+   the next invocation goes on from `next_chunk`. A job's chunks run one at a time, at most
+   MAX_CUSTOMERS_PER_SECOND, so one job's writes to the shop's customers key stay bounded.
 4. The last chunk done: the job is `done`, audited with its counts, `job.finished` published.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -41,6 +42,10 @@ log = logging.getLogger("kefu.jobs")
 
 # What one chunk may take at most (100 customers, a transaction each): stop before that is left.
 CHUNK_BUDGET_MS = 20_000
+# A job's pace at most: the shop's customers share one partition key (CustomersTable pk = shop),
+# and a customer's change is a transaction (2 write units on that key): 100 customers a second
+# keep one job under ~200 writes a second there, at a mall's peak too.
+MAX_CUSTOMERS_PER_SECOND = 100
 
 
 def _conditional(exc: Exception) -> bool:
@@ -144,6 +149,13 @@ def _finish(job: Job) -> None:
     )
 
 
+def _pace(units: int, took_s: float) -> None:
+    """Wait out the rest of the chunk's share of a second at MAX_CUSTOMERS_PER_SECOND."""
+    rest = units / MAX_CUSTOMERS_PER_SECOND - took_s
+    if rest > 0:
+        time.sleep(rest)
+
+
 def run(shop_id: str, job_id: str, time_left_ms: Callable[[], int]) -> dict[str, Any]:
     """Work on the job until it is done, waits, or the invocation must stop. Returns what to
     log. Raises (the SQS message comes back) only on an unexpected failure."""
@@ -168,7 +180,9 @@ def run(shop_id: str, job_id: str, time_left_ms: Callable[[], int]) -> dict[str,
             return {"outcome": "continued", "chunks": chunks_run, "next_chunk": job.next_chunk}
         n = int(job.next_chunk)
         chunk = JobChunk.load(shop_id, job_id, n)
+        started = time.monotonic()
         outcome = kind.run_chunk(job, [str(u) for u in chunk.units])
+        _pace(len(chunk.units), time.monotonic() - started)
         actions, condition = job.progress(
             n, outcome.done, len(outcome.errors), outcome.errors, now_ms()
         )

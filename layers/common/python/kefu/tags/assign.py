@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pynamodb.exceptions import TransactWriteError
 
 from kefu import events_catalog as c
-from kefu.errors import BadRequest, Conflict
+from kefu.errors import BadRequest, Conflict, NotFound
 from kefu.events import DomainEvent, publish
 from kefu.ids import now_ms
 from kefu.storage.audit import AuditRecord
@@ -29,6 +29,7 @@ MAX_TAGS_PER_CUSTOMER = 100
 MAX_TAGS_PER_CHANGE = 20  # 2 actions per tag + the customer: within one transaction's 100
 SOURCE = re.compile(r"^(staff:[A-Za-z0-9_.@:-]{1,128}|rule:[A-Za-z0-9_-]{1,64}|import|api)$")
 _ATTEMPTS = 3
+CUSTOMER_ID = re.compile(r"^[\w.:-]{1,128}$")
 
 
 @dataclass
@@ -74,6 +75,8 @@ def check_ids(tag_ids: Iterable[str]) -> list[str]:
 
 def load_customer(shop_id: str, customer_id: str) -> Customer:
     """The customer (404 customer_not_found when there is none)."""
+    if not CUSTOMER_ID.match(customer_id):  # not an id kefu gives: no such customer
+        raise NotFound(f"no customer {customer_id[:64]!r}", code="customer_not_found")
     return Customer.get_or_404(
         shop_id,
         Customer.key(customer_id),
