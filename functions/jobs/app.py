@@ -29,12 +29,12 @@ def list_jobs() -> Response:
     )
 
 
-@app.route("/v1/jobs/settings", methods=["GET"])
+@app.route("/v1/job-settings", methods=["GET"])
 def get_settings() -> Response:
     return json_response(service.get_settings(staff_actor(app)))
 
 
-@app.route("/v1/jobs/settings", methods=["PUT"])
+@app.route("/v1/job-settings", methods=["PUT"])
 def put_settings() -> Response:
     actor = staff_actor(app)
     return json_response(service.put_settings(actor, body(app, service.JobSettingsChange)))

@@ -98,18 +98,18 @@ def create_rule() -> Response:
     return json_response(rules_admin.create_rule(actor, body(app, NewAutoTagRule)), status=201)
 
 
-@app.route("/v1/tag-rules/{rule_id}", methods=["GET"])
-def get_rule(rule_id: str) -> Response:
-    return json_response(rules_admin.get_rule(staff_actor(app), rule_id))
+@app.route("/v1/tag-rules/{tag_rule_id}", methods=["GET"])
+def get_rule(tag_rule_id: str) -> Response:
+    return json_response(rules_admin.get_rule(staff_actor(app), tag_rule_id))
 
 
-@app.route("/v1/tag-rules/{rule_id}", methods=["PATCH"])
-def update_rule(rule_id: str) -> Response:
+@app.route("/v1/tag-rules/{tag_rule_id}", methods=["PATCH"])
+def update_rule(tag_rule_id: str) -> Response:
     actor = staff_actor(app)
-    return json_response(rules_admin.update_rule(actor, rule_id, body(app, AutoTagRuleEdit)))
+    return json_response(rules_admin.update_rule(actor, tag_rule_id, body(app, AutoTagRuleEdit)))
 
 
-@app.route("/v1/tag-rules/{rule_id}", methods=["DELETE"])
-def delete_rule(rule_id: str) -> Response:
-    rules_admin.delete_rule(staff_actor(app), rule_id)
-    return json_response({"rule_id": rule_id, "deleted": True})
+@app.route("/v1/tag-rules/{tag_rule_id}", methods=["DELETE"])
+def delete_rule(tag_rule_id: str) -> Response:
+    rules_admin.delete_rule(staff_actor(app), tag_rule_id)
+    return json_response({"rule_id": tag_rule_id, "deleted": True})

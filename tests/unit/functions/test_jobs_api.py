@@ -155,11 +155,11 @@ def test_a_job_over_the_threshold_waits_for_the_owner(gateway, staff_token, shop
     sup = staff_token("shop-a", "laoli", "supervisor")
     tag_id = _tag(gateway, owner)
     threshold = gateway.request(
-        "PUT", f"{JOBS}/settings", token=owner, json_body={"approval_threshold": 2}
+        "PUT", "/v1/job-settings", token=owner, json_body={"approval_threshold": 2}
     )
     assert threshold.status == 200, threshold.text
     not_owner = gateway.request(
-        "PUT", f"{JOBS}/settings", token=sup, json_body={"approval_threshold": 9}
+        "PUT", "/v1/job-settings", token=sup, json_body={"approval_threshold": 9}
     )
     assert not_owner.status == 403
     body = {
@@ -202,7 +202,7 @@ def test_a_segment_job_is_planned_by_the_worker_then_waits_if_large(
     owner = staff_token("shop-a", "boss", "owner")
     sup = staff_token("shop-a", "laoli", "supervisor")
     tag_id = _tag(gateway, owner)
-    gateway.request("PUT", f"{JOBS}/settings", token=owner, json_body={"approval_threshold": 1})
+    gateway.request("PUT", "/v1/job-settings", token=owner, json_body={"approval_threshold": 1})
 
     job = gateway.post(
         JOBS,
