@@ -258,3 +258,11 @@ def test_a_cart_abandoned_for_n_hours_is_tagged_by_the_sweep(gateway, staff_toke
     assert (_tags("cus-1"), _tags("cus-2")) == ([tag_id], [])
     assert _history("cus-1") == [(tag_id, f"rule:{rule_id}")]
     assert cart.sweep(now=at + 2 * 3600 * 1000 + 120_000)["checked"] == 0  # each watch once
+
+
+def test_the_sample_batch_decodes(shop):
+    from tests.unit.functions.conftest import ROOT
+
+    batch = json.loads((ROOT / "events" / "tagging" / "sqs_batch.json").read_text("utf-8"))
+    out = _handler("TaggingFunction")(batch, LambdaContext("tagging"))
+    assert out == {"batchItemFailures": []}
