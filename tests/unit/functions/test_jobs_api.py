@@ -316,3 +316,30 @@ def test_agents_may_not_submit_or_read_jobs(gateway, staff_token, shop, queue):
     assert gateway.get(JOBS, token=agent).status == 403
     refused = gateway.post(JOBS, token=agent, json_body={"kind": "tag", "selection": {"all": True}})
     assert refused.status == 403
+
+
+def test_one_job_of_a_shop_runs_at_a_time(gateway, staff_token, shop, queue, monkeypatch):
+    from kefu.ids import now_ms
+    from kefu.storage.jobs import JobRunner
+
+    monkeypatch.setattr(worker, "WAIT_FOR_RUNNER_S", 0)  # (60 s in production)
+
+    sup = staff_token("shop-a", "laoli", "supervisor")
+    tag_id = _tag(gateway, sup)
+    body = {
+        "kind": "tag",
+        "selection": {"customer_ids": ["cus-0"]},
+        "params": {"tag_ids": [tag_id]},
+    }
+    job_id = gateway.post(JOBS, token=sup, json_body=body).json()["job_id"]
+    queue()
+    assert JobRunner.take("shop-a", "job_other", now_ms(), 60_000)  # another job is running
+
+    assert _run(job_id)["outcome"] == "waiting_for_another_job"
+    assert _tags("cus-0") == []
+    assert queue() == [{"shop_id": "shop-a", "job_id": job_id}]  # looked at again later
+
+    JobRunner.release("shop-a", "job_other")
+    assert _run(job_id)["outcome"] == "done"
+    assert _tags("cus-0") == [tag_id]
+    assert JobRunner.take("shop-a", "job_next", now_ms(), 60_000)  # released at the end

@@ -99,13 +99,14 @@ def chunks(ids: list[str]) -> list[list[str]]:
     return [ids[i : i + CHUNK_SIZE] for i in range(0, len(ids), CHUNK_SIZE)]
 
 
-def enqueue(shop_id: str, job_id: str) -> None:
+def enqueue(shop_id: str, job_id: str, *, delay_s: int = 0) -> None:
     """Ask the job worker to run (or go on with) a job: one SQS message."""
     from kefu.aws import client
 
     client("sqs").send_message(
         QueueUrl=os.environ["JOBS_QUEUE_URL"],
         MessageBody=json.dumps({"shop_id": shop_id, "job_id": job_id}),
+        DelaySeconds=delay_s,
     )
 
 

@@ -6,6 +6,8 @@
 2. Run chunk `next_chunk`, then record its counts and move `next_chunk` on in ONE conditional
    update: a crash between the two replays the chunk, whose per-customer operations change
    nothing the second time, and its counts are recorded once.
+   One job of a shop runs at a time (JobRunner, a lease refreshed per chunk): another waits,
+   queued again a minute later.
 3. Before the invocation runs out of time, queue the job again (a new SQS message) and stop:
    the next invocation goes on from `next_chunk`. A job's chunks run one at a time, at most
    MAX_CUSTOMERS_PER_SECOND, so one job's writes to the shop's customers key stay bounded.
@@ -36,6 +38,7 @@ from kefu.storage.jobs import (
     RUNNING,
     Job,
     JobChunk,
+    JobRunner,
 )
 
 log = logging.getLogger("kefu.jobs")
@@ -46,6 +49,11 @@ CHUNK_BUDGET_MS = 20_000
 # and a customer's change is a transaction (2 write units on that key): 100 customers a second
 # keep one job under ~200 writes a second there, at a mall's peak too.
 MAX_CUSTOMERS_PER_SECOND = 100
+# The shop's runner lease: longer than a chunk, shorter than the jobs queue's visibility timeout
+# (720 s), so a job whose worker crashed is resumed by its redelivered message.
+RUNNER_LEASE_MS = 300_000
+# A job waiting for another of its shop's jobs is looked at again this much later.
+WAIT_FOR_RUNNER_S = 60
 
 
 def _conditional(exc: Exception) -> bool:
@@ -178,6 +186,9 @@ def run(shop_id: str, job_id: str, time_left_ms: Callable[[], int]) -> dict[str,
         if chunks_run and time_left_ms() < CHUNK_BUDGET_MS:
             jobs.enqueue(shop_id, job_id)
             return {"outcome": "continued", "chunks": chunks_run, "next_chunk": job.next_chunk}
+        if not JobRunner.take(shop_id, job_id, now_ms(), RUNNER_LEASE_MS):
+            jobs.enqueue(shop_id, job_id, delay_s=WAIT_FOR_RUNNER_S)
+            return {"outcome": "waiting_for_another_job", "next_chunk": job.next_chunk}
         n = int(job.next_chunk)
         chunk = JobChunk.load(shop_id, job_id, n)
         started = time.monotonic()
@@ -191,4 +202,5 @@ def run(shop_id: str, job_id: str, time_left_ms: Callable[[], int]) -> dict[str,
         chunks_run += 1
         job.refresh(consistent_read=True)
     _finish(job)
+    JobRunner.release(shop_id, job_id)
     return {"outcome": "done", "chunks": chunks_run, "done": int(job.done)}

@@ -8,6 +8,8 @@ pk = shop_id
                              Job ids are time-ordered, so the shop's jobs list newest first with
                              one Query. Written once per chunk (~1 write a second per job).
   sk = "settings"            the shop's job settings (approval threshold)
+  sk = "runner"              which job of the shop is running now, with a lease (JobRunner):
+                             one job at a time per shop, refreshed once per chunk
 pk = "<shop>#job#<job_id>#<n>", sk = "chunk"
                              the n-th chunk's units (CHUNK_SIZE customer ids), written
                              when the job is planned. One partition per chunk: planning a
@@ -32,6 +34,7 @@ JOBS_TABLE = table_name("JOBS_TABLE", "kefu-jobs")
 JOB_PREFIX = "job#"
 SETTINGS = "settings"
 CHUNK = "chunk"
+RUNNER = "runner"
 CHUNK_SIZE = 100
 MAX_ERRORS = 20
 
@@ -145,6 +148,46 @@ class JobChunk(KefuModel):
     @classmethod
     def load(cls, shop_id: str, job_id: str, n: int) -> JobChunk:
         return cls.get(cls.key(shop_id, job_id, n), CHUNK, consistent_read=True)
+
+
+class JobRunner(KefuModel):
+    """One job of a shop runs at a time: the shop's customers share one partition key, so two
+    jobs at once would double the writes on it. Taken with a conditional put (free, or held by
+    this job, or its lease ran out: the worker that held it crashed), refreshed once per chunk,
+    deleted when the job ends."""
+
+    class Meta(KefuModel.Meta):
+        table_name = JOBS_TABLE
+
+    shop_id = UnicodeAttribute(hash_key=True, attr_name="pk")
+    sk = UnicodeAttribute(range_key=True, default=RUNNER)
+    job_id = UnicodeAttribute()
+    lease_until = NumberAttribute()  # epoch ms
+
+    @classmethod
+    def take(cls, shop_id: str, job_id: str, now: int, lease_ms: int) -> bool:
+        """True when this job holds the shop's runner until now + lease_ms."""
+        from pynamodb.exceptions import PutError
+
+        item = cls(shop_id, job_id=job_id, lease_until=now + lease_ms)
+        free = cls.sk.does_not_exist() | (cls.job_id == job_id) | (cls.lease_until < now)
+        try:
+            item.save(condition=free)
+        except PutError as exc:
+            if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    @classmethod
+    def release(cls, shop_id: str, job_id: str) -> None:
+        from pynamodb.exceptions import DeleteError
+
+        try:
+            cls(shop_id).delete(condition=cls.job_id == job_id)
+        except DeleteError as exc:
+            if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+                raise
 
 
 class JobSettings(KefuModel):
