@@ -82,3 +82,18 @@ def enable_shop_events(shop_id: str, key: str | None = None) -> str:
     shop = ShopProfile.get(shop_id, "PROFILE")
     shop.update(actions=[ShopProfile.shop_events_secret_id.set(secret_id)])
     return key
+
+
+def make_customer(shop_id: str, customer_id: str, **attrs: object) -> str:
+    """A customer item as intake would have created it (plus any CRM attributes given)."""
+    from kefu.storage.customers import Customer
+
+    Customer(
+        shop_id,
+        Customer.key(customer_id),
+        customer_id=customer_id,
+        display_name=f"客户 {customer_id}",
+        created_at=now_ms(),
+        **attrs,
+    ).save()
+    return customer_id
