@@ -248,14 +248,32 @@ def _aws_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
 
 
+# Turning moto's patching on costs milliseconds (a callback for each AWS URL pattern and HTTP
+# method): it stays on from one test using kefu_env to the next, and goes off before any other.
+_mock_on = False
+_next_uses_env = False
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    global _next_uses_env
+    _next_uses_env = nextitem is not None and "kefu_env" in getattr(nextitem, "fixturenames", ())
+    yield
+
+
 @pytest.fixture
 def kefu_env(monkeypatch):
-    global _baseline, _clients_env
+    global _baseline, _clients_env, _mock_on
     if _baseline is None or not _intact(_baseline):
+        if _mock_on:
+            _baseline.mock.stop(remove_data=False)
+            _mock_on = False
         _baseline = _build_baseline()
         _clients_env = None
     base = _baseline
-    base.mock.start(reset=False)
+    if not _mock_on:
+        base.mock.start(reset=False)
+        _mock_on = True
     try:
         # moto signs every pool's tokens with one bundled key: answer the JWKS fetch with it
         # (the integration tests fetch it over HTTP from the moto server instead).
@@ -282,4 +300,6 @@ def kefu_env(monkeypatch):
         try:
             _restore(base)
         finally:
-            base.mock.stop(remove_data=False)
+            if not _next_uses_env:
+                base.mock.stop(remove_data=False)
+                _mock_on = False

@@ -1,4 +1,5 @@
-"""A shorter path through moto's response serializer for DynamoDB's attribute values.
+"""Shortcuts through moto's slowest code, with the same results: its response serializer for
+DynamoDB's attribute values, and EventBridge's parsing of JSONPaths for every event.
 
 moto serialises every response by walking the botocore model: for each member of each
 structure it builds a context and tries every alias the member might be stored under. An
@@ -12,6 +13,7 @@ bytes. Anything else still takes moto's own path; tests/unit/test_moto_speed.py 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -62,3 +64,18 @@ def faster_attribute_values() -> Iterator[None]:
         yield
     finally:
         BaseJSONSerializer._serialize_type_structure = before
+
+
+@contextmanager
+def parsed_jsonpaths_kept() -> Iterator[None]:
+    """moto's EventBridge parses the same eight JSONPath expressions (building a parser each
+    time) for every event it delivers to a target; a parsed expression is only read, so one
+    parse per expression serves every event."""
+    import jsonpath_ng.ext
+
+    original = jsonpath_ng.ext.parse
+    jsonpath_ng.ext.parse = functools.cache(original)
+    try:
+        yield
+    finally:
+        jsonpath_ng.ext.parse = original
