@@ -40,7 +40,8 @@ dev: $(VENV)/.installed  ## the whole stack on 127.0.0.1 (API :3000, moto :5000,
 # the unit tests spread over both, and each local stack's tests stay together, in order, on one
 # (xdist_group, --dist loadgroup in pyproject.toml), so the waits of the integration tests
 # overlap with the other worker's CPU. WORKERS=0 runs everything in one process (e.g. for pdb).
-# PYTEST_ARGS: extra pytest arguments.
+# The unit targets leave out schemathesis's plugin (only tests/contract uses it; importing it
+# and hypothesis costs each worker a second or two). PYTEST_ARGS: extra pytest arguments.
 WORKERS ?= 2
 PYTEST_ARGS ?=
 
@@ -50,10 +51,10 @@ test: $(VENV)/.installed  ## every test: unit, integration (local stack), contra
 # Coverage of the deployed code (the kefu layer and the functions) by the unit tests, which run
 # it in process; CI prints it. (Not over the local stack's threads: tracing slows their timed waits.)
 coverage: $(VENV)/.installed
-	$(PY) -m pytest tests/unit -n $(WORKERS) -q --cov=layers/common/python/kefu --cov=functions --cov-report=term:skip-covered $(PYTEST_ARGS)
+	$(PY) -m pytest tests/unit -n $(WORKERS) -p no:schemathesis -q --cov=layers/common/python/kefu --cov=functions --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 test-unit: $(VENV)/.installed  ## unit tests only: in-process moto, no sockets, no local stack
-	$(PY) -m pytest tests/unit -n $(WORKERS) --disable-socket --allow-unix-socket $(PYTEST_ARGS)
+	$(PY) -m pytest tests/unit -n $(WORKERS) -p no:schemathesis --disable-socket --allow-unix-socket $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed typecheck
 	$(VENV)/bin/ruff check .
