@@ -90,7 +90,7 @@ def marker(shop_id: str) -> str:
 
 @cache
 def _doc() -> dict[str, Any]:
-    return yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text(encoding="utf-8"))
+    return yaml.load((ROOT / "docs" / "openapi.yaml").read_text(encoding="utf-8"), yaml.CSafeLoader)
 
 
 def _resolve(node: Any) -> Any:
