@@ -72,20 +72,25 @@ deploy-console: $(VENV)/.installed console  ## publish the console to the deploy
 dev: $(VENV)/.installed console $(WIDGET)  ## the whole stack on 127.0.0.1 (console + API :3000, moto :5000, WeChat stand-in :3100, widget demo :3200)
 	$(PY) -m infra.local --parameter Stage=local
 
-# PYTEST_ARGS: extra pytest arguments (e.g. "-n 2": pytest-xdist keeps each local stack's tests
-# on one worker).
+# WORKERS: pytest-xdist processes. Two, one per core of the machine the targets are measured on:
+# the unit tests spread over both, and each local stack's tests stay together, in order, on one
+# (xdist_group, --dist loadgroup in pyproject.toml), so the waits of the integration tests
+# overlap with the other worker's CPU. WORKERS=0 runs everything in one process (e.g. for pdb).
+# The unit targets leave out schemathesis's plugin (only tests/contract uses it; importing it
+# and hypothesis costs each worker a second or two). PYTEST_ARGS: extra pytest arguments.
+WORKERS ?= 2
 PYTEST_ARGS ?=
 
 test: $(VENV)/.installed console-check clients-js  ## every test: console and SDK checks, unit, integration (local stack), contract, browser, end-to-end
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(WORKERS) $(PYTEST_ARGS)
 
 # Coverage of the deployed code (the kefu layer and the functions) by the unit tests, which run
 # it in process; CI prints it. (Not over the local stack's threads: tracing slows their timed waits.)
 coverage: $(VENV)/.installed
-	$(PY) -m pytest tests/unit -q --cov=layers/common/python/kefu --cov=functions --cov-report=term:skip-covered $(PYTEST_ARGS)
+	$(PY) -m pytest tests/unit -n $(WORKERS) -p no:schemathesis -q --cov=layers/common/python/kefu --cov=functions --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 test-unit: $(VENV)/.installed  ## unit tests only: in-process moto, no sockets, no local stack
-	$(PY) -m pytest tests/unit --disable-socket --allow-unix-socket $(PYTEST_ARGS)
+	$(PY) -m pytest tests/unit -n $(WORKERS) -p no:schemathesis --disable-socket --allow-unix-socket $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed typecheck
 	$(VENV)/bin/ruff check .

@@ -99,6 +99,15 @@ REQUEST_BODIES: dict[str, str] = {
     "SegmentPreview": "kefu.segments.admin:SegmentPreview",
     "NewSegment": "kefu.segments.admin:NewSegment",
     "SegmentChange": "kefu.segments.admin:SegmentChange",
+    "NewTagGroup": "kefu.tags.catalog:NewTagGroup",
+    "TagGroupEdit": "kefu.tags.catalog:TagGroupEdit",
+    "NewTag": "kefu.tags.catalog:NewTag",
+    "TagEdit": "kefu.tags.catalog:TagEdit",
+    "TagCustomer": "kefu.tags.customer_tags:TagCustomer",
+    "NewAutoTagRule": "kefu.tags.rules:NewAutoTagRule",
+    "AutoTagRuleEdit": "kefu.tags.rules:AutoTagRuleEdit",
+    "NewJob": "kefu.jobs.service:NewJob",
+    "JobSettingsChange": "kefu.jobs.service:JobSettingsChange",
 }
 
 

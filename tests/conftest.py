@@ -23,6 +23,8 @@ os.environ.update(
         "TICKETS_TABLE": "kefu-test-tickets",
         "BOT_TABLE": "kefu-test-bot",
         "SEGMENTS_TABLE": "kefu-test-segments",
+        "TAGS_TABLE": "kefu-test-tags",
+        "JOBS_TABLE": "kefu-test-jobs",
         "CONNECTIONS_TABLE": "kefu-test-connections",
         "EVENT_BUS_NAME": "kefu-test-events",
         "MEDIA_BUCKET": "kefu-test-media",

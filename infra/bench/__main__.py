@@ -5,6 +5,8 @@
      delivery; Scans anywhere (must be 0); AWS calls made before intake answers; and every
      function's requests for one message answered by an agent, with their total
      (infra.bench.pipeline, also runnable alone: `python -m infra.bench.pipeline`).
+     The tagging function's requests per event and matching cost at 10 vs 1,000 auto-tag
+     rules, and a bulk tag job's requests per customer (infra.bench.tagging).
   2. Each function's import (cold-start) time in a fresh process, and the bare-imports baseline.
   3. The built layer's size and what is in it.
   4. Warm latency percentiles of handlers through the local gateway.
@@ -419,6 +421,9 @@ def _measure_all(args: argparse.Namespace, report: dict[str, Any]) -> None:
     from infra.bench import segments
 
     report["segments: 100,000 customers, 30 tags, a 5-condition filter"] = segments.report()
+    from infra.bench import tagging
+
+    report["tagging and bulk jobs"] = tagging.report()
 
     from infra.bench.pipeline import bench_stack
 

@@ -27,6 +27,8 @@ TABLE_ENV = {
     "ConnectionsTable": "CONNECTIONS_TABLE",
     "BotTable": "BOT_TABLE",
     "SegmentsTable": "SEGMENTS_TABLE",
+    "TagsTable": "TAGS_TABLE",
+    "JobsTable": "JOBS_TABLE",
 }
 
 

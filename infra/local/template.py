@@ -39,7 +39,12 @@ class TemplateError(Exception):
 # --------------------------------------------------------------------------------------------
 
 
-class CfnLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML was built with it (the constructors and resolvers are the same
+# Python code either way): the template loads about five times faster.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class CfnLoader(_SafeLoader):  # type: ignore[valid-type,misc]
     """SafeLoader that understands CloudFormation short-form tags (!Ref, !GetAtt, !Sub, ...)."""
 
 

@@ -7,6 +7,7 @@ import json
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import boto3
@@ -18,9 +19,17 @@ from infra.local.tables import create_tables_from_template
 TEST_PASSWORD = "Kefu-Test-123!"
 
 
-def reset_kefu_caches() -> None:
-    """Forget every per-instance cache kefu keeps (kefu.caches), as a cold Lambda would. The
-    modules are imported first, so that a cache is registered before a test could fill it."""
+# kefu's boto3 clients (kefu.aws.client) hold no data, only a configuration read from the
+# environment when they were made; making one costs a few milliseconds (a botocore session, its
+# handlers, endpoint rules). Unit tests all run in one environment and one in-process moto, so
+# `kefu_env` keeps them from test to test, as it keeps pynamodb's connections.
+CLIENTS = "kefu.aws.client"
+
+
+def reset_kefu_caches(*, keep_clients: bool = False) -> None:
+    """Forget every per-instance cache kefu keeps (kefu.caches), as a cold Lambda would (with
+    `keep_clients`, all but its boto3 clients). The modules are imported first, so that a cache
+    is registered before a test could fill it."""
     import kefu.auth.staff_tokens
     import kefu.bot.keyword_rules_matcher
     import kefu.bot.settings
@@ -36,7 +45,18 @@ def reset_kefu_caches() -> None:
     import kefu.shops  # noqa: F401 - each registers its caches on import
     from kefu import caches
 
-    caches.clear_all()
+    caches.clear_all(keep={CLIENTS} if keep_clients else set())
+
+
+def aws_client(service: str) -> Any:
+    """A boto3 client for the tests' own calls, made once per service and endpoint (unit tests
+    reach the in-process moto whichever client they use; the endpoint is the local stack's)."""
+    return _client(service, os.environ.get("AWS_ENDPOINT_URL"), os.environ["AWS_REGION"])
+
+
+@cache
+def _client(service: str, endpoint_url: str | None, region: str) -> Any:
+    return boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint_url)
 
 
 def drop_model_connections() -> None:
@@ -64,7 +84,7 @@ class KefuEnv:
 
     def events(self, type_: str | None = None) -> list[dict]:
         """Domain events published so far (drained from a queue subscribed to the whole bus)."""
-        sqs = boto3.client("sqs")
+        sqs = aws_client("sqs")
         while True:
             resp = sqs.receive_message(
                 QueueUrl=self.capture_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
@@ -210,18 +230,14 @@ def _restore(base: _Baseline) -> None:
             sqs.queues[name]._messages.clear()
         else:
             del sqs.queues[name]
-    s3 = boto3.client("s3")
-    for name in list(_backend("s3", "aws").buckets):
+    buckets = _backend("s3", "aws").buckets
+    for name in list(buckets):
         if name not in base.buckets:
-            del _backend("s3", "aws").buckets[name]
+            del buckets[name]
             continue
-        listing = s3.list_object_versions(Bucket=name)
-        doomed = [
-            {"Key": v["Key"], "VersionId": v["VersionId"]}
-            for v in listing.get("Versions", []) + listing.get("DeleteMarkers", [])
-        ]
-        for start in range(0, len(doomed), 1000):
-            s3.delete_objects(Bucket=name, Delete={"Objects": doomed[start : start + 1000]})
+        # Every version and delete marker, and unfinished uploads (locked objects too).
+        buckets[name].keys.clear()
+        buckets[name].multiparts.clear()
     secrets = _backend("secretsmanager").secrets
     for name in list(secrets.keys()):
         if name not in base.secrets:
@@ -236,13 +252,41 @@ def _restore(base: _Baseline) -> None:
         pool.groups.clear()
 
 
+# The environment kefu's kept clients were made in: another one (the bench's fake AWS, a local
+# stack) clears them itself, and kefu_env starts afresh if it finds the environment changed.
+_clients_env: dict[str, str] | None = None
+
+
+def _aws_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+
+
+# Turning moto's patching on costs milliseconds (a callback for each AWS URL pattern and HTTP
+# method): it stays on from one test using kefu_env to the next, and goes off before any other.
+_mock_on = False
+_next_uses_env = False
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    global _next_uses_env
+    _next_uses_env = nextitem is not None and "kefu_env" in getattr(nextitem, "fixturenames", ())
+    yield
+
+
 @pytest.fixture
 def kefu_env(monkeypatch):
-    global _baseline
+    global _baseline, _clients_env, _mock_on
     if _baseline is None or not _intact(_baseline):
+        if _mock_on:
+            _baseline.mock.stop(remove_data=False)
+            _mock_on = False
         _baseline = _build_baseline()
+        _clients_env = None
     base = _baseline
-    base.mock.start(reset=False)
+    if not _mock_on:
+        base.mock.start(reset=False)
+        _mock_on = True
     try:
         # moto signs every pool's tokens with one bundled key: answer the JWKS fetch with it
         # (the integration tests fetch it over HTTP from the moto server instead).
@@ -258,15 +302,19 @@ def kefu_env(monkeypatch):
         monkeypatch.setenv(
             "COGNITO_ISSUER", f"https://cognito-idp.{region}.amazonaws.com/{base.user_pool_id}"
         )
-        reset_kefu_caches()
+        same_env = _clients_env == _aws_environment()
+        reset_kefu_caches(keep_clients=same_env)
+        _clients_env = _aws_environment()
         yield KefuEnv(
             capture_queue_url=base.capture_queue_url,
             user_pool_id=base.user_pool_id,
             client_id=base.client_id,
         )
-        reset_kefu_caches()
+        reset_kefu_caches(keep_clients=_clients_env == _aws_environment())
     finally:
         try:
             _restore(base)
         finally:
-            base.mock.stop(remove_data=False)
+            if not _next_uses_env:
+                base.mock.stop(remove_data=False)
+                _mock_on = False

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import boto3
 from kefu.auth.actors import StaffActor
 from kefu.auth.staff_tokens import cognito_username
 from kefu.conversations.inbound import Received
@@ -12,6 +11,7 @@ from kefu.ids import now_ms
 from kefu.storage.shops import ShopProfile, StaffMember
 
 from infra.bench.moto_env import customer_message
+from tests.support.aws import aws_client
 
 WECHAT = {"app_secret": "s3cret", "token": "pushtoken", "encoding_aes_key": "a" * 43}
 
@@ -19,7 +19,7 @@ WECHAT = {"app_secret": "s3cret", "token": "pushtoken", "encoding_aes_key": "a" 
 def make_shop(
     shop_id: str = "shop-a", *, appid: str | None = None, mall_id: str | None = None
 ) -> ShopProfile:
-    sm = boto3.client("secretsmanager")
+    sm = aws_client("secretsmanager")
     secret_id = f"kefu/test/shops/{shop_id}/wechat"
     sm.create_secret(Name=secret_id, SecretString=json.dumps(WECHAT))
     app_login_id = f"kefu/test/shops/{shop_id}/app-login"
@@ -51,7 +51,7 @@ def make_staff(
         updated_at=at,
     ).save()
     if password and pool_id:
-        idp = boto3.client("cognito-idp")
+        idp = aws_client("cognito-idp")
         name = cognito_username(shop_id, username)
         idp.admin_create_user(UserPoolId=pool_id, Username=name, MessageAction="SUPPRESS")
         idp.admin_set_user_password(
@@ -78,7 +78,22 @@ def enable_shop_events(shop_id: str, key: str | None = None) -> str:
     """Give the shop a shop-events signing key (POST /v1/shop-events); returns the key."""
     key = key or f"{shop_id}-shop-events-key"
     secret_id = f"kefu/test/shops/{shop_id}/shop-events"
-    boto3.client("secretsmanager").create_secret(Name=secret_id, SecretString=key)
+    aws_client("secretsmanager").create_secret(Name=secret_id, SecretString=key)
     shop = ShopProfile.get(shop_id, "PROFILE")
     shop.update(actions=[ShopProfile.shop_events_secret_id.set(secret_id)])
     return key
+
+
+def make_customer(shop_id: str, customer_id: str, **attrs: object) -> str:
+    """A customer item as intake would have created it (plus any CRM attributes given)."""
+    from kefu.storage.customers import Customer
+
+    Customer(
+        shop_id,
+        Customer.key(customer_id),
+        customer_id=customer_id,
+        display_name=f"客户 {customer_id}",
+        created_at=now_ms(),
+        **attrs,
+    ).save()
+    return customer_id

@@ -10,6 +10,7 @@ from infra.local.template import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 NUMBERS = {6: "Six", 7: "Seven", 8: "Eight", 9: "Nine", 10: "Ten", 11: "Eleven", 12: "Twelve"}
+NUMBERS |= {13: "Thirteen", 14: "Fourteen", 15: "Fifteen", 16: "Sixteen"}
 
 
 def _template_tables() -> set[str]:

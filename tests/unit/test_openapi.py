@@ -33,7 +33,7 @@ BEARER = {
 
 @cache
 def _doc() -> dict[str, Any]:
-    return yaml.safe_load(DOCUMENT.read_text(encoding="utf-8"))
+    return yaml.load(DOCUMENT.read_text(encoding="utf-8"), yaml.CSafeLoader)  # libyaml: faster
 
 
 def _operations() -> dict[tuple[str, str], dict[str, Any]]:

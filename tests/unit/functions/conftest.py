@@ -22,7 +22,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import yaml
-from openapi_schema_validator import OAS30Validator, validate
+from jsonschema.exceptions import best_match
+from openapi_schema_validator import OAS30Validator
+from referencing import Registry
 
 from infra.local.template import load_yaml
 
@@ -185,7 +187,23 @@ def rest_event(
 
 @cache
 def _openapi() -> dict[str, Any]:
-    return yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text(encoding="utf-8"))
+    # libyaml's parser (the same SafeLoader constructors and resolvers), four times faster.
+    return yaml.load((ROOT / "docs" / "openapi.yaml").read_text(encoding="utf-8"), yaml.CSafeLoader)
+
+
+@cache
+def _response_validator(resource: str, method: str, status: str) -> OAS30Validator:
+    """The validator of one documented JSON response, built (and its schema checked) once.
+
+    What openapi_schema_validator.validate does per call, minus its per-call cache key: that
+    key is a frozen copy of the whole schema, components included (~15 ms per answer)."""
+    doc = _openapi()
+    response = doc["paths"][resource][method]["responses"][status]
+    if "$ref" in response:
+        response = doc["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+    schema = {**response["content"]["application/json"]["schema"], "components": doc["components"]}
+    OAS30Validator.check_schema(schema)
+    return OAS30Validator(schema, registry=Registry())
 
 
 def check_documented(route: Route, answer: Answer) -> None:
@@ -206,8 +224,10 @@ def check_documented(route: Route, answer: Answer) -> None:
         f"answered {media_type}"
     )
     if media_type == "application/json":
-        schema = {**content[media_type]["schema"], "components": doc["components"]}
-        validate(answer.json(), schema, cls=OAS30Validator)
+        validator = _response_validator(route.resource, route.method.lower(), str(answer.status))
+        error = best_match(validator.iter_errors(answer.json()))
+        if error is not None:
+            raise error
 
 
 class Gateway:

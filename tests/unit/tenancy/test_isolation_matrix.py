@@ -5,8 +5,9 @@ another seller of the same mall, the mall's operator).
 
 The world: the mall "mall-m" whose operator is the shop "mall-m" (platform staff "ops"), two
 sellers in it ("seller-a", "seller-b") and a stand-alone shop ("shop-z"). Each shop holds a
-customer, a conversation, a ticket, a knowledge-base entry, a keyword rule, a quick reply and a
-queue, each carrying the shop's marker text, so that any of its data in an answer is seen.
+customer, a conversation, a ticket, a knowledge-base entry, a keyword rule, a quick reply, a
+queue, a tag group, a tag, an auto-tag rule and a job, each carrying the shop's marker text,
+so that any of its data in an answer is seen.
 
 A foreign target is reached two ways: naming its shop (X-Kefu-Shop, how platform staff pick the
 shop they act on) and using its ids in the path and query. In every cell: no 5xx, a status and
@@ -47,6 +48,13 @@ RESOURCE_PARAMS = {
     "queue_id",
     "username",
     "message_id",
+    "customer_id",
+    "group_id",
+    "tag_id",
+    "tag_rule_id",
+    "job_id",
+    "segment_id",
+    "attribute_id",
 }
 # Reads platform staff are for: oversight of a seller of their mall.
 OVERSIGHT_READS = {
@@ -63,6 +71,7 @@ PLATFORM_HARMLESS_WRITES = {
     ("post", "/v1/staff/media/uploads"),  # an upload URL for a reply they cannot send
     ("post", "/v1/notifications/read"),  # their own inbox
     ("post", "/v1/bot/keyword-rules/test"),  # a dry run of the seller's rules
+    ("post", "/v1/staff/logout"),  # their own session
 }
 # Callers: (name, home shop, role); "customer" is a customer of seller-a.
 CALLERS = [
@@ -81,7 +90,7 @@ def marker(shop_id: str) -> str:
 
 @cache
 def _doc() -> dict[str, Any]:
-    return yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text(encoding="utf-8"))
+    return yaml.load((ROOT / "docs" / "openapi.yaml").read_text(encoding="utf-8"), yaml.CSafeLoader)
 
 
 def _resolve(node: Any) -> Any:
@@ -94,12 +103,15 @@ def _resolve(node: Any) -> Any:
 
 
 def _operations() -> list[tuple[str, str]]:
-    return [
+    """Every documented operation, deletes last: the world is shared by the module, and an
+    owner's delete on their own shop must not take away what a later read of it needs."""
+    found = [
         (method, path)
         for path, item in _doc()["paths"].items()
         for method in item
         if method in HTTP_METHODS
     ]
+    return sorted(found, key=lambda op: op[0] == "delete")
 
 
 def _op(method: str, path: str) -> dict[str, Any]:
@@ -192,6 +204,26 @@ class World:
         rule_body = {**_example_body("post", "/v1/bot/keyword-rules"), "name": mark}
         reply_body = {**_example_body("post", "/v1/quick-replies"), "title": mark, "text": mark}
         queue_body = {**_example_body("post", "/v1/queues"), "name": mark, "members": [agent]}
+        group_id = made("/v1/tag-groups", {"name": mark}, "group_id")
+        tag_id = made("/v1/tags", {"name": mark, "group_id": group_id}, "tag_id")
+        tag_rule = {"name": mark, "trigger": {"kind": "keyword", "keywords": [mark]}}
+        tag_rule_id = made("/v1/tag-rules", {**tag_rule, "tag_ids": [tag_id]}, "rule_id")
+        job = gw.post(
+            "/v1/jobs",
+            token=token,
+            json_body={
+                "kind": "tag",
+                "selection": {"customer_ids": [customer["customer_id"]]},
+                "params": {"tag_ids": [tag_id]},
+            },
+        )
+        assert job.status == 202, job.text
+        segment = {"name": mark, "filter": {"tag": {"in": [tag_id]}}}
+        attribute = {
+            "attribute_id": f"attr_{shop_id.replace('-', '_')}",
+            "name": mark,
+            "type": "text",
+        }
         return {
             "shop_id": shop_id,
             "customer_token": customer["token"],
@@ -204,6 +236,12 @@ class World:
             "quick_reply_id": made("/v1/quick-replies", reply_body, "quick_reply_id"),
             "queue_id": made("/v1/queues", queue_body, "queue_id"),
             "username": agent,
+            "group_id": group_id,
+            "tag_id": tag_id,
+            "tag_rule_id": tag_rule_id,
+            "job_id": job.json()["job_id"],
+            "segment_id": made("/v1/segments", segment, "segment_id"),
+            "attribute_id": made("/v1/customer-attributes", attribute, "attribute_id"),
         }
 
     def target_shop(self, caller: str, target: str) -> str:
@@ -277,6 +315,10 @@ def world():
         env = next(env_gen)
         jwks = load_resource("cognitoidp/resources/jwks-public.json")
         mp.setattr(jwt.PyJWKClient, "fetch_data", lambda self: jwks)
+        import boto3
+
+        jobs_queue = boto3.client("sqs").create_queue(QueueName="isolation-jobs")["QueueUrl"]
+        mp.setenv("JOBS_QUEUE_URL", jobs_queue)
         gateway = Gateway()
 
         def staff_token(shop_id: str, username: str, role: str) -> str:

@@ -295,8 +295,9 @@ def test_the_schema_says_a_resolution_note_goes_with_resolving():
 
     import yaml
 
-    doc = yaml.safe_load(
-        (Path(__file__).resolve().parents[3] / "docs" / "openapi.yaml").read_text("utf-8")
+    doc = yaml.load(
+        (Path(__file__).resolve().parents[3] / "docs" / "openapi.yaml").read_text("utf-8"),
+        yaml.CSafeLoader,  # libyaml: the same document, four times faster
     )
     note = doc["components"]["schemas"]["TicketChange"]["properties"]["resolution_note"]
     assert "status: resolved" in note["description"]

@@ -44,8 +44,8 @@ class MessageReceived(EventData):
     CONSUMERS = (
         "**routing** when `reopened` (`RoutingReopenedRule` → `RoutingQueue`: a reopened "
         "conversation without an agent is assigned); **autoreply** when `bot` (`AutoreplyRule` "
-        "→ `AutoreplyQueue`: the bot's turn, docs/bot.md); notifier; (tagging, reporting: later "
-        "issues)"
+        "→ `AutoreplyQueue`: the bot's turn, docs/bot.md); notifier; **tagging** (`TaggingRule` → "
+        "`TaggingQueue`: auto-tag rules on keywords, docs/tags.md); (reporting: later)"
     )
     conversation_id: str
     message_id: str
@@ -248,6 +248,7 @@ class ShopOrderCreated(ShopOrderEvent):
 
 class ShopOrderPaid(ShopOrderEvent):
     TYPE = "shop.order_paid"
+    CONSUMERS = "**tagging** (auto-tag rules on an order's category or amount, N orders in M days)"
 
 
 class ShopOrderShipped(ShopOrderEvent):
@@ -270,13 +271,14 @@ class ShopOrderDelivered(ShopOrderEvent):
 
 class ShopRefundRequested(ShopOrderEvent):
     TYPE = "shop.refund_requested"
-    CONSUMERS = "—"
+    CONSUMERS = "**tagging** (auto-tag rules on a refund)"
     refund_amount: str | None | UnsetType = UNSET  # money as a decimal string ("12.50")
     reason: str | None | UnsetType = UNSET
 
 
 class ShopRefundApproved(ShopOrderEvent):
     TYPE = "shop.refund_approved"
+    CONSUMERS = "**tagging** (auto-tag rules on a refund)"
     refund_amount: str | None | UnsetType = UNSET  # money as a decimal string ("12.50")
 
 
@@ -324,8 +326,8 @@ class CustomerTierChanged(EventData):
     SOURCE = "kefu.tiers"
     CONSUMERS = (
         "**routing** (`RoutingTierRule` → `RoutingQueue`: a waiting conversation of a customer "
-        "now matching a tier rule moves to that rule's queue, docs/routing.md); tagging "
-        "(auto-tag rules on a tier change)"
+        "now matching a tier rule moves to that rule's queue, docs/routing.md); **tagging** "
+        "(`TaggingRule` → `TaggingQueue`: auto-tag rules on a tier)"
     )
     customer_id: str
     new_tier: str
@@ -345,12 +347,15 @@ class CustomerUpdated(EventData):
 
     TYPE = "customer.updated"
     SOURCE = "kefu.customers"
-    CONSUMERS = "(tags: auto-tag rules on attribute values; segments: later issues)"
+    CONSUMERS = "**tagging** (auto-tag rules on a custom attribute's value)"
     customer_id: str
     fields: list[str]
     actor: str | None = None
     lifecycle_stage: str | None = None
     owner_agent: str | None = None
+    # The new values of the custom attributes that changed ({attribute_id: value}; a removed one
+    # null): the shop's own non-personal fields, which auto-tag rules match on.
+    attributes: dict[str, Any] | None = None
 
 
 class CustomerMerged(EventData):
@@ -483,7 +488,7 @@ class BotReplied(EventData):
 
     TYPE = "bot.replied"
     SOURCE = "kefu.bot"
-    CONSUMERS = "— (reporting: later)"
+    CONSUMERS = "**tagging** (auto-tag rules on the intent: `entry_id`); (reporting: later)"
     conversation_id: str
     message_id: str
     outcome: str | None = None
@@ -502,7 +507,8 @@ class HandoffRequested(EventData):
     TYPE = "handoff.requested"
     SOURCE = "kefu.bot"
     CONSUMERS = (
-        "**routing** (`RoutingRule` → `RoutingQueue`: routed exactly as `conversation.opened`)"
+        "**routing** (`RoutingRule` → `RoutingQueue`: routed exactly as `conversation.opened`); "
+        "**tagging** (auto-tag rules on the `intent`)"
     )
     conversation_id: str
     customer_id: str | None = None
@@ -547,6 +553,59 @@ class KnowledgePublished(EventData):
     draft_revision: int | None = None
     restored_from: int | None = None
     index_key: str | None = None
+
+
+# ----------------------------------------------------------------------------- customers, tags
+
+
+class CustomerTagged(EventData):
+    """Tags put on a customer; `source`: staff:<username>, rule:<rule_id>, import or api.
+    Event id `customer.tagged:<customer>:<ms>`: one per change."""
+
+    TYPE = "customer.tagged"
+    SOURCE = "kefu.tags"
+    CONSUMERS = "— (campaigns: later)"
+    customer_id: str
+    tag_ids: list[str]
+    source: str | None = None
+
+
+class CustomerUntagged(EventData):
+    """Tags taken off a customer (as `customer.tagged`)."""
+
+    TYPE = "customer.untagged"
+    SOURCE = "kefu.tags"
+    CONSUMERS = "— (campaigns: later)"
+    customer_id: str
+    tag_ids: list[str]
+    source: str | None = None
+
+
+class CampaignClicked(EventData):
+    """A customer opened a campaign's link (reported by the shop's back end or the campaigns
+    capability, later). Event id `campaign.clicked:<campaign>:<customer>:<the click's id>`."""
+
+    TYPE = "campaign.clicked"
+    SOURCE = "kefu.campaigns"
+    CONSUMERS = "**tagging** (auto-tag rules on a campaign)"
+    customer_id: str
+    campaign_id: str
+    click_id: str | None = None
+
+
+class JobFinished(EventData):
+    """A background job ended (`status` done, failed or rejected) with its counts."""
+
+    TYPE = "job.finished"
+    SOURCE = "kefu.jobs"
+    CONSUMERS = "— (the staff inbox: later)"
+    job_id: str
+    kind: str
+    status: str
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    actor: str | None = None
 
 
 def _concrete(cls: type[EventData]) -> list[type[EventData]]:

@@ -55,6 +55,12 @@ WECHAT_SETTINGS_MANAGE = "shop.wechat_settings.manage"  # appid, push mode, secr
 TIERS_MANAGE = "tiers.manage"  # RFM thresholds, tiers, points and member levels (GET and PUT)
 SEGMENTS_READ = "segments.read"  # preview filters, saved segments and their customers
 SEGMENTS_MANAGE = "segments.manage"  # save, change, delete segments
+TAGS_READ = "tags.read"  # tag groups, tags, auto-tag rules, a customer's tag history
+TAGS_MANAGE = "tags.manage"  # create, change, delete groups, tags and auto-tag rules
+CUSTOMERS_TAG = "customers.tag"  # put tags on one customer and take them off
+JOBS_SUBMIT = "jobs.submit"  # bulk operations over a selection or a segment (kefu.jobs)
+JOBS_READ = "jobs.read"  # the shop's background jobs and their progress
+JOBS_APPROVE = "jobs.approve"  # approve or reject a job over the shop's approval threshold
 
 _AGENT = {
     CONVERSATIONS_READ,
@@ -68,6 +74,7 @@ _AGENT |= {KEYWORD_RULES_READ}
 _AGENT |= {KNOWLEDGE_READ}
 _AGENT |= {SEGMENTS_READ}
 _AGENT |= {CUSTOMERS_READ, CUSTOMERS_WRITE}
+_AGENT |= {TAGS_READ, CUSTOMERS_TAG}
 _SUPERVISOR = _AGENT | {CONVERSATIONS_READ_ALL, CONVERSATIONS_ASSIGN, STAFF_READ, AUDIT_READ}
 _SUPERVISOR |= {CUSTOMERS_CONTACT_READ, QUICK_REPLIES_MANAGE}
 _SUPERVISOR |= {TICKETS_READ_ALL, TICKETS_MANAGE, TICKETS_SLA_MANAGE}
@@ -80,14 +87,17 @@ _SUPERVISOR |= {STAFF_PASSWORD_RESET}
 _SUPERVISOR |= {TIERS_MANAGE}
 _SUPERVISOR |= {SEGMENTS_MANAGE}
 _SUPERVISOR |= {CUSTOMERS_ATTRIBUTES_MANAGE, CUSTOMERS_MERGE}
+_SUPERVISOR |= {TAGS_MANAGE, JOBS_SUBMIT, JOBS_READ}
 _OWNER = _SUPERVISOR | {STAFF_MANAGE}
 _OWNER |= {CUSTOMERS_EXPORT, CUSTOMERS_ERASE}
 _OWNER |= {WECHAT_SETTINGS_MANAGE}
+_OWNER |= {JOBS_APPROVE}
 # Oversight of a seller's floor, without working it: no replies, claims, assignments, agent
 # status (so never assigned a conversation), unmasked contacts, staff or settings changes.
 _PLATFORM = {CONVERSATIONS_READ, CONVERSATIONS_READ_ALL, TICKETS_READ, TICKETS_READ_ALL}
 _PLATFORM |= {ROUTING_READ, KEYWORD_RULES_READ, KNOWLEDGE_READ, PLATFORM_KNOWLEDGE}
 _PLATFORM |= {CUSTOMERS_READ}
+_PLATFORM |= {TAGS_READ, JOBS_READ}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "agent": frozenset(_AGENT),

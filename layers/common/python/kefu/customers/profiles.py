@@ -404,7 +404,15 @@ def update_profile(
             ) from None
         raise
     updated = load(shop, customer_id)
-    _announce(actor, updated, changed, rev + 1)
+    moved_attributes = None
+    if attributes is not None:  # the custom attributes whose value changed (removed: None)
+        current = customer.attributes.as_dict() if customer.attributes is not None else {}
+        moved_attributes = {
+            k: attributes.get(k)
+            for k in set(current) | set(attributes)
+            if current.get(k) != attributes.get(k)
+        }
+    _announce(actor, updated, changed, rev + 1, attributes=moved_attributes)
     return view(updated, plain=None)
 
 
@@ -455,7 +463,14 @@ def _audit_view(customer: Customer, masked: dict[str, Any], changed: list[str]) 
     return out
 
 
-def _announce(actor: StaffActor, customer: Customer, changed: list[str], rev: int) -> None:
+def _announce(
+    actor: StaffActor,
+    customer: Customer,
+    changed: list[str],
+    rev: int,
+    *,
+    attributes: dict[str, Any] | None = None,
+) -> None:
     from kefu.events import DomainEvent, publish
     from kefu.events_catalog import CustomerUpdated
 
@@ -467,6 +482,7 @@ def _announce(actor: StaffActor, customer: Customer, changed: list[str], rev: in
                 actor=actor.actor_id,
                 lifecycle_stage=stage(customer),
                 owner_agent=customer.owner_agent,
+                attributes=attributes or None,
             ),
             shop_id=customer.shop_id,
             event_id=f"customer.updated:{customer.customer_id}:{rev}",
