@@ -55,7 +55,7 @@ console/node_modules/.installed: console/package-lock.json
 	cd console && npm ci --no-audit --no-fund
 	touch $@
 
-console/dist/index.html: console/node_modules/.installed $(CONSOLE_SOURCES)
+console/dist/index.html: console/node_modules/.installed $(CONSOLE_SOURCES) docs/openapi.yaml
 	cd console && npm run build
 
 console: console/dist/index.html  ## build the console (console/dist)

@@ -1,5 +1,6 @@
 // Names for the schemas the console uses, from schema.d.ts — generated from docs/openapi.yaml by
-// `npm run gen:api` (openapi-typescript); tests/api-schema.test.ts fails when it is stale.
+// `npm run gen:api` (openapi-typescript) before every build, type check and test run, so an API
+// change that breaks the console fails vue-tsc. Not committed: the document is the source.
 import type { components } from './schema'
 
 type S = components['schemas']
