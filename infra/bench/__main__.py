@@ -3,8 +3,9 @@
   1. DynamoDB requests (and capacity units) per inbound message through the pipeline, per table
      and operation, against the local stack: intake of a WeChat push, the agent's reply, its
      delivery; Scans anywhere (must be 0); AWS calls made before intake answers; and every
-     function's requests for one message answered by an agent, with their total
-     (infra.bench.pipeline, also runnable alone: `python -m infra.bench.pipeline`).
+     function's requests for one message answered by an agent, with their total, in a shop
+     without auto-tag rules on messages and in one with keyword rules (infra.bench.pipeline,
+     also runnable alone: `python -m infra.bench.pipeline`).
      The tagging function's requests per event and matching cost at 10 vs 1,000 auto-tag
      rules, and a bulk tag job's requests per customer (infra.bench.tagging).
   2. Each function's import (cold-start) time in a fresh process, and the bare-imports baseline.
@@ -436,9 +437,7 @@ def _measure_all(args: argparse.Namespace, report: dict[str, Any]) -> None:
         report["DynamoDB per operation"] = pipe
         from infra.bench import pipeline as whole  # every function, in total
 
-        report["DynamoDB requests per function: one message and its reply"] = (
-            whole.answered_by_agent(stack)
-        )
+        report["DynamoDB requests per function: one message and its reply"] = whole.scenarios(stack)
         everything.extend(aws_calls.LOG.snapshot())
         from infra.bench.workbench import context_call
 

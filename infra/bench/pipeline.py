@@ -3,7 +3,11 @@ and its agent's reply pass through (intake, routing, autoreply, notifier, outbou
 other consumer of their events), per function and in total, against the local stack.
 
 The scenario is the common one: a customer writes in an open conversation that an agent holds,
-the bot is off (demo's default), the agent replies and the reply is delivered. Every request
+the bot is off (demo's default), the agent replies and the reply is delivered. It is measured
+twice: in a shop without auto-tag rules on messages (demo as seeded: its messages never reach the
+tagging function), then after the owner adds a keyword rule the message does not match (the
+tagging function reads the rules' revision: cold, as for a message more than a second after the
+instance last read it; warm it costs nothing). Every request
 made while the stack settles is counted and attributed to the function whose invocation made it
 (infra.bench.aws_calls); requests outside any function (the benchmark's HTTP calls land in the
 gateway's functions, so they are counted too) are shown as "-".
@@ -24,7 +28,7 @@ EVENT_SOURCE_CALLS = {"ReceiveMessage", "DeleteMessage", "DeleteMessageBatch", "
 TOTAL = "TOTAL"
 # The functions a customer message and its reply can pass through; shown even when they made
 # no request in a scenario (routing acts on a reopened conversation, autoreply when the bot is on).
-PIPELINE = ("Intake", "Routing", "Autoreply", "Notifier", "Conversations", "Outbound")
+PIPELINE = ("Intake", "Routing", "Autoreply", "Tagging", "Notifier", "Conversations", "Outbound")
 
 
 def _ddb() -> list[aws_calls.Call]:
@@ -76,7 +80,9 @@ def per_operation(calls: list[aws_calls.Call], tables: dict[str, str]) -> dict[s
     }
 
 
-def answered_by_agent(stack: Any) -> dict[str, Any]:
+def answered_by_agent(
+    stack: Any, customer: str = "pipeline-customer", first_msg_id: int = 9_100_000_001
+) -> dict[str, Any]:
     """One customer message in an open conversation held by an agent, and the agent's reply,
     through every function they reach: DynamoDB requests per function and the total."""
     from infra.bench.__main__ import _http
@@ -89,7 +95,7 @@ def answered_by_agent(stack: Any) -> dict[str, Any]:
         k.removesuffix("_TABLE").lower(): v for k, v in stack.env.items() if k.endswith("_TABLE")
     }
     appid = demo_data.SHOPS[0]["appid"]
-    openid = WeChatStandIn.openid_for(appid, "pipeline-customer")
+    openid = WeChatStandIn.openid_for(appid, customer)
 
     def push(text: str, msg_id: int) -> None:
         status, body = send_push(api, "demo", text_message("demo", openid, text, msg_id))
@@ -102,7 +108,7 @@ def answered_by_agent(stack: Any) -> dict[str, Any]:
     )
     agent = login["access_token"]
     # Set up, unmeasured: the customer's conversation, held by agent1.
-    push("你好，想问问尺码", 9_100_000_001)
+    push("你好，想问问尺码", first_msg_id)
     _settle()
     with aws_calls.LOG.unrecorded():
         from kefu.customers import WECHAT_OPENID, Identity, find_identity
@@ -114,7 +120,7 @@ def answered_by_agent(stack: Any) -> dict[str, Any]:
     _settle()
 
     aws_calls.LOG.clear()
-    push("M 码还有吗？", 9_100_000_002)
+    push("M 码还有吗？", first_msg_id + 1)
     _settle()
     inbound = _ddb()
     aws_calls.LOG.clear()
@@ -136,6 +142,49 @@ def answered_by_agent(stack: Any) -> dict[str, Any]:
             "customer message answered by an agent": per_function(both, columns),
         },
         "per function, per operation": per_operation(both, tables),
+    }
+
+
+def add_keyword_rule(stack: Any) -> None:
+    """The owner adds a tag and a keyword auto-tag rule (退货) to demo, unmeasured."""
+    from infra.bench.__main__ import _http
+    from infra.local import demo_data
+
+    api = stack.api_url
+    with aws_calls.LOG.unrecorded():
+        _, login = _http(
+            "POST",
+            f"{api}/v1/staff/login",
+            {"shop_id": "demo", "username": "owner", "password": demo_data.PASSWORD},
+        )
+        owner = login["access_token"]
+        status, tag = _http("POST", f"{api}/v1/tags", {"name": "想退货"}, token=owner)
+        assert status == 201, tag
+        rule = {
+            "name": "退货意向",
+            "trigger": {"kind": "keyword", "keywords": ["退货"]},
+            "tag_ids": [tag["tag_id"]],
+        }
+        status, body = _http("POST", f"{api}/v1/tag-rules", rule, token=owner)
+        assert status == 201, body
+    _settle()
+
+
+def scenarios(stack: Any) -> dict[str, Any]:
+    """The message answered by an agent in a shop without auto-tag rules on messages, then in
+    the same shop with a keyword rule (the tagging function's revision cold: the set-up message
+    compiled the rules, and the measured one comes more than REVISION_TTL_S later)."""
+    from kefu.tags.rules_admin import REVISION_TTL_S
+
+    without = answered_by_agent(stack)
+    add_keyword_rule(stack)
+    with_rules = answered_by_agent(stack, "pipeline-customer-2", 9_100_000_011)
+    return {
+        "shop without auto-tag rules on messages": without,
+        (
+            f"shop with keyword auto-tag rules, revision cold (cached {REVISION_TTL_S:g} s per"
+            " instance: 0 while warm)"
+        ): with_rules,
     }
 
 
@@ -164,7 +213,7 @@ def run() -> dict[str, Any]:
     """Start the local stack (as `python -m infra.bench` does) and measure."""
     with bench_stack() as stack:
         _settle()
-        return answered_by_agent(stack)
+        return scenarios(stack)
 
 
 def main() -> int:

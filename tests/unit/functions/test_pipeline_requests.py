@@ -4,22 +4,31 @@ adds a request fails here first:
 
   intake                2   the identity; the message, its conversation and its dedupe key
   notifier, received    3   the claim; the conversation (its assignee); the assignee's sockets
+  tagging               0   a shop without auto-tag rules on messages: the message never reaches
+                            it (intake leaves `data.tagging` unset; TaggingMessageRule selects
+                            `tagging: true`)
   reply request         2   staff record + shop status + conversation; the reply's transaction
   notifier, reply       2   the claim; the customer's sockets (the agent's name is in the event)
   outbound              2   the claim with the call's record; the outcome
   notifier, delivered   1   the assignee's sockets (the assignee is in the event; no claim: the
                             frame only sets the message's delivery status, a repeat is harmless)
   total                12
+
+A shop with keyword rules: tagging 1 (the rules' revision, re-read at most once a second per
+instance; 0 while cached; the rules' Query only after a change), total 13.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import botocore.client
 import pytest
+from moto.events.models import EventPattern
 
+from infra.local.template import load_yaml
 from tests.support.factories import make_shop
 from tests.support.wechat import wechat_standin
 from tests.unit.functions.test_intake_api import _push, _text_push
@@ -102,6 +111,20 @@ def _say(gateway, text: str, msg_id: int) -> None:
     assert (answer.status, answer.text) == (200, "success")
 
 
+def _reaches_tagging(detail: dict) -> bool:
+    """Whether an event would reach the tagging queue: the template's rules that target it,
+    matched as EventBridge matches (moto's matcher, which the local stack uses)."""
+    resources = load_yaml(ROOT / "template.yaml")["Resources"]
+    envelope = {"source": "kefu.intake", "detail-type": detail["type"], "detail": detail}
+    return any(
+        EventPattern.load(json.dumps(r["Properties"]["EventPattern"])).matches_event(envelope)
+        for r in resources.values()
+        if r["Type"] == "AWS::Events::Rule"
+        for t in r["Properties"]["Targets"]
+        if t["Arn"] == {"Fn::GetAtt": ["TaggingQueue", "Arn"]}
+    )
+
+
 def _measured(requests_made: list[str], run) -> list[str]:
     requests_made.clear()
     run()
@@ -121,6 +144,7 @@ def test_one_customer_message_answered_by_an_agent_costs_12_requests(
 
     intake = _measured(requests_made, lambda: _say(gateway, "M 码还有吗？", 6054768590064700002))
     on_received = _measured(requests_made, lambda: notify("message.received"))
+    assert not _reaches_tagging(kefu_env.events("message.received")[-1])  # tagging: 0
 
     replied = _measured(requests_made, lambda: _reply(gateway, token, conv, "有的"))
     on_reply = _measured(requests_made, lambda: notify("reply.created"))
@@ -201,3 +225,48 @@ def test_a_repeated_delivery_outcome_shows_the_same_status_again_and_adds_no_inb
         answer = notifier.handler({"Records": [_record(3, detail)]}, Ctx())
         assert answer == {"batchItemFailures": []}
     assert inbox() == inbox_before
+
+
+def _keyword_rule(gateway, staff_token, keyword: str) -> None:
+    sup = staff_token("shop-a", "laoli", "supervisor")
+    tag_id = gateway.post("/v1/tags", token=sup, json_body={"name": "尺码"}).json()["tag_id"]
+    rule = gateway.post(
+        "/v1/tag-rules",
+        token=sup,
+        json_body={
+            "name": "尺码",
+            "trigger": {"kind": "keyword", "keywords": [keyword]},
+            "tag_ids": [tag_id],
+        },
+    )
+    assert rule.status == 201, rule.text
+
+
+def test_a_shop_with_keyword_rules_pays_one_request_for_tagging_when_the_revision_is_cold(
+    pipeline, kefu_env, requests_made, staff_token
+):
+    from kefu.tags import rules_admin
+
+    gateway, _, _ = pipeline
+    tagging = _function("functions/tagging")
+    _keyword_rule(gateway, staff_token, "退货")
+    _say(gateway, "M 码还有吗？", 6054768590064700003)
+    received = kefu_env.events("message.received")[-1]
+    assert received["data"]["tagging"] is True and _reaches_tagging(received)
+
+    def tag(n: int) -> None:
+        answer = tagging.handler({"Records": [_record(10 + n, received)]}, Ctx())
+        assert answer == {"batchItemFailures": []}
+
+    assert _measured(requests_made, lambda: tag(0)) == ["GetItem", "Query"]  # after a change
+    rules_admin._revisions.clear()  # a second later: the revision's cache has expired
+    assert _measured(requests_made, lambda: tag(1)) == ["GetItem"]  # the 13th request
+    assert _measured(requests_made, lambda: tag(2)) == []  # within the second
+
+
+def test_other_events_reach_tagging_whatever_the_shops_rules():
+    for kind in ("bot.replied", "shop.order_paid", "customer.tier_changed", "customer.updated"):
+        assert _reaches_tagging({"type": kind, "shop_id": "shop-a", "data": {}}), kind
+    message = {"type": "message.received", "shop_id": "shop-a", "data": {"bot": True}}
+    assert not _reaches_tagging(message)
+    assert _reaches_tagging({**message, "data": {"tagging": True}})

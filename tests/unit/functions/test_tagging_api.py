@@ -281,3 +281,81 @@ def test_the_sample_batch_decodes(shop):
     batch = json.loads((ROOT / "events" / "tagging" / "sqs_batch.json").read_text("utf-8"))
     out = _handler("TaggingFunction")(batch, LambdaContext("tagging"))
     assert out == {"batchItemFailures": []}
+
+
+def _on_messages(shop_id: str = "shop-a") -> bool | None:
+    from kefu.storage.shops import PROFILE, ShopProfile
+
+    return ShopProfile.get(shop_id, PROFILE, consistent_read=True).message_tag_rules
+
+
+def test_the_shop_profile_says_whether_an_enabled_rule_matches_messages(gateway, staff_token, shop):
+    """Intake copies ShopProfile.message_tag_rules onto message.received (`data.tagging`), and
+    only those messages reach the tagging function: every rule change keeps it true."""
+    sup = staff_token("shop-a", "laoli", "supervisor")
+    _, order_rule = _setup(gateway, sup, {"kind": "order", "min_amount": "500"}, "大单")
+    assert _on_messages() is False  # an order rule does not read messages
+    _, keyword = _setup(gateway, sup, {"kind": "keyword", "keywords": ["退款"]}, "退款")
+    assert _on_messages() is True
+    _, second = _setup(gateway, sup, {"kind": "keyword", "keywords": ["发票"]}, "发票")
+
+    def patch(rule_id: str, body: dict) -> None:
+        answer = gateway.patch(f"{RULES}/{rule_id}", token=sup, json_body=body)
+        assert answer.status == 200, answer.text
+
+    patch(keyword, {"enabled": False})
+    assert _on_messages() is True  # the other keyword rule still does
+    assert gateway.request("DELETE", f"{RULES}/{second}", token=sup).status == 200
+    assert _on_messages() is False  # the last enabled one is gone
+    patch(keyword, {"enabled": True})
+    assert _on_messages() is True
+    patch(keyword, {"trigger": {"kind": "intent", "intents": ["refund"]}})
+    assert _on_messages() is False
+    patch(order_rule, {"trigger": {"kind": "keyword", "keywords": ["会员"]}})
+    assert _on_messages() is True
+
+
+def test_intake_marks_the_messages_of_a_shop_with_message_rules(
+    gateway, staff_token, shop, kefu_env
+):
+    sup = staff_token("shop-a", "laoli", "supervisor")
+    customer = gateway.customer_token("shop-a", "u-1")
+
+    def says(text: str) -> dict:
+        sent = gateway.post(
+            "/v1/messages", token=customer, json_body={"type": "text", "text": text}
+        )
+        assert sent.status in (200, 201), sent.text
+        return kefu_env.events("message.received")[-1]["data"]
+
+    assert says("在吗").get("tagging", False) is False
+    _setup(gateway, sup, {"kind": "keyword", "keywords": ["退款"]})
+    assert says("我要退款")["tagging"] is True  # this instance sees the profile change at once
+
+
+def test_two_concurrent_rule_changes_cannot_leave_a_stale_flag(gateway, staff_token, shop):
+    """Each change is computed from the head's revision it read and written on condition that
+    it is unchanged: the second of two concurrent changes is 409 `stale`, never a lost update
+    (here: disabling the last keyword rule while another is created would leave `false`)."""
+    from kefu.storage.tags import TagsHead
+    from kefu.tags import rules_admin
+
+    sup = staff_token("shop-a", "laoli", "supervisor")
+    _, keyword = _setup(gateway, sup, {"kind": "keyword", "keywords": ["退款"]})
+    read = rules_admin._head
+
+    def another_change_lands_meanwhile(shop_id: str) -> tuple[int, int]:
+        seen = read(shop_id)
+        TagsHead(shop_id, TagsHead.key()).update(actions=[TagsHead.rules_revision.add(1)])
+        return seen
+
+    rules_admin._head = another_change_lands_meanwhile
+    try:
+        answer = gateway.patch(f"{RULES}/{keyword}", token=sup, json_body={"enabled": False})
+    finally:
+        rules_admin._head = read
+    assert (answer.status, answer.error["code"]) == (409, "stale")
+    assert gateway.get(f"{RULES}/{keyword}", token=sup).json()["enabled"] is True
+    assert _on_messages() is True
+    again = gateway.patch(f"{RULES}/{keyword}", token=sup, json_body={"enabled": False})
+    assert again.status == 200 and _on_messages() is False

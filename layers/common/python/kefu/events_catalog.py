@@ -37,15 +37,18 @@ class EventData(msgspec.Struct, kw_only=True):
 
 
 class MessageReceived(EventData):
-    """A customer's message, stored. `bot`: the shop's bot is on."""
+    """A customer's message, stored. `bot`: the shop's bot is on. `tagging`: the shop has
+    enabled auto-tag rules that match messages (keyword rules); both from the shop profile
+    intake caches for a minute."""
 
     TYPE = "message.received"
     SOURCE = "kefu.intake"
     CONSUMERS = (
         "**routing** when `reopened` (`RoutingReopenedRule` → `RoutingQueue`: a reopened "
         "conversation without an agent is assigned); **autoreply** when `bot` (`AutoreplyRule` "
-        "→ `AutoreplyQueue`: the bot's turn, docs/bot.md); notifier; **tagging** (`TaggingRule` → "
-        "`TaggingQueue`: auto-tag rules on keywords, docs/tags.md); (reporting: later)"
+        "→ `AutoreplyQueue`: the bot's turn, docs/bot.md); notifier; **tagging** when `tagging` "
+        "(`TaggingMessageRule` → `TaggingQueue`: auto-tag rules on keywords, docs/tags.md); "
+        "(reporting: later)"
     )
     conversation_id: str
     message_id: str
@@ -57,6 +60,7 @@ class MessageReceived(EventData):
     new_conversation: bool = False
     reopened: bool = False
     bot: bool = False
+    tagging: bool = False
 
 
 class CustomerEnteredSession(EventData):

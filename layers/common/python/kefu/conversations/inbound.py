@@ -91,6 +91,9 @@ class InboundMessage:
     # The shop's bot is on (ShopProfile.bot_enabled, cached by intake): a new conversation
     # opens with the bot instead of in the queue (kefu.bot, docs/bot.md).
     bot: bool = False
+    # The shop has enabled auto-tag rules on messages (ShopProfile.message_tag_rules, cached
+    # likewise): the message goes to the tagging function (kefu.tags, docs/tags.md).
+    tagging: bool = False
     # A WeChat push's (timestamp, nonce): written with the message, refused if reused (above).
     replay_guard: ReplayGuard | None = None
     # The customer's message-rate window (kefu.limits), counted in the storing transaction;
@@ -127,6 +130,7 @@ class InboundMessage:
             channel_message_id=channel_message_id,
             default_queue=shop.default_queue,
             bot=bool(shop.bot_enabled),
+            tagging=bool(shop.message_tag_rules),
             replay_guard=replay_guard,
             limit=limit,
         )

@@ -52,6 +52,8 @@ def _announce(received: Received, msg: InboundMessage) -> None:
         reopened=received.reopened,
         # The shop's bot is on: the autoreply function's rule selects these (docs/bot.md).
         bot=msg.bot,
+        # The shop has auto-tag rules on messages: the tagging function's rule selects these.
+        tagging=msg.tagging,
     )
     published = [
         events.DomainEvent(

@@ -52,6 +52,10 @@ class ShopProfile(KefuModel):
     # transaction): intake reads the cached profile anyway, so it knows without a request
     # whether a new conversation opens with the bot (docs/decisions.md).
     bot_enabled = BooleanAttribute(null=True)
+    # Whether the shop has enabled auto-tag rules that match customers' messages (keyword rules),
+    # written in the same transaction as every rule change (kefu.tags.rules_admin): intake copies
+    # it onto message.received (`data.tagging`) and only those reach the tagging function.
+    message_tag_rules = BooleanAttribute(null=True)
     # Limits (kefu.limits); unset = the defaults there. Messages per customer per 10 s on
     # kefu's client API, and customer logins per minute for the whole shop.
     customer_message_limit = NumberAttribute(null=True)

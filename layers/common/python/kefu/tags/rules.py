@@ -101,6 +101,10 @@ Trigger = (
     | TierTrigger
     | AttributeTrigger
 )
+# Kinds whose rules match customers' messages (message.received, kefu.tags.tagger.matches): a
+# shop with an enabled one has ShopProfile.message_tag_rules set, and only its messages reach
+# the tagging function.
+MESSAGE_KINDS = frozenset({"keyword"})
 # Kinds a rule can be back-filled for: what the customer item and their orders already say.
 BACKFILL_KINDS = ("order", "order_count", "refund", "tier_changed", "attribute")
 
@@ -125,6 +129,11 @@ def normalise(text: str) -> str:
     """What keywords and messages are compared on: NFKC (full-width -> half-width), casefold,
     whitespace runs collapsed."""
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def matches_messages(definition: dict[str, Any]) -> bool:
+    """An enabled rule of a kind that matches customers' messages."""
+    return bool(definition.get("enabled")) and definition["trigger"].get("kind") in MESSAGE_KINDS
 
 
 def trigger_doc(trigger: Any) -> dict[str, Any]:

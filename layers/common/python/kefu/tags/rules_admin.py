@@ -1,7 +1,10 @@
 """Auto-tag rules edited (docs/tags.md): list, read, create, change, delete. Supervisors and the
-owner edit, staff read. Each change writes the rule, its audit record and the head's
-`rules_revision` + 1 in one transaction (the tagging function's cached matcher follows the
-revision). Creating or changing a rule with `backfill: true` also submits a job that tags the
+owner edit, staff read. Each change writes, in one transaction, the rule, its audit record, the
+head's `rules_revision` + 1 (the tagging function's cached matcher follows the revision) and the
+shop profile's `message_tag_rules` (whether an enabled rule matches messages: intake marks the
+shop's messages for the tagging function with it). The transaction is conditional on the
+revision the change read, so two concurrent changes cannot leave a stale flag: the later one is
+409 `stale`. Creating or changing a rule with `backfill: true` also submits a job that tags the
 customers the rule matches today (kinds in kefu.tags.rules.BACKFILL_KINDS)."""
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from kefu.auth.actors import StaffActor
 from kefu.errors import BadRequest, Conflict, NotFound
 from kefu.ids import new_id, now_ms
 from kefu.matching import VersionedCache
+from kefu.storage.shops import PROFILE, ShopProfile
 from kefu.storage.tags import RULE_PREFIX, AutoTagRule, TagsHead
 from kefu.storage.tx import condition_failed, write_transaction
 from kefu.tags.catalog import require_tags
@@ -31,6 +35,7 @@ from kefu.tags.rules import (
     AutoTagRuleEdit,
     NewAutoTagRule,
     RuleSet,
+    matches_messages,
     trigger_doc,
 )
 
@@ -101,14 +106,59 @@ def rule_set(shop_id: str) -> RuleSet:
     )
 
 
-def _bump(tx: TransactWrite, shop_id: str, count: int = 0) -> None:
+def _head(shop_id: str) -> tuple[int, int]:
+    """The head's (rules_revision, rule_count), read before anything the change depends on."""
+    try:
+        head = TagsHead.get(shop_id, TagsHead.key(), consistent_read=True)
+    except TagsHead.DoesNotExist:
+        return 0, 0
+    return int(head.rules_revision or 0), int(head.rule_count or 0)
+
+
+def _on_messages(shop_id: str, rule_id: str, after: dict[str, Any] | None) -> bool:
+    """Whether, after this change (`after`: the rule's definition, None when it is deleted), an
+    enabled rule of the shop matches messages: no read when this rule does; else the other rules
+    (one consistent Query, stopping at the first that does)."""
+    if after is not None and matches_messages(after):
+        return True
+    others = AutoTagRule.query(
+        shop_id, AutoTagRule.sk.startswith(RULE_PREFIX), consistent_read=True
+    )
+    return any(matches_messages(r.definition()) for r in others if r.rule_id != rule_id)
+
+
+def _bump(
+    tx: TransactWrite, shop_id: str, read_revision: int, on_messages: bool, count: int = 0
+) -> None:
+    """The head's revision + 1 and count, conditional on the revision the change was computed
+    from (the update after the rule's own, if any); then the profile's mirror."""
     actions: list[Action] = [TagsHead.rules_revision.add(1)]
-    condition = None
     if count:
         actions.append(TagsHead.rule_count.add(count))
-        if count > 0:
-            condition = TagsHead.rule_count.does_not_exist() | (TagsHead.rule_count < MAX_RULES)
-    tx.update(TagsHead(shop_id, TagsHead.key()), actions, condition=condition)
+    unchanged = TagsHead.rules_revision == read_revision
+    if not read_revision:
+        unchanged = TagsHead.rules_revision.does_not_exist() | unchanged
+    tx.update(TagsHead(shop_id, TagsHead.key()), actions, condition=unchanged)
+    tx.update(
+        ShopProfile(shop_id, PROFILE),
+        [ShopProfile.message_tag_rules.set(on_messages)],
+        condition=ShopProfile.shop_id.exists(),
+    )
+
+
+def _stale() -> Conflict:
+    return Conflict(
+        "the shop's auto-tag rules changed meanwhile: reload them and try again", code="stale"
+    )
+
+
+def _changed() -> None:
+    """After a committed change: intake in this instance's process (as locally) sees the
+    profile's new `message_tag_rules` at once; other instances within the profile cache's
+    minute (docs/tags.md), as for `bot_enabled`."""
+    from kefu.shops import clear_cache as clear_shops
+
+    clear_shops()
 
 
 def _check_backfill(definition: dict[str, Any]) -> None:
@@ -162,8 +212,12 @@ def create_rule(actor: StaffActor, req: NewAutoTagRule) -> dict:
     _check_tiers(actor.shop_id, definition["trigger"])
     if req.backfill:
         _check_backfill(definition)
+    revision_read, rules = _head(actor.shop_id)
+    if rules >= MAX_RULES:
+        raise BadRequest(f"a shop may have at most {MAX_RULES} auto-tag rules", code="rule_limit")
     at = now_ms()
     rule_id = new_id("atr", at)
+    on_messages = _on_messages(actor.shop_id, rule_id, definition)
     rule = AutoTagRule(
         actor.shop_id,
         AutoTagRule.key(rule_id),
@@ -178,13 +232,14 @@ def create_rule(actor: StaffActor, req: NewAutoTagRule) -> dict:
         with write_transaction() as tx:
             tx.save(rule, condition=AutoTagRule.sk.does_not_exist())
             tx.save(_audit(actor, "tag_rule.created", rule_id, None, definition, at))
-            _bump(tx, actor.shop_id, 1)
+            _bump(tx, actor.shop_id, revision_read, on_messages, 1)
     except TransactWriteError as exc:
+        # The head's revision moved since it was read (which is also how a concurrent creation
+        # reaching the limit shows): the rules this change was computed from are not current.
         if condition_failed(exc, tx.update_index(0)):
-            raise BadRequest(
-                f"a shop may have at most {MAX_RULES} auto-tag rules", code="rule_limit"
-            ) from None
+            raise _stale() from None
         raise
+    _changed()
     out = rule.to_public()
     if req.backfill:
         out["backfill_job"] = _backfill(actor, rule_id)
@@ -205,6 +260,8 @@ def update_rule(actor: StaffActor, rule_id: str, change: AutoTagRuleEdit) -> dic
     if change.backfill:
         _check_backfill(after)
     if fields:
+        revision_read, _ = _head(actor.shop_id)
+        on_messages = _on_messages(actor.shop_id, rule_id, after)
         at = now_ms()
         actions = [getattr(AutoTagRule, k).set(after[k]) for k in fields]
         actions += [AutoTagRule.updated_at.set(at), AutoTagRule.updated_by.set(actor.username)]
@@ -212,11 +269,14 @@ def update_rule(actor: StaffActor, rule_id: str, change: AutoTagRuleEdit) -> dic
             with write_transaction() as tx:
                 tx.save(_audit(actor, "tag_rule.updated", rule_id, before, after, at))
                 tx.update(rule, actions, condition=AutoTagRule.updated_at == rule.updated_at)
-                _bump(tx, actor.shop_id)
+                _bump(tx, actor.shop_id, revision_read, on_messages)
         except TransactWriteError as exc:
             if condition_failed(exc, tx.update_index(0)):
                 raise Conflict("the rule changed meanwhile: reload it", code="stale") from None
+            if condition_failed(exc, tx.update_index(1)):
+                raise _stale() from None
             raise
+        _changed()
     out = _get(actor.shop_id, rule_id).to_public()
     if change.backfill:
         out["backfill_job"] = _backfill(actor, rule_id)
@@ -226,8 +286,16 @@ def update_rule(actor: StaffActor, rule_id: str, change: AutoTagRuleEdit) -> dic
 def delete_rule(actor: StaffActor, rule_id: str) -> None:
     p.require(actor, p.TAGS_MANAGE)
     rule = _get(actor.shop_id, rule_id)
+    revision_read, _ = _head(actor.shop_id)
+    on_messages = _on_messages(actor.shop_id, rule_id, None)
     at = now_ms()
-    with write_transaction() as tx:
-        tx.delete(rule)
-        tx.save(_audit(actor, "tag_rule.deleted", rule_id, rule.definition(), None, at))
-        _bump(tx, actor.shop_id, -1)
+    try:
+        with write_transaction() as tx:
+            tx.delete(rule)
+            tx.save(_audit(actor, "tag_rule.deleted", rule_id, rule.definition(), None, at))
+            _bump(tx, actor.shop_id, revision_read, on_messages, -1)
+    except TransactWriteError as exc:
+        if condition_failed(exc, tx.update_index(0)):
+            raise _stale() from None
+        raise
+    _changed()
