@@ -50,6 +50,8 @@ REQUEST_BODIES: dict[str, str] = {
     "WeChatLogin": "kefu.auth.customer_login:WeChatLogin",
     "AppLogin": "kefu.auth.customer_login:AppLogin",
     "ProfileChange": "kefu.customers.fields:ProfileChange",
+    "CustomerImportRequest": "kefu.customers.transfers_api:CustomerImportRequest",
+    "CustomerImportUploadRequest": "kefu.customers.transfers_api:CustomerImportUploadRequest",
     "NewAttribute": "kefu.customers.attributes:NewAttribute",
     "AttributeChange": "kefu.customers.attributes:AttributeChange",
     "MergeRequest": "kefu.customers.merge:MergeRequest",

@@ -97,14 +97,17 @@ def erase_customer(customer_id: str) -> Response:
 def import_upload_url() -> Response:
     actor = staff_actor(app)
     return json_response(
-        transfers_api.upload_url(actor, body(app, transfers_api.UploadRequest)), status=201
+        transfers_api.upload_url(actor, body(app, transfers_api.CustomerImportUploadRequest)),
+        status=201,
     )
 
 
 @app.route("/v1/customers/imports", methods=["POST"])
 def submit_import() -> Response:
     actor = staff_actor(app)
-    req = body(app, transfers_api.ImportRequest, max_bytes=transfers_api.MAX_INLINE_BYTES * 2)
+    req = body(
+        app, transfers_api.CustomerImportRequest, max_bytes=transfers_api.MAX_INLINE_BYTES * 2
+    )
     return json_response(transfers_api.submit_import(actor, req), status=202)
 
 

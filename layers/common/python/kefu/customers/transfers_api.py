@@ -20,27 +20,26 @@ from kefu.transfers import new_upload_key, presign_upload, put_object
 # Posted inline (base64 in JSON) under API Gateway's and Lambda's 6 MB: larger files go
 # through the upload URL.
 MAX_INLINE_BYTES = 4 * 1024 * 1024
-Header = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
-class UploadRequest(msgspec.Struct, forbid_unknown_fields=True):
+class CustomerImportUploadRequest(msgspec.Struct, forbid_unknown_fields=True):
     filename: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     size: int
 
 
-class ImportRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class CustomerImportRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     upload_key: Annotated[str, msgspec.Meta(max_length=300)] | None = None
     content_base64: str | None = None
     filename: Annotated[str, msgspec.Meta(max_length=200)] | None = None
     format: Literal["csv", "xlsx"] | None = None
     preset: Literal["kefu", "wecom", "youzan"] = "kefu"
-    mapping: Annotated[dict[Header, str], msgspec.Meta(max_length=importing.MAX_COLUMNS)] = (
+    mapping: Annotated[dict[str, str], msgspec.Meta(max_length=importing.MAX_COLUMNS)] = (
         msgspec.field(default_factory=dict)
     )
     unknown_tags: Literal["create", "refuse"] = "refuse"
 
 
-def upload_url(actor: StaffActor, req: UploadRequest) -> dict[str, Any]:
+def upload_url(actor: StaffActor, req: CustomerImportUploadRequest) -> dict[str, Any]:
     p.require(actor, p.CUSTOMERS_WRITE)
     p.require(actor, p.JOBS_SUBMIT)
     importing.check_size(req.size)
@@ -48,7 +47,7 @@ def upload_url(actor: StaffActor, req: UploadRequest) -> dict[str, Any]:
     return presign_upload(key, importing.MAX_FILE_BYTES)
 
 
-def submit_import(actor: StaffActor, req: ImportRequest) -> dict[str, Any]:
+def submit_import(actor: StaffActor, req: CustomerImportRequest) -> dict[str, Any]:
     p.require(actor, p.CUSTOMERS_WRITE)
     p.require(actor, p.JOBS_SUBMIT)
     if req.unknown_tags == "create":
