@@ -51,6 +51,7 @@ REQUEST_BODIES: dict[str, str] = {
     "AppLogin": "kefu.auth.customer_login:AppLogin",
     "ProfileChange": "kefu.customers.fields:ProfileChange",
     "CustomerImportRequest": "kefu.customers.transfers_api:CustomerImportRequest",
+    "CustomerExportRequest": "kefu.customers.export_job:CustomerExportRequest",
     "CustomerImportUploadRequest": "kefu.customers.transfers_api:CustomerImportUploadRequest",
     "NewAttribute": "kefu.customers.attributes:NewAttribute",
     "AttributeChange": "kefu.customers.attributes:AttributeChange",

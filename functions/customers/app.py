@@ -2,7 +2,7 @@
 then audited), edit, custom attributes, merge, export and erasure."""
 
 from chalice import Chalice, Response
-from kefu.customers import attributes, erasure, merge, profiles, search, transfers_api
+from kefu.customers import attributes, erasure, export_job, merge, profiles, search, transfers_api
 from kefu.customers.attributes import AttributeChange, NewAttribute
 from kefu.customers.fields import ProfileChange
 from kefu.customers.merge import MergeRequest
@@ -119,3 +119,15 @@ def get_import(job_id: str) -> Response:
 @app.route("/v1/customers/imports/{job_id}/errors", methods=["GET"])
 def import_errors(job_id: str) -> Response:
     return json_response(transfers_api.error_report(staff_actor(app), job_id))
+
+
+@app.route("/v1/customers/exports", methods=["POST"])
+def submit_export() -> Response:
+    actor = staff_actor(app)
+    req = body(app, export_job.CustomerExportRequest, max_bytes=256 * 1024)
+    return json_response(export_job.submit_export(actor, req), status=202)
+
+
+@app.route("/v1/customers/exports/{job_id}", methods=["GET"])
+def get_export(job_id: str) -> Response:
+    return json_response(export_job.get_export(staff_actor(app), job_id))
