@@ -65,7 +65,7 @@ def result_key(shop_id: str, job_id: str, name: str, *, folder: str = "results")
     return f"{job_prefix(shop_id, job_id)}{folder}/{name}.json".replace("/./", "/")
 
 
-def read_results(shop_id: str, job_id: str) -> list[dict[str, Any]]:
+def read_results(shop_id: str, job_id: str) -> list[Any]:
     """Every result object the job's plan and chunks wrote, in key order."""
     prefix = f"{job_prefix(shop_id, job_id)}results/"
     s3 = client("s3")
