@@ -151,6 +151,16 @@ def test_bad_input_is_a_4xx_and_writes_no_job(gateway, staff_token, shop, body, 
     assert list(Job.query("shop-a", Job.sk.startswith(JOB_PREFIX))) == []
 
 
+def test_a_file_over_the_row_limit_is_a_400_before_any_job(gateway, staff_token, shop, monkeypatch):
+    monkeypatch.setattr("kefu.customers.importing.MAX_ROWS", 2)
+    sup = staff_token("shop-a", "laoli", "supervisor")
+    data = b"phone\n13812345671\n13812345672\n13812345673\n"
+    body = {"content_base64": base64.b64encode(data).decode()}
+    answer = gateway.post(IMPORTS, token=sup, json_body=body)
+    assert (answer.status, answer.json()["error"]["code"]) == (400, "too_many_rows")
+    assert list(Job.query("shop-a", Job.sk.startswith(JOB_PREFIX))) == []
+
+
 def test_a_file_over_20_mb_is_refused_with_413_before_any_upload(gateway, staff_token, shop):
     sup = staff_token("shop-a", "laoli", "supervisor")
     answer = gateway.post(

@@ -84,7 +84,8 @@ def check_params(shop_id: str, params: dict[str, Any]) -> dict[str, Any]:
     if fmt not in ("csv", "xlsx"):
         raise BadRequest("format must be csv or xlsx", code="invalid_format")
     _, ignored, rows = importing.read_rows(fmt, data, preset, mapping)
-    if next(rows, None) is None:
+    # Counted here (parsing only, no checks) so a file over MAX_ROWS is a 400, not a failed job.
+    if sum(1 for _ in rows) == 0:
         raise BadRequest("the file has no rows", code="invalid_file")
     return {
         "upload_key": key,
