@@ -206,7 +206,10 @@ def bulk_tag(customers: int = 500) -> dict[str, Any]:
             SHOP, "tag", {"tag_ids": [tag_id]}, actor, selection=jobs.Selection(all=True)
         )
         aws_calls.LOG.clear()
-        paced, worker._pace = worker._pace, lambda units, took_s: None  # the work, not the pace
+        paced, worker._pace = (
+            worker._pace,
+            lambda units, took_s, per_second=0: None,
+        )  # the work, not the pace
         try:
             started = time.perf_counter()
             outcome = worker.run(SHOP, job.job_id, lambda: 600_000)

@@ -288,7 +288,13 @@ def finish(job: Job) -> None:
     )
 
 
-JOB_KINDS = {"customer_import": JobKind("customer_import", check_params, run_chunk, plan, finish)}
+# ~8 writes on the shop's customers partition per new customer: 30 rows/s keeps it ≤ ~240/s.
+ROWS_PER_SECOND = 30
+JOB_KINDS = {
+    "customer_import": JobKind(
+        "customer_import", check_params, run_chunk, plan, finish, pace=ROWS_PER_SECOND
+    )
+}
 
 
 # --------------------------------------------------------------------------- over HTTP

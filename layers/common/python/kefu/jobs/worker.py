@@ -173,9 +173,10 @@ def _finish(job: Job) -> None:
     )
 
 
-def _pace(units: int, took_s: float) -> None:
-    """Wait out the rest of the chunk's share of a second at MAX_CUSTOMERS_PER_SECOND."""
-    rest = units / MAX_CUSTOMERS_PER_SECOND - took_s
+def _pace(units: int, took_s: float, per_second: int = MAX_CUSTOMERS_PER_SECOND) -> None:
+    """Wait out the rest of the chunk's share of a second at `per_second` (the kind's pace,
+    at most MAX_CUSTOMERS_PER_SECOND)."""
+    rest = units / min(per_second, MAX_CUSTOMERS_PER_SECOND) - took_s
     if rest > 0:
         time.sleep(rest)
 
@@ -209,7 +210,7 @@ def run(shop_id: str, job_id: str, time_left_ms: Callable[[], int]) -> dict[str,
         chunk = JobChunk.load(shop_id, job_id, n)
         started = time.monotonic()
         outcome = kind.run_chunk(job, [str(u) for u in chunk.units])
-        _pace(len(chunk.units), time.monotonic() - started)
+        _pace(len(chunk.units), time.monotonic() - started, kind.pace)
         actions, condition = job.progress(
             n, outcome.done, len(outcome.errors), outcome.errors, now_ms()
         )
