@@ -129,9 +129,8 @@ def whole_job(rows: int = 500) -> dict[str, Any]:
         os.environ["JOBS_QUEUE_URL"] = boto3.client("sqs").create_queue(QueueName="bench-imp")[
             "QueueUrl"
         ]
-        worker._pace = lambda units, took_s, per_second=0: (
-            None
-        )  # measure the work, not the pace limit
+        paced = worker._pace
+        worker._pace = lambda units, took_s, per_second=0: None  # the work, not the pace
         _customer_keys()
         actor = seed_shop(SHOP, {"boss": "owner"})["boss"]
 
@@ -179,7 +178,9 @@ def whole_job(rows: int = 500) -> dict[str, Any]:
         "re-import: job bookkeeping writes (job, chunks, lease, audit)": writes(
             again, customer_data=False
         ),
-        "100,000 rows deployed: at least (the import's pace limit, 30 rows/s)": f"{100_000 // import_job.ROWS_PER_SECOND:,} s",
+        "100,000 rows deployed: seconds at least (the import's pace, 30 rows/s)": (
+            100_000 // import_job.ROWS_PER_SECOND
+        ),
     }
 
 
