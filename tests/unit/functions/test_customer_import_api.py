@@ -102,6 +102,18 @@ def test_a_row_updates_the_customer_it_matches_by_phone_and_only_what_differs(
     assert (customer.remarks, customer.gender) == ("第二次", "female")
 
 
+def test_an_external_id_joins_the_customer_found_by_phone_once(gateway, staff_token, shop):
+    from kefu.customers import APP_USER, Identity, find_identity
+
+    sup = staff_token("shop-a", "laoli", "supervisor")
+    _import(gateway, sup, "手机号\n13812345678\n".encode())
+    data = "手机号,外部ID\n13812345678,yz-001\n".encode()
+    assert _import(gateway, sup, data)["counts"] == {"created": 0, "updated": 1, "unchanged": 0}
+    (customer,) = _customers()
+    assert find_identity("shop-a", Identity(APP_USER, "yz-001")).customer_id == customer.customer_id
+    assert _import(gateway, sup, data)["counts"] == {"created": 0, "updated": 0, "unchanged": 1}
+
+
 def test_unknown_tags_are_refused_by_default_and_an_unknown_attribute_is_a_row_error(
     gateway, staff_token, shop
 ):

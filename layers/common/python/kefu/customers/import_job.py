@@ -30,6 +30,7 @@ from kefu.customers import (
     crypto,
     find_identity,
     importing,
+    link_identities,
     resolve_customer,
 )
 from kefu.customers import profiles as pr
@@ -199,9 +200,12 @@ def upsert(actor: StaffActor, row: dict[str, Any], tag_ids: list[str]) -> str:
     """One row: "created", "updated" or "unchanged". RowError when it cannot be applied."""
     shop = actor.shop_id
     customer_id = _match(shop, row)
-    created = customer_id is None
+    created, linked = customer_id is None, False
     if customer_id is None:
         customer_id = _create(shop, row)
+    elif row.get("external_id") and not find_identity(shop, Identity(APP_USER, row["external_id"])):
+        # Found by phone: the external id joins that customer (once; a re-run finds it linked).
+        linked = not link_identities(shop, customer_id, [Identity(APP_USER, row["external_id"])])
     customer = pr.load(shop, customer_id)
     if customer.erased_at or customer.merged_into:
         raise importing.RowError(
@@ -224,7 +228,7 @@ def upsert(actor: StaffActor, row: dict[str, Any], tag_ids: list[str]) -> str:
         raise importing.RowError("", "validation_error", str(exc)) from None
     if created:
         return "created"
-    return "updated" if change or missing else "unchanged"
+    return "updated" if change or missing or linked else "unchanged"
 
 
 def tag_ids_by_name(actor: StaffActor, names: set[str], *, create: bool) -> dict[str, str]:
