@@ -2,7 +2,7 @@
 then audited), edit, custom attributes, merge, export and erasure."""
 
 from chalice import Chalice, Response
-from kefu.customers import attributes, erasure, merge, profiles, search
+from kefu.customers import attributes, erasure, export_job, merge, profiles, search, transfers_api
 from kefu.customers.attributes import AttributeChange, NewAttribute
 from kefu.customers.fields import ProfileChange
 from kefu.customers.merge import MergeRequest
@@ -91,3 +91,43 @@ def export_customer(customer_id: str) -> Response:
 def erase_customer(customer_id: str) -> Response:
     actor = staff_actor(app)
     return json_response(erasure.erase(actor, customer_id, request_id=request_id(app)))
+
+
+@app.route("/v1/customers/imports/uploads", methods=["POST"])
+def import_upload_url() -> Response:
+    actor = staff_actor(app)
+    return json_response(
+        transfers_api.upload_url(actor, body(app, transfers_api.CustomerImportUploadRequest)),
+        status=201,
+    )
+
+
+@app.route("/v1/customers/imports", methods=["POST"])
+def submit_import() -> Response:
+    actor = staff_actor(app)
+    req = body(
+        app, transfers_api.CustomerImportRequest, max_bytes=transfers_api.MAX_INLINE_BYTES * 2
+    )
+    return json_response(transfers_api.submit_import(actor, req), status=202)
+
+
+@app.route("/v1/customers/imports/{job_id}", methods=["GET"])
+def get_import(job_id: str) -> Response:
+    return json_response(transfers_api.get_import(staff_actor(app), job_id))
+
+
+@app.route("/v1/customers/imports/{job_id}/errors", methods=["GET"])
+def import_errors(job_id: str) -> Response:
+    return json_response(transfers_api.error_report(staff_actor(app), job_id))
+
+
+@app.route("/v1/customers/exports", methods=["POST"])
+def submit_export() -> Response:
+    actor = staff_actor(app)
+    req = body(app, export_job.CustomerExportRequest, max_bytes=256 * 1024)
+    return json_response(export_job.submit_export(actor, req), status=202)
+
+
+@app.route("/v1/customers/exports/{job_id}", methods=["GET"])
+def get_export(job_id: str) -> Response:
+    return json_response(export_job.get_export(staff_actor(app), job_id))

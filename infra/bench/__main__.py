@@ -7,7 +7,9 @@
      without auto-tag rules on messages and in one with keyword rules (infra.bench.pipeline,
      also runnable alone: `python -m infra.bench.pipeline`).
      The tagging function's requests per event and matching cost at 10 vs 1,000 auto-tag
-     rules, and a bulk tag job's requests per customer (infra.bench.tagging).
+     rules, and a bulk tag job's requests per customer (infra.bench.tagging). A customer
+     import: 100,000 rows read and checked (rows/s, memory peak), the whole job over a sample
+     and its re-import writing nothing (infra.bench.customer_import).
   2. Each function's import (cold-start) time in a fresh process, and the bare-imports baseline.
   3. The built layer's size and what is in it.
   4. Warm latency percentiles of handlers through the local gateway.
@@ -425,6 +427,9 @@ def _measure_all(args: argparse.Namespace, report: dict[str, Any]) -> None:
     from infra.bench import tagging
 
     report["tagging and bulk jobs"] = tagging.report()
+    from infra.bench import customer_import
+
+    report["customer import"] = customer_import.report()
 
     from infra.bench.pipeline import bench_stack
 

@@ -265,7 +265,7 @@ def _lookup_digests(shop_id: str, personal: dict[str, Any]) -> dict[str, set[str
 
 
 def update_profile(
-    actor: StaffActor, customer_id: str, change: fields.ProfileChange
+    actor: StaffActor, customer_id: str, change: fields.ProfileChange, *, audited: bool = True
 ) -> dict[str, Any]:
     """PATCH /v1/customers/{id}: everything validated before anything is written; then one
     transaction: the customer (guarded by its profile revision), its lookup items, the audit
@@ -395,7 +395,8 @@ def update_profile(
                     tx.save(
                         CustomerName(shop, CustomerName.key(new_name_key), customer_id=customer_id)
                     )
-            tx.save(audit)
+            if audited:  # an import job is audited once, for the whole file
+                tx.save(audit)
     except TransactWriteError as exc:
         if any(condition_failed(exc, i) for i in range(len(exc.cancellation_reasons or []))):
             raise Conflict(

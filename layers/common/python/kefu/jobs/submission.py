@@ -33,17 +33,27 @@ def needs_approval(shop_id: str, total: int, role: str | None) -> bool:
 
 
 def submit_job(
-    shop_id: str, kind_name: str, params: dict[str, Any], actor: Any, selection: jobs.Selection
+    shop_id: str,
+    kind_name: str,
+    params: dict[str, Any],
+    actor: Any,
+    selection: jobs.Selection | None,
 ) -> Job:
     kind = jobs.kind(kind_name)
+    if (selection is None) != (kind.plan is not None):
+        raise BadRequest(
+            f"a {kind_name} job takes no selection" if selection else "selection is required",
+            code="invalid_selection",
+        )
+    selection = selection or jobs.Selection(all=True)  # planned by the kind: never read
     selection.check()
     if not isinstance(params, dict):
         raise BadRequest("params must be an object", code="validation_error")
     checked = kind.check(shop_id, params)
     at = now_ms()
     job_id = new_id("job", at)
-    ids = list(dict.fromkeys(selection.customer_ids or []))
-    total = len(ids) if selection.customer_ids is not None else None
+    ids = list(dict.fromkeys(selection.customer_ids or [])) if kind.plan is None else []
+    total = len(ids) if selection.customer_ids is not None and kind.plan is None else None
     waits = total is not None and needs_approval(shop_id, total, actor.role)
     job = Job(
         shop_id,
@@ -51,7 +61,7 @@ def submit_job(
         job_id=job_id,
         kind=kind_name,
         params=checked,
-        selection=selection.summary(),
+        selection=selection.summary() if kind.plan is None else {},
         status=AWAITING_APPROVAL if waits else QUEUED,
         total=total,
         chunk_count=len(jobs.chunks(ids)) if total is not None else None,
@@ -75,7 +85,7 @@ def submit_job(
         after={
             "kind": kind_name,
             "params": checked,
-            "selection": selection.summary(),
+            "selection": selection.summary() if kind.plan is None else None,
             "size": total,
             "status": job.status,
         },

@@ -34,6 +34,7 @@ from kefu.storage.jobs import (
     AWAITING_APPROVAL,
     DONE,
     FAILED,
+    MAX_ERRORS,
     QUEUED,
     RUNNING,
     Job,
@@ -87,12 +88,18 @@ def plan(job: Job) -> Job | None:
     when another worker moved it meanwhile)."""
     selection = job.selection or {}
     at = now_ms()
+    kind = jobs.kind(job.kind)
+    planned_errors: list[dict] = []
     try:
-        if selection.get("segment_id"):
+        if kind.plan is not None:
+            planned = kind.plan(job)
+            parts, planned_errors = planned.chunks, planned.errors
+            ids = [u for part in parts for u in part]
+        elif selection.get("segment_id"):
             ids = list(dict.fromkeys(_segment_members(job.shop_id, selection["segment_id"])))
         else:
             ids = list(_all_customers(job.shop_id))
-    except Exception as exc:  # the segment is gone, or the segments part refused it
+    except Exception as exc:  # the segment is gone, the segments part refused it, a bad file
         log.exception("job %s could not be planned", job.job_id)
         reason = getattr(exc, "code", None) or type(exc).__name__
         actions, condition = job.transition(
@@ -100,15 +107,21 @@ def plan(job: Job) -> Job | None:
         )
         _update(job, actions, condition)
         return None
-    parts = jobs.chunks(ids)
+    if kind.plan is None:
+        parts = jobs.chunks(ids)
     with JobChunk.batch_write() as batch:
         for n, units in enumerate(parts):
             batch.save(JobChunk(JobChunk.key(job.shop_id, job.job_id, n), units=units))
-    waits = not job.decided_by and needs_approval(job.shop_id, len(ids), job.actor_role)
+    total = len(ids) + len(planned_errors)
+    waits = not job.decided_by and needs_approval(job.shop_id, total, job.actor_role)
+    extra = []
+    if planned_errors:  # rows refused while planning: failed units, the first kept
+        extra = [Job.failed.set(len(planned_errors)), Job.errors.set(planned_errors[:MAX_ERRORS])]
     actions, condition = job.transition(
         AWAITING_APPROVAL if waits else QUEUED,
         at,
-        Job.total.set(len(ids)),
+        *extra,
+        Job.total.set(total),
         Job.chunk_count.set(len(parts)),
         Job.approval_required.set(1 if waits else 0),
     )
@@ -134,6 +147,9 @@ def _start(job: Job) -> bool:
 
 
 def _finish(job: Job) -> None:
+    kind = jobs.kind(job.kind)
+    if kind.finish is not None:
+        kind.finish(job)
     at = now_ms()
     actions, condition = job.transition(DONE, at, Job.finished_at.set(at))
     if not _update(job, actions, condition):
@@ -157,9 +173,10 @@ def _finish(job: Job) -> None:
     )
 
 
-def _pace(units: int, took_s: float) -> None:
-    """Wait out the rest of the chunk's share of a second at MAX_CUSTOMERS_PER_SECOND."""
-    rest = units / MAX_CUSTOMERS_PER_SECOND - took_s
+def _pace(units: int, took_s: float, per_second: int = MAX_CUSTOMERS_PER_SECOND) -> None:
+    """Wait out the rest of the chunk's share of a second at `per_second` (the kind's pace,
+    at most MAX_CUSTOMERS_PER_SECOND)."""
+    rest = units / min(per_second, MAX_CUSTOMERS_PER_SECOND) - took_s
     if rest > 0:
         time.sleep(rest)
 
@@ -193,7 +210,7 @@ def run(shop_id: str, job_id: str, time_left_ms: Callable[[], int]) -> dict[str,
         chunk = JobChunk.load(shop_id, job_id, n)
         started = time.monotonic()
         outcome = kind.run_chunk(job, [str(u) for u in chunk.units])
-        _pace(len(chunk.units), time.monotonic() - started)
+        _pace(len(chunk.units), time.monotonic() - started, kind.pace)
         actions, condition = job.progress(
             n, outcome.done, len(outcome.errors), outcome.errors, now_ms()
         )
