@@ -54,7 +54,7 @@ describe('entry changes', () => {
   it('a new entry starts with one empty text message and is enabled', () => {
     const form = entryForm()
     form.question = ' 发票怎么开 '
-    form.answer[0].content = '订单页申请'
+    form.answer[0]!.content = '订单页申请'
     expect(newEntryBody(form)).toEqual({
       question: '发票怎么开', similar_questions: [], answer: [{ type: 'text', content: '订单页申请' }],
       category: null, tags: [], enabled: true,

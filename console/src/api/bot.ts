@@ -33,6 +33,7 @@ export function botApi(client: ApiClient) {
     head: () => client.get<KbHead>('/v1/knowledge'),
     entries: (query: { q?: string; category?: string; enabled?: string; cursor?: string | null; limit?: number }) =>
       client.get<KbEntryList>('/v1/knowledge/entries', query),
+    entry: (id: string) => client.get<KbEntry>(entry(id)),
     createEntry: (body: NewKbEntry) => client.post<KbEntry>('/v1/knowledge/entries', body),
     updateEntry: (id: string, body: Partial<NewKbEntry> & { revision: number }) => client.patch<KbEntry>(entry(id), body),
     deleteEntry: (id: string, revision: number) =>
