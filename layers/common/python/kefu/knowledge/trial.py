@@ -31,7 +31,7 @@ def try_question(actor: StaffActor, req: KbTrial) -> dict[str, Any]:
     none (the bot would apologise or hand off, per the shop's settings); the top candidates
     with their scores either way, and the published versions searched."""
     from kefu.bot.planner import _Verbatim
-    from kefu.bot.settings import _item, compiled
+    from kefu.bot.settings import current
     from kefu.bot.templates import render_replies
     from kefu.knowledge.published import entries_by_id, load_index
     from kefu.retrieval import decide, merge_hits
@@ -60,7 +60,7 @@ def try_question(actor: StaffActor, req: KbTrial) -> dict[str, Any]:
             scope_of.setdefault(h.entry_id, scope)
         lists.append(hits)
     merged = merge_hits(*lists, k=3) if lists else []
-    thresholds = compiled(actor.shop_id, _item(actor.shop_id)).thresholds()
+    thresholds = current(actor.shop_id).thresholds()
     decision = decide(merged, thresholds)
     found: dict[str, dict[str, Any]] = {}
     for scope in scopes:
