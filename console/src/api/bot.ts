@@ -54,8 +54,8 @@ export function botApi(client: ApiClient) {
     createRule: (body: NewKeywordRule) => client.post<KeywordRule>('/v1/bot/keyword-rules', body),
     updateRule: (id: string, body: Partial<NewKeywordRule>) => client.patch<KeywordRule>(`/v1/bot/keyword-rules/${enc(id)}`, body),
     deleteRule: (id: string) => client.request<unknown>('DELETE', `/v1/bot/keyword-rules/${enc(id)}`),
-    tryRules: (text: string, channel?: Channel) =>
-      client.post<KeywordRuleTestResult>('/v1/bot/keyword-rules/test', { text, ...(channel ? { channel } : {}) }),
+    tryRules: (text: string, draft?: { rule: NewKeywordRule; replaces?: string | null }) =>
+      client.post<KeywordRuleTestResult>('/v1/bot/keyword-rules/test', { text, ...(draft ?? {}) }),
 
     // -- settings, tiers, learning
     settings: () => client.get<BotSettingsView>('/v1/bot/settings'),

@@ -94,6 +94,10 @@ const en: typeof zh = {
     enabled: 'Enabled',
     hits: 'Hits',
     empty: 'No keyword rules yet',
+    tryIt: 'Try it',
+    tryThis: 'This rule answers',
+    tryOther: 'The rule “{name}” answers first',
+    tryNone: 'No rule matches (the knowledge base takes it)',
     deleteConfirm: 'Delete the rule “{name}”?',
   },
   settings: {

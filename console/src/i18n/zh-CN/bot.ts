@@ -92,6 +92,10 @@ export default {
     enabled: '启用',
     hits: '命中',
     empty: '还没有关键词规则',
+    tryIt: '试一试',
+    tryThis: '这条规则会回答',
+    tryOther: '规则「{name}」优先回答',
+    tryNone: '没有规则匹配（将交给知识库）',
     deleteConfirm: '删除规则「{name}」？',
   },
   settings: {
