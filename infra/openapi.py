@@ -93,6 +93,7 @@ REQUEST_BODIES: dict[str, str] = {
     "KbRestore": "kefu.knowledge.entries:KbRestore",
     "KbImport": "kefu.knowledge.transfer:KbImport",
     "KbDictionary": "kefu.knowledge.publish:KbDictionary",
+    "KbTrial": "kefu.knowledge.trial:KbTrial",
     "NewKeywordRule": "kefu.bot.keyword_rules:NewKeywordRule",
     "KeywordRuleChange": "kefu.bot.keyword_rules:KeywordRuleChange",
     "KeywordRuleTest": "kefu.bot.keyword_rules:KeywordRuleTest",

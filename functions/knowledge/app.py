@@ -168,3 +168,11 @@ def restore_publish(version: str) -> Response:
 
     actor = staff_actor(app)
     return json_response(publish.restore_publish(actor, query(app, "scope"), version), status=201)
+
+
+@app.route("/v1/knowledge/try", methods=["POST"])
+def try_question() -> Response:
+    from kefu.knowledge.trial import KbTrial, try_question
+
+    actor = staff_actor(app)
+    return json_response(try_question(actor, body(app, KbTrial)))

@@ -8,6 +8,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly requestId: string | null = null,
+    /** The error's other fields (e.g. an import's row `errors` and `error_count`). */
+    readonly details: Record<string, unknown> | null = null,
   ) {
     super(message)
     this.name = 'ApiError'
@@ -40,19 +42,21 @@ async function toError(response: Response): Promise<ApiError> {
   let code = `http_${response.status}`
   let message = response.statusText || code
   let requestId: string | null = null
+  let details: Record<string, unknown> | null = null
   try {
     const body = (await response.json()) as { error?: { code?: string; message?: string; request_id?: string | null }; message?: string }
     if (body.error) {
       code = body.error.code ?? code
       message = body.error.message ?? message
       requestId = body.error.request_id ?? null
+      details = body.error as Record<string, unknown>
     } else if (body.message) {
       message = body.message // API Gateway's own answers ({"message": ...})
     }
   } catch {
     // not JSON: keep the status
   }
-  return new ApiError(response.status, code, message, requestId)
+  return new ApiError(response.status, code, message, requestId, details)
 }
 
 export class ApiClient {

@@ -10,7 +10,7 @@ export const NAV: NavEntry[] = [
   { key: 'inbox', icon: '💬', route: 'inbox' },
   { key: 'customers', icon: '👥' },
   { key: 'tickets', icon: '🎫' },
-  { key: 'knowledge', icon: '📚' },
+  { key: 'knowledge', icon: '📚', route: 'knowledge' },
   { key: 'campaigns', icon: '📣' },
   { key: 'reports', icon: '📊' },
   { key: 'settings', icon: '⚙️' },

@@ -11,6 +11,7 @@ export const routes: RouteRecordRaw[] = [
     children: [
       { path: '', redirect: { name: 'inbox' } },
       { path: 'inbox/:conversationId?', name: 'inbox', component: () => import('@/views/InboxView.vue') },
+      { path: 'knowledge/:tab?', name: 'knowledge', component: () => import('@/views/bot/KnowledgeBotView.vue') },
     ],
   },
   { path: '/:pathMatch(.*)*', redirect: { name: 'inbox' } },

@@ -6,6 +6,7 @@ import inbox from './inbox'
 import conversation from './conversation'
 import context from './context'
 import shortcuts from './shortcuts'
+import bot from './bot'
 
-const messages: Messages = { common, nav, auth, inbox, conversation, context, shortcuts }
+const messages: Messages = { common, nav, auth, inbox, conversation, context, shortcuts, bot }
 export default messages

@@ -5,7 +5,8 @@ import inbox from './inbox'
 import conversation from './conversation'
 import context from './context'
 import shortcuts from './shortcuts'
+import bot from './bot'
 
-const messages = { common, nav, auth, inbox, conversation, context, shortcuts }
+const messages = { common, nav, auth, inbox, conversation, context, shortcuts, bot }
 export default messages
 export type Messages = typeof messages

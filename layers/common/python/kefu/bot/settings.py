@@ -179,6 +179,11 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
+def current(shop_id: str) -> Compiled:
+    """The shop's settings in force now (one consistent GetItem; compiled from the cache)."""
+    return compiled(shop_id, _item(shop_id))
+
+
 # --------------------------------------------------------------------------- the endpoint
 
 
