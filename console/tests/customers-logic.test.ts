@@ -128,15 +128,15 @@ describe('debounced live preview', () => {
 
   it('drops an answer overtaken by a newer request', async () => {
     const resolvers: ((v: string) => void)[] = []
-    const run = vi.fn((_: string) => new Promise<string>((resolve) => resolvers.push(resolve)))
+    const run = vi.fn(() => new Promise<string>((resolve) => resolvers.push(resolve)))
     const results: string[] = []
     const runner = debouncedLatest(run, (r) => results.push(r), () => undefined, 100)
     runner.schedule('old')
     runner.flush()
     runner.schedule('new')
     runner.flush()
-    resolvers[1]('new answer')
-    resolvers[0]('old answer')
+    resolvers[1]?.('new answer')
+    resolvers[0]?.('old answer')
     await vi.runAllTimersAsync()
     expect(results).toEqual(['new answer'])
   })

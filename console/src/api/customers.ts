@@ -81,7 +81,7 @@ export function customersApiFor(client: ApiClient) {
     refreshSegment: (id: string) => client.post<Segment>(`/v1/segments/${enc(id)}/refresh`),
 
     // -- tiers
-    tierSettings: () => client.get<TierSettings & { revision?: number | null }>('/v1/tier-settings'),
+    tierSettings: () => client.get<TierSettings>('/v1/tier-settings'),
     putTierSettings: (body: TierSettingsPut) => client.put<TierSettings>('/v1/tier-settings', body),
   }
 }

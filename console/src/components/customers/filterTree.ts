@@ -79,7 +79,7 @@ export function toApiFilter(node: FilterNode): ApiFilter | null {
   if (node.kind === 'group') {
     const parts = node.children.map(toApiFilter).filter((p): p is ApiFilter => p !== null)
     // One part needs no group around it; the API counts depth, so keep the JSON shallow.
-    json = parts.length === 0 ? null : parts.length === 1 ? parts[0] : { [node.op]: parts }
+    json = parts.length === 0 ? null : parts.length === 1 ? (parts[0] ?? null) : { [node.op]: parts }
   } else {
     json = conditionJson(node)
   }
@@ -148,5 +148,5 @@ export function quickFilter(q: { tags: string[]; tiers: string[]; stages: string
   if (q.tags.length) parts.push({ tag: { in: [...q.tags] } })
   if (q.tiers.length) parts.push({ tier: { in: [...q.tiers] } })
   if (q.stages.length) parts.push({ lifecycle_stage: { in: [...q.stages] } })
-  return parts.length === 0 ? null : parts.length === 1 ? parts[0] : { and: parts }
+  return parts.length === 0 ? null : parts.length === 1 ? (parts[0] ?? null) : { and: parts }
 }

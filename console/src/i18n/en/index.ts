@@ -6,6 +6,7 @@ import inbox from './inbox'
 import conversation from './conversation'
 import context from './context'
 import shortcuts from './shortcuts'
+import customers from './customers'
 
-const messages: Messages = { common, nav, auth, inbox, conversation, context, shortcuts }
+const messages: Messages = { common, nav, auth, inbox, conversation, context, shortcuts, customers }
 export default messages

@@ -5,7 +5,8 @@ import inbox from './inbox'
 import conversation from './conversation'
 import context from './context'
 import shortcuts from './shortcuts'
+import customers from './customers'
 
-const messages = { common, nav, auth, inbox, conversation, context, shortcuts }
+const messages = { common, nav, auth, inbox, conversation, context, shortcuts, customers }
 export default messages
 export type Messages = typeof messages
