@@ -12,7 +12,7 @@ CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
 CONSOLE_SOURCES := $(shell find console/src console/index.html console/vite.config.ts console/package.json -type f 2>/dev/null)
 
-.PHONY: console console-check dev test test-unit coverage lint typecheck typecheck-baseline format build bench bench-bot bench-segments check-template checkov clean clients-js
+.PHONY: console console-check deploy-console dev test test-unit coverage lint typecheck typecheck-baseline format build bench bench-bot bench-segments check-template checkov clean clients-js
 
 # The customer SDK and H5 widget (clients/js; Node 20+ and npm): installed from the lockfile.
 CLIENTS_JS := clients/js
@@ -55,13 +55,19 @@ console/node_modules/.installed: console/package-lock.json
 	cd console && npm ci --no-audit --no-fund
 	touch $@
 
-console/dist/index.html: console/node_modules/.installed $(CONSOLE_SOURCES)
+console/dist/index.html: console/node_modules/.installed $(CONSOLE_SOURCES) docs/openapi.yaml
 	cd console && npm run build
 
 console: console/dist/index.html  ## build the console (console/dist)
 
 console-check: console/node_modules/.installed  ## ESLint, vue-tsc, Vitest, build, initial-JS budget
 	cd console && npm run lint && npm run typecheck && npm test && npm run build && npm run budget
+
+# After `sam deploy`: upload console/dist and a config.json made from the stack's outputs to the
+# console bucket, and invalidate index.html and config.json (infra/deploy_console.py).
+STACK ?= kefu
+deploy-console: $(VENV)/.installed console  ## publish the console to the deployed stack (STACK=name)
+	$(PY) -m infra.deploy_console --stack $(STACK)
 
 dev: $(VENV)/.installed console $(WIDGET)  ## the whole stack on 127.0.0.1 (console + API :3000, moto :5000, WeChat stand-in :3100, widget demo :3200)
 	$(PY) -m infra.local --parameter Stage=local

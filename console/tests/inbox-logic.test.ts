@@ -1,20 +1,28 @@
 import { describe, expect, it } from 'vitest'
-import type { Conversation } from '@/api/types'
-import { applyFilters, neighbour } from '@/stores/inbox'
+import type { ListedConversation } from '@/api/types'
+import { applyFilters, facets, neighbour } from '@/stores/inbox'
 import { filterQuickReplies, previewText, slashQuery } from '@/lib/quickReply'
 import { shortcutFor } from '@/lib/shortcuts'
 import { parseConfig } from '@/config'
 import { backoffMs, socketUrl } from '@/lib/realtime'
 
-const conv = (id: string, queue: string, channel: Conversation['channel']): Conversation =>
-  ({ conversation_id: id, shop_id: 's', customer_id: 'c', channel, status: 'queued', queue }) as Conversation
+const conv = (id: string, queue: string, channel: ListedConversation['channel'], tier = 'regular', tags: string[] = []): ListedConversation =>
+  ({ conversation_id: id, shop_id: 's', customer_id: 'c', channel, status: 'queued', queue, customer: { display_name: null, tier, tags } }) as ListedConversation
+const none = { queue: '', channel: '', tier: '', tag: '' }
 
 describe('inbox logic', () => {
-  it('filters by queue and channel', () => {
-    const list = [conv('a', 'default', 'h5'), conv('b', 'vip', 'h5'), conv('c', 'vip', 'wechat_miniprogram')]
-    expect(applyFilters(list, { queue: 'vip', channel: '' }).map((c) => c.conversation_id)).toEqual(['b', 'c'])
-    expect(applyFilters(list, { queue: 'vip', channel: 'h5' }).map((c) => c.conversation_id)).toEqual(['b'])
-    expect(applyFilters(list, { queue: '', channel: '' })).toHaveLength(3)
+  it('filters by queue, channel, tier and tag', () => {
+    const list = [conv('a', 'default', 'h5'), conv('b', 'vip', 'h5', 'vip', ['老客户']), conv('c', 'vip', 'wechat_miniprogram', 'vip')]
+    expect(applyFilters(list, { ...none, queue: 'vip' }).map((c) => c.conversation_id)).toEqual(['b', 'c'])
+    expect(applyFilters(list, { ...none, queue: 'vip', channel: 'h5' }).map((c) => c.conversation_id)).toEqual(['b'])
+    expect(applyFilters(list, { ...none, tier: 'vip' }).map((c) => c.conversation_id)).toEqual(['b', 'c'])
+    expect(applyFilters(list, { ...none, tag: '老客户' }).map((c) => c.conversation_id)).toEqual(['b'])
+    expect(applyFilters(list, none)).toHaveLength(3)
+  })
+
+  it('offers the tiers and tags of the loaded conversations as filter choices', () => {
+    const list = [conv('a', 'q', 'h5', 'vip', ['b', 'a']), conv('b', 'q', 'h5', 'new', ['a'])]
+    expect(facets(list)).toEqual({ tiers: ['new', 'vip'], tags: ['a', 'b'] })
   })
 
   it('moves to the next and previous conversation, wrapping around', () => {

@@ -167,6 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     widget = start_widget_demo(stack, args.host, args.widget_port)
     try:
         print("kefu local stack is up\n" + stack.describe(), flush=True)
+        if "console" in stack.urls:
+            print(
+                f"Web console (shop demo, agent1 or owner, password Kefu-demo-123): "
+                f"{stack.urls['console']}",
+                flush=True,
+            )
         if widget:
             print(
                 f"H5 widget demo, a customer of shop demo (answer as agent1 in another window): "

@@ -252,7 +252,10 @@ class LocalStack:
 
                 self.gateway.site = ConsoleSite(self.console_dist, self.console_config)
                 if self.gateway.site.built:
-                    self.urls["console"] = f"{self.urls['api']}/"
+                    # `localhost`, not 127.0.0.1: browsers keep the API's Secure refresh cookie
+                    # on plain http only for localhost (a reload then stays signed in).
+                    host = "localhost" if self.host in ("127.0.0.1", "localhost") else self.host
+                    self.urls["console"] = f"http://{host}:{self.gateway.port}/"
                 else:
                     log.warning("console not built (%s): run make console", self.console_dist)
 

@@ -1,7 +1,7 @@
 // One function per endpoint the console calls, typed against docs/openapi.yaml (types.ts).
 import type { ApiClient } from './client'
 import type {
-  AgentList, ConversationContext, ConversationTicket, MessagePage, Note, QueueList,
+  AgentList, ConversationContext, CustomerFull, ConversationTicket, MessagePage, Note, QueueList,
   QuickReplyList, StaffChallenge, StaffRefreshed, StaffSession, Message, Ticket, TransferRequest,
   WorkbenchViewCounts, WorkbenchViewName, WorkbenchViewPage, Conversation, NotificationList, Staff, StaffSignedOut,
 } from './types'
@@ -63,6 +63,8 @@ export function kefuApi(client: ApiClient) {
       client.get<QuickReplyList>('/v1/quick-replies', { conversation_id: conversationId }),
     sendQuickReply: (id: string, quickReplyId: string) =>
       client.post<Message>(`${conv(id)}/quick-replies/${enc(quickReplyId)}/send`),
+    /** The profile with personal fields unmasked: audited (customer.personal_viewed); owner, supervisor. */
+    revealCustomer: (customerId: string) => client.get<CustomerFull>(`/v1/customers/${enc(customerId)}`, { reveal: true }),
     createTicket: (id: string, body: ConversationTicket) => client.post<Ticket>(`${conv(id)}/tickets`, body),
   }
 }

@@ -1,5 +1,6 @@
 // Names for the schemas the console uses, from schema.d.ts — generated from docs/openapi.yaml by
-// `npm run gen:api` (openapi-typescript); tests/api-schema.test.ts fails when it is stale.
+// `npm run gen:api` (openapi-typescript) before every build, type check and test run, so an API
+// change that breaks the console fails vue-tsc. Not committed: the document is the source.
 import type { components } from './schema'
 
 type S = components['schemas']
@@ -18,8 +19,11 @@ export type SentMessage = S['SentMessage']
 export type WorkbenchViewCounts = S['WorkbenchViewCounts']
 export type WorkbenchViewName = WorkbenchViewCounts['views'][number]['view']
 export type WorkbenchViewPage = S['WorkbenchViewPage']
+/** A conversation as a view lists it: with its customer's name, tier and tags. */
+export type ListedConversation = WorkbenchViewPage['conversations'][number]
 export type ConversationContext = S['ConversationContext']
 export type CustomerProfile = S['CustomerProfile']
+export type CustomerFull = S['CustomerFull']
 export type ConversationSummary = S['ConversationSummary']
 export type QuickReply = S['QuickReply']
 export type QuickReplyList = S['QuickReplyList']

@@ -4,17 +4,35 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import { api } from '@/api'
-import type { Conversation, RealtimeFrame, WorkbenchViewCounts, WorkbenchViewName } from '@/api/types'
+import type { ListedConversation, RealtimeFrame, WorkbenchViewCounts, WorkbenchViewName } from '@/api/types'
 
 export interface InboxFilters {
   queue: string
   channel: string
+  tier: string
+  tag: string
 }
 
-export function applyFilters(conversations: Conversation[], filters: InboxFilters): Conversation[] {
+/** Filters over the loaded page (the view's Query decides what is loaded). */
+export function applyFilters(conversations: ListedConversation[], filters: InboxFilters): ListedConversation[] {
   return conversations.filter(
-    (c) => (!filters.queue || c.queue === filters.queue) && (!filters.channel || c.channel === filters.channel),
+    (c) =>
+      (!filters.queue || c.queue === filters.queue) &&
+      (!filters.channel || c.channel === filters.channel) &&
+      (!filters.tier || c.customer?.tier === filters.tier) &&
+      (!filters.tag || (c.customer?.tags ?? []).includes(filters.tag)),
   )
+}
+
+/** The tiers and tags present in the loaded conversations, for the filter menus. */
+export function facets(conversations: ListedConversation[]): { tiers: string[]; tags: string[] } {
+  const tiers = new Set<string>()
+  const tags = new Set<string>()
+  for (const c of conversations) {
+    if (c.customer?.tier) tiers.add(c.customer.tier)
+    for (const tag of c.customer?.tags ?? []) tags.add(tag)
+  }
+  return { tiers: [...tiers].sort(), tags: [...tags].sort() }
 }
 
 /** The next (step 1) or previous (-1) conversation id in the list, wrapping around. */
@@ -28,10 +46,10 @@ export function neighbour(ids: string[], current: string | null, step: 1 | -1): 
 export const useInboxStore = defineStore('inbox', () => {
   const counts = ref<WorkbenchViewCounts | null>(null)
   const view = ref<WorkbenchViewName>('mine')
-  const conversations = ref<Conversation[]>([])
+  const conversations = ref<ListedConversation[]>([])
   const nextCursor = ref<string | null>(null)
   const loading = ref(false)
-  const filters = ref<InboxFilters>({ queue: '', channel: '' })
+  const filters = ref<InboxFilters>({ queue: '', channel: '', tier: '', tag: '' })
   const selectedId = ref<string | null>(null)
   /** Messages that arrived over the socket since the agent last opened each conversation. */
   const liveUnread = ref<Record<string, number>>({})
@@ -41,7 +59,7 @@ export const useInboxStore = defineStore('inbox', () => {
 
   const visible = computed(() => applyFilters(conversations.value, filters.value))
 
-  function unreadOf(c: Conversation): number {
+  function unreadOf(c: ListedConversation): number {
     if (c.conversation_id === selectedId.value) return 0
     return (c.unread_count ?? 0) + (liveUnread.value[c.conversation_id] ?? 0)
   }

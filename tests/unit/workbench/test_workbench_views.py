@@ -129,3 +129,28 @@ def test_views_stay_in_the_actors_shop(shop, floor, conversation):
     conversation("b-1", shop_id="shop-b")
     assert len(_ids(shop["other"], "unassigned")) == 1
     assert _counts(shop["other"])["unassigned"] == 1
+
+
+def test_each_listed_conversation_carries_its_customers_name_tier_and_tags(shop, floor):
+    from kefu.storage.customers import Customer
+
+    listed, _ = views.list_view(shop["agent1"], "unassigned", limit=50, cursor=None)
+    first = listed[0]
+    Customer("shop-a", Customer.key(first["customer_id"])).update(
+        actions=[
+            Customer.display_name.set("小明"),
+            Customer.tier.set("vip"),
+            Customer.tags.set(["老客户"]),
+        ]
+    )
+
+    again, _ = views.list_view(shop["agent1"], "unassigned", limit=50, cursor=None)
+
+    named = {c["conversation_id"]: c["customer"] for c in again}
+    assert named[first["conversation_id"]] == {
+        "display_name": "小明",
+        "tier": "vip",
+        "tags": ["老客户"],
+    }
+    others = [c for cid, c in named.items() if cid != first["conversation_id"]]
+    assert all(c is not None and c["display_name"] is None for c in others), others

@@ -6,6 +6,8 @@ const en: typeof zh = {
   tags: 'Tags',
   contact: 'Contact',
   masked: 'Masked (your role may not read the full number)',
+  reveal: 'Reveal (audited)',
+  addresses: 'Addresses',
   points: 'Points',
   memberLevel: 'Member level',
   rfm: 'RFM scores',

@@ -10,7 +10,7 @@ const en: typeof zh = {
     bot: 'With the bot',
     all: 'All',
   },
-  filters: { queue: 'Queue', channel: 'Channel', any: 'Any', hint: 'Filter this list' },
+  filters: { queue: 'Queue', tier: 'Tier', tag: 'Tag', channel: 'Channel', any: 'Any', hint: 'Filter this list' },
   empty: 'No conversations',
   loadMore: 'Load more',
   unread: '{n} unread',

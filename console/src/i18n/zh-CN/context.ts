@@ -4,6 +4,8 @@ export default {
   tags: '标签',
   contact: '联系方式',
   masked: '已脱敏（你的角色无权查看完整号码）',
+  reveal: '查看完整信息（将记录审计）',
+  addresses: '地址',
   points: '积分',
   memberLevel: '会员等级',
   rfm: 'RFM 评分',

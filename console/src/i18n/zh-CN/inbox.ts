@@ -8,7 +8,7 @@ export default {
     bot: '机器人接待中',
     all: '全部',
   },
-  filters: { queue: '队列', channel: '渠道', any: '全部', hint: '筛选当前列表' },
+  filters: { queue: '队列', tier: '等级', tag: '标签', channel: '渠道', any: '全部', hint: '筛选当前列表' },
   empty: '暂无会话',
   loadMore: '加载更多',
   unread: '{n} 条未读',

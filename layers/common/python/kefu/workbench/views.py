@@ -105,7 +105,32 @@ def list_view(
         last_evaluated_key=decode_cursor(cursor, shop_id=actor.shop_id),
     )
     convs, next_cursor = take_page(results, limit)
-    return [c.to_public() for c in convs], next_cursor
+    return _with_customers(actor.shop_id, [c.to_public() for c in convs]), next_cursor
+
+
+def _with_customers(shop_id: str, items: list[dict]) -> list[dict]:
+    """Each conversation with its customer's name, tier and tags — what agents scan a list by
+    and filter it on — from one projected BatchGetItem for the page (≤ 100 keys a request)."""
+    from kefu.storage.customers import Customer
+
+    ids = list(dict.fromkeys(i["customer_id"] for i in items if i.get("customer_id")))
+    found: dict[str, Customer] = {}
+    if ids:
+        keys = [(shop_id, Customer.key(cid)) for cid in ids]
+        wanted = ["pk", "sk", "customer_id", "display_name", "tier", "tags"]
+        found = {c.customer_id: c for c in Customer.batch_get(keys, attributes_to_get=wanted)}
+    for item in items:
+        customer = found.get(item.get("customer_id") or "")
+        item["customer"] = (
+            None
+            if customer is None
+            else {
+                "display_name": customer.display_name,
+                "tier": customer.tier,
+                "tags": list(customer.tags or []),
+            }
+        )
+    return items
 
 
 def _count(plan: _Plan) -> dict:
