@@ -80,7 +80,7 @@ def test_a_supervisor_tags_a_customer_who_then_appears_in_the_segment_live_count
     page.wait_for_selector("[data-test=new-segment]")
     _build_segment(page, tag_name)
     page.wait_for_selector("[data-test=live-count-value]:text-is('0')")
-    page.fill("[data-test=segment-name] input", f"{tag_name} 客户")
+    page.fill("input[data-test=segment-name], [data-test=segment-name] input", f"{tag_name} 客户")
     page.click("[data-test=save-segment]")
     saved = page.locator("[data-test=saved-segment]", has_text=f"{tag_name} 客户")
     saved.wait_for()
@@ -89,7 +89,7 @@ def test_a_supervisor_tags_a_customer_who_then_appears_in_the_segment_live_count
 
     # The customer list: find 小明, open the profile, put the tag on.
     page.goto(f"{console_url}/customers")
-    page.fill("[data-test=customer-search] input", customer_name)
+    page.fill("input[data-test=customer-search], [data-test=customer-search] input", customer_name)
     row = page.locator(".el-table__row", has_text=customer_name).first
     row.wait_for()
     screenshot(page, "customers-zh-CN")
@@ -126,7 +126,7 @@ def test_the_customer_list_and_segment_builder_in_english(
     screenshot(page, "customers-en")
 
     page.goto(f"{console_url}/customers/segments")
-    page.locator("[data-test=saved-segment]", has_text=tag_name).first.click()
+    page.locator("[data-test=saved-segment]", has_text=tag_name).first.locator("a").click()
     page.wait_for_selector("[data-test=live-count-value]")
     page.locator(".el-table__row", has_text=customer_name).first.wait_for()
     assert page.locator("text=Live count").count() == 1
