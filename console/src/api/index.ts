@@ -5,9 +5,10 @@ import { botApi, type BotApi } from './bot'
 
 let instance: KefuApi | null = null
 let botInstance: BotApi | null = null
+let client: ApiClient | null = null
 
 export function createApi(baseUrl: string, hooks: { token: () => string | null; refresh: () => Promise<string | null>; onSignedOut: () => void }): KefuApi {
-  const client = new ApiClient({ baseUrl, ...hooks })
+  client = new ApiClient({ baseUrl, ...hooks })
   instance = kefuApi(client)
   botInstance = botApi(client)
   return instance
@@ -22,6 +23,12 @@ export function api(): KefuApi {
 export function botApiInstance(): BotApi {
   if (!botInstance) throw new Error('API not created yet')
   return botInstance
+}
+
+/** The raw client, for areas that keep their endpoints in their own module (api/customers.ts). */
+export function apiClient(): ApiClient {
+  if (!client) throw new Error('API not created yet')
+  return client
 }
 
 export { ApiError } from './client'

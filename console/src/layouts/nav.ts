@@ -8,7 +8,7 @@ export interface NavEntry {
 
 export const NAV: NavEntry[] = [
   { key: 'inbox', icon: '💬', route: 'inbox' },
-  { key: 'customers', icon: '👥' },
+  { key: 'customers', icon: '👥', route: 'customers' },
   { key: 'tickets', icon: '🎫' },
   { key: 'knowledge', icon: '📚', route: 'knowledge' },
   { key: 'campaigns', icon: '📣' },

@@ -2,6 +2,7 @@
 // Later screens register here and in nav.ts.
 import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
 import { useAuthStore } from '@/stores/auth'
+import { customersRoute } from '@/views/customers/routes'
 
 export const routes: RouteRecordRaw[] = [
   { path: '/signin', name: 'signin', component: () => import('@/views/SignInView.vue'), meta: { public: true } },
@@ -12,6 +13,7 @@ export const routes: RouteRecordRaw[] = [
       { path: '', redirect: { name: 'inbox' } },
       { path: 'inbox/:conversationId?', name: 'inbox', component: () => import('@/views/InboxView.vue') },
       { path: 'knowledge/:tab?', name: 'knowledge', component: () => import('@/views/bot/KnowledgeBotView.vue') },
+      customersRoute,
     ],
   },
   { path: '/:pathMatch(.*)*', redirect: { name: 'inbox' } },

@@ -7,6 +7,7 @@ import conversation from './conversation'
 import context from './context'
 import shortcuts from './shortcuts'
 import bot from './bot'
+import customers from './customers'
 
-const messages: Messages = { common, nav, auth, inbox, conversation, context, shortcuts, bot }
+const messages: Messages = { common, nav, auth, inbox, conversation, context, shortcuts, bot, customers }
 export default messages

@@ -6,7 +6,8 @@ import conversation from './conversation'
 import context from './context'
 import shortcuts from './shortcuts'
 import bot from './bot'
+import customers from './customers'
 
-const messages = { common, nav, auth, inbox, conversation, context, shortcuts, bot }
+const messages = { common, nav, auth, inbox, conversation, context, shortcuts, bot, customers }
 export default messages
 export type Messages = typeof messages
