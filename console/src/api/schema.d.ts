@@ -44,6 +44,11 @@ export interface paths {
          *     and passes the returned token to its app or H5 page. `timestamp` (epoch **seconds**)
          *     must be within five minutes of the server's clock, against replays.
          *
+         *     Identity across channels: `unionid` (the user's WeChat unionid) and `phone` (kept only as
+         *     a keyed hash) say the app user is the same person. A new app user whose unionid or phone
+         *     is already known joins that customer; an identity that already belongs to another
+         *     customer is not moved — it is listed in `unlinked`, for staff to merge after a preview.
+         *
          *     **Who may call:** the shop's server, holding the shop's app-login key.
          */
         post: operations["appLogin"];
@@ -1629,6 +1634,238 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/customers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List or search the shop's customers
+         * @description Without `q`: the shop's customers, last contact first, paged. With `q`: exact matches
+         *     first (a phone number in any spelling, found by its keyed hash; a real name, exactly; the
+         *     shop's app user id, a WeChat unionid or openid), then display names / WeChat nicknames
+         *     starting with `q` (paged). With `order_id`: the customer of that order. Personal fields
+         *     are always masked in a list; merged and erased profiles are left out.
+         *
+         *     **Who may call:** staff (owner, supervisor, agent; platform staff read only).
+         */
+        get: operations["listCustomers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/customers/{customer_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example cu_1700000000000a1b2c3d4e5 */
+                customer_id: components["parameters"]["CustomerIdPath"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Read a customer's profile
+         * @description The profile with its purchase summary, recent orders (each with its whole logistics
+         *     trail) and recent browsing and cart activity. Personal fields (real name, phones,
+         *     addresses, birthday) are masked; `?reveal=true` shows them to a role with
+         *     `customers.contact.read` (owner, supervisor), after recording the read in the audit
+         *     trail (`customer.personal_viewed`).
+         *
+         *     **Who may call:** staff (owner, supervisor, agent; platform staff read only).
+         */
+        get: operations["getCustomer"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Edit a customer's profile
+         * @description Send only the fields to change; `null` clears one (`lifecycle_stage: null` goes back to
+         *     the stage derived from the purchase summary; an attribute set to `null` is removed).
+         *     Everything is validated before anything is written. Personal fields are stored
+         *     encrypted; the answer shows them masked. Audited (masked values only) and announced as
+         *     `customer.updated` (field names only).
+         *
+         *     **Who may call:** staff (owner, supervisor, agent).
+         */
+        patch: operations["updateCustomer"];
+        trace?: never;
+    };
+    "/v1/customers/{customer_id}/merge/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example cu_1700000000000a1b2c3d4e5 */
+                customer_id: components["parameters"]["CustomerIdPath"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What merging another profile into this one would move
+         * @description Changes nothing. `blocked`: `both_open` (both have an open conversation: resolve one
+         *     first) or `too_many` (more than 200 conversations, tickets or orders would move).
+         *
+         *     **Who may call:** owner, supervisor.
+         */
+        post: operations["previewCustomerMerge"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/customers/{customer_id}/merge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example cu_1700000000000a1b2c3d4e5 */
+                customer_id: components["parameters"]["CustomerIdPath"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Merge another profile into this one
+         * @description `merge_id`'s conversations, tickets, orders and identities move to this customer; tags,
+         *     channels, notes, phones and addresses are joined and the purchase summary added up. The
+         *     merged profile stays, with `merged_into`, so its history is kept. Audited
+         *     (`customer.merged`) and announced. Safe to send again after an interruption.
+         *
+         *     **Who may call:** owner, supervisor.
+         */
+        post: operations["mergeCustomers"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/customers/{customer_id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example cu_1700000000000a1b2c3d4e5 */
+                customer_id: components["parameters"]["CustomerIdPath"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Everything kefu holds about a customer (PIPL / GDPR access request)
+         * @description The profile with its personal fields decrypted, identities, conversations with their
+         *     messages, orders with their logistics, browsing and cart activity, tickets with their
+         *     history, the bot's unanswered questions from them and their media keys. Recorded in the
+         *     audit trail (`customer.exported`) before it is built.
+         *
+         *     **Who may call:** owner.
+         */
+        get: operations["exportCustomer"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/customers/{customer_id}/erase": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example cu_1700000000000a1b2c3d4e5 */
+                customer_id: components["parameters"]["CustomerIdPath"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Erase a customer on request (PIPL / GDPR)
+         * @description Removes or anonymises the customer across every table, index and the media bucket
+         *     (docs/customers.md "Erasure"), keeping aggregate counts. Audited (`customer.erased`)
+         *     and announced. Safe to send again (an erased customer answers with its `erased_at`).
+         *
+         *     **Who may call:** owner.
+         */
+        post: operations["eraseCustomer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/customer-attributes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The shop's custom customer attributes
+         * @description **Who may call:** staff (owner, supervisor, agent; platform staff read only).
+         */
+        get: operations["listCustomerAttributes"];
+        put?: never;
+        /**
+         * Define a custom customer attribute
+         * @description Types: `text` (optional `max_length`, at most 500), `number`, `date` (YYYY-MM-DD),
+         *     `single_choice` and `multi_choice` (with `options`), `bool`. Audited.
+         *
+         *     **Who may call:** owner, supervisor.
+         */
+        post: operations["createCustomerAttribute"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/customer-attributes/{attribute_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example sizes */
+                attribute_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a custom attribute
+         * @description Values customers hold are no longer shown, and are dropped at their next edit. Audited.
+         *
+         *     **Who may call:** owner, supervisor.
+         */
+        delete: operations["deleteCustomerAttribute"];
+        options?: never;
+        head?: never;
+        /**
+         * Rename a custom attribute, add options, change its description
+         * @description The type cannot change and options cannot be removed (customers may hold them). Audited.
+         *
+         *     **Who may call:** owner, supervisor.
+         */
+        patch: operations["updateCustomerAttribute"];
+        trace?: never;
+    };
     "/v1/bot/keyword-rules": {
         parameters: {
             query?: never;
@@ -1726,6 +1963,151 @@ export interface paths {
          *     **Who may call:** owner, supervisor.
          */
         patch: operations["updateKeywordRule"];
+        trace?: never;
+    };
+    "/v1/segments/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Count and first page of a filter while it is being edited
+         * @description Evaluates the filter through the segment index (never a Scan): the exact count of
+         *     matching customers and the first page, newest first or by `spend` / `last_contact`
+         *     (largest first). Nothing is saved. A filter is a tree of `and` / `or` / `not` over
+         *     conditions, each node an object with exactly one key; at most 8 levels deep and 40
+         *     conditions (docs/segments.md). Spend in cents (分); times as `within_days`,
+         *     `more_than_days` or shop dates `from` / `to` (Asia/Shanghai, inclusive). The customers
+         *     carry no personal field.
+         *
+         *     **Who may call:** staff (owner, supervisor, agent).
+         */
+        post: operations["previewSegment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/segments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The shop's saved segments, with cached counts and their age
+         * @description Each segment with its definition, the count cached when it was last evaluated
+         *     (`count`, `counted_at`, `count_age_seconds`); `POST .../refresh` recounts.
+         *
+         *     **Who may call:** staff (owner, supervisor, agent).
+         */
+        get: operations["listSegments"];
+        put?: never;
+        /**
+         * Save a segment
+         * @description Saves the definition and its count, evaluated now. At most 200 segments a shop.
+         *     Audited.
+         *
+         *     **Who may call:** owner, supervisor.
+         */
+        post: operations["createSegment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/segments/{segment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example seg_1700000000000a1b2c3d4e5 */
+                segment_id: components["parameters"]["SegmentIdPath"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Read one saved segment
+         * @description **Who may call:** staff (owner, supervisor, agent).
+         */
+        get: operations["getSegment"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a saved segment
+         * @description Audited (the record keeps the segment as it was).
+         *
+         *     **Who may call:** owner, supervisor.
+         */
+        delete: operations["deleteSegment"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a saved segment
+         * @description Send only the fields to change; a new `filter` is recounted. Audited (before and after).
+         *
+         *     **Who may call:** owner, supervisor.
+         */
+        patch: operations["updateSegment"];
+        trace?: never;
+    };
+    "/v1/segments/{segment_id}/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example seg_1700000000000a1b2c3d4e5 */
+                segment_id: components["parameters"]["SegmentIdPath"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Recount a saved segment now
+         * @description Evaluates the definition and caches the count (`count_age_seconds` back to 0).
+         *
+         *     **Who may call:** staff (owner, supervisor, agent).
+         */
+        post: operations["refreshSegment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/segments/{segment_id}/customers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example seg_1700000000000a1b2c3d4e5 */
+                segment_id: components["parameters"]["SegmentIdPath"];
+            };
+            cookie?: never;
+        };
+        /**
+         * A saved segment's customers, a page at a time
+         * @description Evaluated now through the segment index; `count` is the current exact count. Sorted
+         *     newest first, or by `spend` / `last_contact` (largest first; customers without a value
+         *     last). The customers carry no personal field.
+         *
+         *     **Who may call:** staff (owner, supervisor, agent).
+         */
+        get: operations["listSegmentCustomers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/knowledge": {
@@ -2202,10 +2584,551 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tag-groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the shop's tag groups
+         * @description Ordered by `position`, then creation.
+         *
+         *     **Who may call:** staff (owner, supervisor, agent).
+         */
+        get: operations["listTagGroups"];
+        put?: never;
+        /**
+         * Create a tag group (状态, 来源, 兴趣, 行为 …)
+         * @description Audited. At most 50 groups a shop (400 `tag_group_limit`).
+         *
+         *     **Who may call:** owner, supervisor.
+         */
+        post: operations["createTagGroup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tag-groups/{group_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example tgg_1700000000000a1b2c3d4e5 */
+                group_id: components["parameters"]["TagGroupIdPath"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete an empty tag group
+         * @description Audited. A group that still holds tags is refused (409 `tag_group_not_empty`).
+         *
+         *     **Who may call:** owner, supervisor.
+         */
+        delete: operations["deleteTagGroup"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a tag group
+         * @description Send only the fields to change. Audited.
+         *
+         *     **Who may call:** owner, supervisor.
+         */
+        patch: operations["updateTagGroup"];
+        trace?: never;
+    };
+    "/v1/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the shop's tags
+         * @description Oldest first; `group_id` keeps one group's.
+         *
+         *     **Who may call:** staff (owner, supervisor, agent).
+         */
+        get: operations["listTags"];
+        put?: never;
+        /**
+         * Create a tag
+         * @description Names are unique in a shop (case-insensitive; 409 `tag_name_taken`). Audited. At most 1,000 tags a shop (400 `tag_limit`).
+         *
+         *     **Who may call:** owner, supervisor.
+         */
+        post: operations["createTag"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tags/{tag_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example tag_1700000000000a1b2c3d4e5 */
+                tag_id: components["parameters"]["TagIdPath"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Read one tag, with how many customers carry it
+         * @description **Who may call:** staff (owner, supervisor, agent).
+         */
+        get: operations["getTag"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a tag no customer carries
+         * @description A tag still on customers is refused (409 `tag_in_use`, the message says how many): take it off them with a bulk `untag` job (`POST /v1/jobs`), then delete it. Audited.
+         *
+         *     **Who may call:** owner, supervisor.
+         */
+        delete: operations["deleteTag"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a tag
+         * @description Send only the fields to change. Audited.
+         *
+         *     **Who may call:** owner, supervisor.
+         */
+        patch: operations["updateTag"];
+        trace?: never;
+    };
+    "/v1/customers/{customer_id}/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example cu_1700000000000a1b2c3d4e5 */
+                customer_id: components["parameters"]["CustomerIdPath"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Put tags on one customer
+         * @description Tags the customer carries already are left as they are (nothing written). Each tag added is recorded in the customer's tag history with `staff:<username>` as its source, in the same transaction; audited. At most 100 tags a customer (400 `tag_limit`).
+         *
+         *     **Who may call:** staff (owner, supervisor, agent).
+         */
+        post: operations["tagCustomer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/customers/{customer_id}/tags/{tag_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example cu_1700000000000a1b2c3d4e5 */
+                customer_id: components["parameters"]["CustomerIdPath"];
+                /** @example tag_1700000000000a1b2c3d4e5 */
+                tag_id: components["parameters"]["TagIdPath"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Take a tag off one customer
+         * @description Recorded in the tag history; audited. A tag the customer does not carry changes nothing.
+         *
+         *     **Who may call:** staff (owner, supervisor, agent).
+         */
+        delete: operations["untagCustomer"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/customers/{customer_id}/tags/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example cu_1700000000000a1b2c3d4e5 */
+                customer_id: components["parameters"]["CustomerIdPath"];
+            };
+            cookie?: never;
+        };
+        /**
+         * A customer's tags and their history
+         * @description Newest first: each tag put on or taken off, by whom or what (`staff:<username>`, `rule:<rule_id>`, `import`, `api`) and when.
+         *
+         *     **Who may call:** staff (owner, supervisor, agent).
+         */
+        get: operations["customerTagHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tag-rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the shop's auto-tag rules
+         * @description **Who may call:** staff (owner, supervisor, agent).
+         */
+        get: operations["listTagRules"];
+        put?: never;
+        /**
+         * Create an auto-tag rule
+         * @description The tagging function applies it to the shop's events within seconds. `backfill: true` also submits a `rule_backfill` job that tags the customers the rule matches today (order, order_count, refund, tier_changed and attribute rules; others 400 `backfill_unsupported`). Audited. At most 2,000 rules a shop (400 `rule_limit`).
+         *
+         *     **Who may call:** owner, supervisor.
+         */
+        post: operations["createTagRule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tag-rules/{tag_rule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example atr_1700000000000a1b2c3d4e5 */
+                tag_rule_id: components["parameters"]["TagRuleIdPath"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Read one auto-tag rule
+         * @description **Who may call:** staff (owner, supervisor, agent).
+         */
+        get: operations["getTagRule"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete an auto-tag rule
+         * @description Tags it put on stay (their history names the rule). Audited.
+         *
+         *     **Who may call:** owner, supervisor.
+         */
+        delete: operations["deleteTagRule"];
+        options?: never;
+        head?: never;
+        /**
+         * Change an auto-tag rule
+         * @description Send only the fields to change (and `backfill: true` to back-fill after the change). Audited.
+         *
+         *     **Who may call:** owner, supervisor.
+         */
+        patch: operations["updateTagRule"];
+        trace?: never;
+    };
+    "/v1/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the shop's background jobs
+         * @description Newest first; `status` keeps one status.
+         *
+         *     **Who may call:** owner, supervisor. Platform staff read.
+         */
+        get: operations["listJobs"];
+        put?: never;
+        /**
+         * Submit a bulk operation on customers
+         * @description Kinds: `tag` / `untag` (`params.tag_ids`), `set_owner_agent` (`params.owner_agent`: a username or null), `set_attribute` (`params.attribute_id`, `params.value`), `rule_backfill` (`params.rule_id`). The selection is `customer_ids` (at most 5,000), a saved `segment_id`, or `all`. Audited once, with its size. A job larger than the shop's approval threshold (default 1,000 customers) submitted by anyone but the owner waits in `awaiting_approval` for the owner (a segment's or the whole shop's size is known once the worker has planned it).
+         *
+         *     **Who may call:** owner, supervisor.
+         */
+        post: operations["submitJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/job-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The shop's job settings
+         * @description **Who may call:** owner, supervisor.
+         */
+        get: operations["getJobSettings"];
+        /**
+         * Change the approval threshold
+         * @description Jobs over `approval_threshold` customers wait for the owner's approval. Audited.
+         *
+         *     **Who may call:** owner.
+         */
+        put: operations["putJobSettings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/jobs/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example job_1700000000000a1b2c3d4e5 */
+                job_id: components["parameters"]["JobIdPath"];
+            };
+            cookie?: never;
+        };
+        /**
+         * A job's progress
+         * @description `done`/`total`, the first 20 errors with their reasons, `eta` (epoch ms, from the pace so far).
+         *
+         *     **Who may call:** owner, supervisor. Platform staff read.
+         */
+        get: operations["getJob"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/jobs/{job_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example job_1700000000000a1b2c3d4e5 */
+                job_id: components["parameters"]["JobIdPath"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve a job awaiting approval
+         * @description Audited. Approved, the job is queued (and runs); rejected, it ends without changing anything.
+         *
+         *     **Who may call:** owner.
+         */
+        post: operations["approveJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/jobs/{job_id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example job_1700000000000a1b2c3d4e5 */
+                job_id: components["parameters"]["JobIdPath"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reject a job awaiting approval
+         * @description Audited. Approved, the job is queued (and runs); rejected, it ends without changing anything.
+         *
+         *     **Who may call:** owner.
+         */
+        post: operations["rejectJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        TagGroup: {
+            /** @example tgg_1700000000000a1b2c3d4e5 */
+            group_id: string;
+            name: string;
+            description: string | null;
+            position: number;
+            /** Format: int64 */
+            created_at?: number;
+            created_by?: string | null;
+            /** Format: int64 */
+            updated_at?: number;
+            updated_by?: string | null;
+        };
+        TagGroupList: {
+            groups: components["schemas"]["TagGroup"][];
+        };
+        TagGroupDeleted: {
+            group_id: string;
+            deleted: boolean;
+        };
+        Tag: {
+            /** @example tag_1700000000000a1b2c3d4e5 */
+            tag_id: string;
+            name: string;
+            group_id: string | null;
+            /** @example #FF6A00 */
+            colour: string | null;
+            description: string | null;
+            /** Format: int64 */
+            created_at?: number;
+            created_by?: string | null;
+            /** Format: int64 */
+            updated_at?: number;
+            updated_by?: string | null;
+        };
+        TagWithUsage: components["schemas"]["Tag"] & {
+            /** @description How many customers carry the tag. */
+            customers: number;
+        };
+        TagList: {
+            tags: components["schemas"]["Tag"][];
+        };
+        TagDeleted: {
+            tag_id: string;
+            deleted: boolean;
+        };
+        CustomerTagChange: {
+            customer_id: string;
+            /** @description The customer's tag ids after the change. */
+            tags: string[];
+            added: string[];
+            removed: string[];
+        };
+        CustomerTagHistory: {
+            customer_id: string;
+            tags: string[];
+            history: {
+                tag_id: string;
+                /** @enum {string} */
+                action: "added" | "removed";
+                /**
+                 * @description staff:<username>, rule:<rule_id>, import or api
+                 * @example staff:xiaowang
+                 */
+                source: string;
+                /** Format: int64 */
+                at: number;
+            }[];
+            next_cursor: string | null;
+        };
+        TagRule: {
+            /** @example atr_1700000000000a1b2c3d4e5 */
+            rule_id: string;
+            name: string;
+            /** @description As written (see NewAutoTagRule's trigger). */
+            trigger: {
+                /** @enum {string} */
+                kind: "keyword" | "intent" | "order" | "order_count" | "refund" | "campaign_clicked" | "cart_abandoned" | "tier_changed" | "attribute";
+            } & {
+                [key: string]: unknown;
+            };
+            tag_ids: string[];
+            enabled: boolean;
+            /** Format: int64 */
+            created_at?: number;
+            created_by?: string | null;
+            /** Format: int64 */
+            updated_at?: number;
+            updated_by?: string | null;
+            backfill_job?: components["schemas"]["Job"];
+        };
+        TagRuleList: {
+            rules: components["schemas"]["TagRule"][];
+            revision: number;
+        };
+        TagRuleDeleted: {
+            rule_id: string;
+            deleted: boolean;
+        };
+        Job: {
+            /** @example job_1700000000000a1b2c3d4e5 */
+            job_id: string;
+            /** @enum {string} */
+            kind: "tag" | "untag" | "set_owner_agent" | "set_attribute" | "rule_backfill";
+            params: {
+                [key: string]: unknown;
+            };
+            /** @description {customer_ids: <how many>} | {segment_id} | {all: true} */
+            selection: {
+                [key: string]: unknown;
+            };
+            /** @enum {string} */
+            status: "queued" | "awaiting_approval" | "running" | "done" | "failed" | "rejected";
+            /** @description Customers in the job (null until planned). */
+            total: number | null;
+            done: number;
+            failed: number;
+            /** @description The first 20 customers that could not be changed, with why. */
+            errors: {
+                customer_id: string;
+                /** @example customer_not_found */
+                reason: string;
+            }[];
+            /**
+             * Format: int64
+             * @description When it should finish (epoch ms), while running.
+             */
+            eta: number | null;
+            /** @example staff:laoli */
+            actor: string;
+            approval_required?: boolean;
+            decided_by?: string | null;
+            /** Format: int64 */
+            decided_at?: number | null;
+            /** Format: int64 */
+            created_at?: number;
+            /** Format: int64 */
+            started_at?: number | null;
+            /** Format: int64 */
+            updated_at?: number;
+            /** Format: int64 */
+            finished_at?: number | null;
+            failure?: string | null;
+        };
+        JobList: {
+            jobs: components["schemas"]["Job"][];
+            next_cursor: string | null;
+        };
+        JobSettings: {
+            /** @description Jobs over this many customers wait for the owner. */
+            approval_threshold: number;
+        };
         Error: {
             error: {
                 /**
@@ -2235,6 +3158,8 @@ export interface components {
             customer_id: string;
             /** @example shop-a */
             shop_id: string;
+            /** @description Identities the shop vouched for that already belong to another customer; the two profiles stay apart until staff merge them (after a preview). */
+            unlinked?: ("wechat_unionid" | "phone_hash")[];
         };
         /** @description Sign-in needs one more step; send `session` to `respond_at`. */
         StaffChallenge: {
@@ -2865,10 +3790,172 @@ export interface components {
             /** @description The phone number; masked (`138****5678`) unless the role has `customers.contact.read` (owner, supervisor). */
             contact?: string | null;
             contact_masked: boolean;
+            /** @description Always masked here */
+            real_name?: string | null;
+            /** @enum {string} */
+            lifecycle_stage?: "prospect" | "ordered" | "repeat" | "after_sales";
+            owner_agent?: string | null;
+            remarks?: string | null;
+            channels?: string[];
+            purchase_summary?: components["schemas"]["PurchaseSummary"];
             /** Format: int64 */
             created_at?: number;
             /** Format: int64 */
             last_seen_at?: number | null;
+        };
+        /** @description Kept current by the shop's events, in the transaction that applies each one. Money in integer cents (分). */
+        PurchaseSummary: {
+            /** @description Orders paid (a cancelled unpaid order does not count) */
+            orders_count: number;
+            /** @description Paid, net of approved refunds, in cents */
+            total_spent: number;
+            /** @description total_spent / orders_count, in cents */
+            avg_order_value: number;
+            refunds_count: number;
+            /** Format: int64 */
+            first_purchase_at?: number | null;
+            /** Format: int64 */
+            last_purchase_at?: number | null;
+            categories: string[];
+        };
+        CustomerAddress: {
+            detail: string;
+            region?: string | null;
+            recipient?: string | null;
+            phone?: string | null;
+            postcode?: string | null;
+            label?: string | null;
+        };
+        CustomerSummary: {
+            customer_id: string;
+            display_name?: string | null;
+            avatar_url?: string | null;
+            /** @description Masked */
+            real_name?: string | null;
+            /** @description The first phone, masked */
+            contact?: string | null;
+            channels: ("wechat" | "app" | "h5")[];
+            /** @enum {string} */
+            lifecycle_stage: "prospect" | "ordered" | "repeat" | "after_sales";
+            owner_agent?: string | null;
+            tier?: string | null;
+            tags: string[];
+            purchase_summary: components["schemas"]["PurchaseSummary"];
+            /** Format: int64 */
+            last_contact_at?: number | null;
+            /** Format: int64 */
+            created_at?: number;
+        };
+        CustomerList: {
+            customers: components["schemas"]["CustomerSummary"][];
+            next_cursor: string | null;
+        };
+        CustomerFull: {
+            customer_id: string;
+            display_name?: string | null;
+            avatar_url?: string | null;
+            /** @description Masked (王**) unless revealed */
+            real_name?: string | null;
+            /** @description Masked (138****5678) unless revealed */
+            phones: string[];
+            /** @description The first phone (as the workbench shows it) */
+            contact?: string | null;
+            addresses: components["schemas"]["CustomerAddress"][];
+            /** @description Masked (****-05-**) unless revealed */
+            birthday?: string | null;
+            personal_masked: boolean;
+            /** @enum {string|null} */
+            gender?: "male" | "female" | "unknown" | null;
+            region?: string | null;
+            source_channel?: string | null;
+            source_campaign?: string | null;
+            channels: string[];
+            identities: string[];
+            /** @enum {string} */
+            lifecycle_stage: "prospect" | "ordered" | "repeat" | "after_sales";
+            lifecycle_override: boolean;
+            remarks?: string | null;
+            notes?: string | null;
+            owner_agent?: string | null;
+            tier?: string | null;
+            tags: string[];
+            attributes: {
+                [key: string]: unknown;
+            };
+            purchase_summary: components["schemas"]["PurchaseSummary"];
+            /** @description The latest orders, each with its whole logistics trail (newest first) */
+            recent_orders?: {
+                [key: string]: unknown;
+            }[];
+            /** @description Cart changes and product views, newest first (90 days are kept) */
+            recent_activity?: {
+                [key: string]: unknown;
+            }[];
+            /** Format: int64 */
+            created_at?: number;
+            /** Format: int64 */
+            last_seen_at?: number | null;
+            /** Format: int64 */
+            last_contact_at?: number | null;
+            merged_into?: string | null;
+            /** Format: int64 */
+            erased_at?: number | null;
+        };
+        CustomerAttribute: {
+            attribute_id: string;
+            name: string;
+            /** @enum {string} */
+            type: "text" | "number" | "date" | "single_choice" | "multi_choice" | "bool";
+            options?: string[] | null;
+            max_length?: number | null;
+            description?: string | null;
+            /** Format: int64 */
+            created_at?: number;
+            created_by?: string;
+            /** Format: int64 */
+            updated_at?: number;
+            updated_by?: string;
+        };
+        CustomerAttributeList: {
+            attributes: components["schemas"]["CustomerAttribute"][];
+        };
+        MergePreview: {
+            customer_id: string;
+            merge_id: string;
+            moves: {
+                conversations?: number;
+                tickets?: number;
+                orders?: number;
+                identities?: number;
+                tags?: string[];
+                notes?: boolean;
+                phones?: number;
+            };
+            purchase_summary_after: components["schemas"]["PurchaseSummary"];
+            /** @enum {string|null} */
+            blocked: "both_open" | "too_many" | null;
+        };
+        CustomerExport: {
+            /** Format: int64 */
+            exported_at: number;
+            profile: components["schemas"]["CustomerFull"];
+            identities: string[];
+            conversations: {
+                [key: string]: unknown;
+            }[];
+            orders: {
+                [key: string]: unknown;
+            }[];
+            activity: {
+                [key: string]: unknown;
+            }[];
+            tickets: {
+                [key: string]: unknown;
+            }[];
+            unanswered_questions: {
+                [key: string]: unknown;
+            }[];
+            media: string[];
         };
         ConversationContext: {
             conversation: components["schemas"]["Conversation"];
@@ -2879,8 +3966,12 @@ export interface components {
                 has_more: boolean;
             };
             customer: components["schemas"]["CustomerProfile"] | null;
-            /** @description The latest orders (kefu.orders), each with `status`, `tracking_number` and `latest_logistics`. */
+            /** @description The latest orders (kefu.orders), each with `status`, `tracking_number`, `latest_logistics` and the whole `logistics` trail (newest first). */
             orders: {
+                [key: string]: unknown;
+            }[];
+            /** @description The customer's latest 10 browsing and cart events, newest first. */
+            recent_activity?: {
                 [key: string]: unknown;
             }[];
             open_tickets: {
@@ -2970,6 +4061,53 @@ export interface components {
             /** Format: int64 */
             updated_at?: number | null;
             updated_by?: string | null;
+        };
+        Segment: {
+            /** @example seg_1700000000000a1b2c3d4e5 */
+            segment_id: string;
+            name: string;
+            description?: string | null;
+            /** @description The definition (a Filter) */
+            filter: {
+                [key: string]: unknown;
+            };
+            /** @description Customers matching when last counted */
+            count: number | null;
+            /** @description When (epoch ms) */
+            counted_at: number | null;
+            count_age_seconds: number | null;
+            created_at: number;
+            created_by: string;
+            updated_at: number;
+            updated_by: string;
+        };
+        SegmentList: {
+            segments: components["schemas"]["Segment"][];
+            next_cursor: string | null;
+        };
+        /** @description A customer as a segment lists them (no personal field; absent fields are unset). */
+        SegmentCustomer: {
+            customer_id: string;
+            display_name?: string;
+            avatar_url?: string;
+            tier?: string;
+            tags?: string[];
+            lifecycle_stage?: string;
+            region?: string;
+            channels?: string[];
+            owner_agent?: string;
+            orders_count?: number;
+            /** @description Cents (分) */
+            total_spent?: number;
+            last_purchase_at?: number;
+            last_contact_at?: number;
+            created_at?: number;
+        };
+        SegmentCustomerPage: {
+            /** @description Every matching customer (exact) */
+            count: number;
+            customers: components["schemas"]["SegmentCustomer"][];
+            next_cursor: string | null;
         };
         KeywordRuleList: {
             rules: components["schemas"]["KeywordRule"][];
@@ -3360,6 +4498,58 @@ export interface components {
             channel?: string;
             /** @default null */
             display_name?: string | null;
+            /** @default null */
+            unionid?: string | null;
+            /** @default null */
+            phone?: string | null;
+        };
+        /**
+         * ProfileChange
+         * @description PATCH /v1/customers/{id}: a field left out is unchanged; null clears it (lifecycle_stage:
+         *         null goes back to the derived stage; attributes: a null value removes that attribute).
+         */
+        ProfileChange: {
+            display_name?: string | null;
+            real_name?: string | null;
+            phones?: string[] | null;
+            addresses?: components["schemas"]["Address"][] | null;
+            birthday?: string | null;
+            gender?: string | null;
+            region?: string | null;
+            source_channel?: string | null;
+            source_campaign?: string | null;
+            channels?: string[] | null;
+            lifecycle_stage?: string | null;
+            remarks?: string | null;
+            owner_agent?: string | null;
+            attributes?: Record<string, never>;
+        };
+        /** NewAttribute */
+        NewAttribute: {
+            attribute_id: string;
+            name: string;
+            type: string;
+            /** @default null */
+            options?: string[] | null;
+            /** @default null */
+            max_length?: number | null;
+            /** @default null */
+            description?: string | null;
+        };
+        /**
+         * AttributeChange
+         * @description The type cannot change (values already written would stop fitting); options may be
+         *         added, and renamed only by removing and adding.
+         */
+        AttributeChange: {
+            name?: string;
+            options?: string[];
+            max_length?: number | null;
+            description?: string | null;
+        };
+        /** MergeRequest */
+        MergeRequest: {
+            merge_id: string;
         };
         /** StaffLogin */
         StaffLogin: {
@@ -3789,6 +4979,120 @@ export interface components {
             member_levels?: components["schemas"]["MemberLevel"][];
             /** @default null */
             revision?: number | null;
+        };
+        /** SegmentPreview */
+        SegmentPreview: {
+            filter: components["schemas"]["Filter"];
+            /** @default newest */
+            sort?: string;
+            /** @default 20 */
+            limit?: number;
+        };
+        /** NewSegment */
+        NewSegment: {
+            name: string;
+            filter: components["schemas"]["Filter"];
+            /** @default null */
+            description?: string | null;
+        };
+        /** SegmentChange */
+        SegmentChange: {
+            /** @default null */
+            name?: string | null;
+            /** @default null */
+            filter?: components["schemas"]["Filter"] | null;
+            /** @default null */
+            description?: string | null;
+        };
+        /** NewTagGroup */
+        NewTagGroup: {
+            name: string;
+            /** @default null */
+            description?: string | null;
+            /** @default 0 */
+            position?: number;
+        };
+        /** TagGroupEdit */
+        TagGroupEdit: {
+            /** @default null */
+            name?: string | null;
+            /** @default null */
+            description?: string | null;
+            /** @default null */
+            position?: number | null;
+        };
+        /** NewTag */
+        NewTag: {
+            name: string;
+            /** @default null */
+            group_id?: string | null;
+            /** @default null */
+            colour?: string | null;
+            /** @default null */
+            description?: string | null;
+        };
+        /** TagEdit */
+        TagEdit: {
+            /** @default null */
+            name?: string | null;
+            /** @default null */
+            group_id?: string | null;
+            /** @default null */
+            colour?: string | null;
+            /** @default null */
+            description?: string | null;
+        };
+        /** TagCustomer */
+        TagCustomer: {
+            tag_ids: string[];
+        };
+        /** NewAutoTagRule */
+        NewAutoTagRule: {
+            name: string;
+            trigger: components["schemas"]["KeywordTrigger"] | components["schemas"]["IntentTrigger"] | components["schemas"]["OrderTrigger"] | components["schemas"]["OrderCountTrigger"] | components["schemas"]["RefundTrigger"] | components["schemas"]["CampaignTrigger"] | components["schemas"]["CartAbandonedTrigger"] | components["schemas"]["TierTrigger"] | components["schemas"]["AttributeTrigger"];
+            tag_ids: string[];
+            /** @default true */
+            enabled?: boolean;
+            /** @default false */
+            backfill?: boolean;
+        };
+        /** AutoTagRuleEdit */
+        AutoTagRuleEdit: {
+            /** @default null */
+            name?: string | null;
+            /** @default null */
+            trigger?: (components["schemas"]["KeywordTrigger"] | components["schemas"]["IntentTrigger"] | components["schemas"]["OrderTrigger"] | components["schemas"]["OrderCountTrigger"] | components["schemas"]["RefundTrigger"] | components["schemas"]["CampaignTrigger"] | components["schemas"]["CartAbandonedTrigger"] | components["schemas"]["TierTrigger"] | components["schemas"]["AttributeTrigger"]) | null;
+            /** @default null */
+            tag_ids?: string[] | null;
+            /** @default null */
+            enabled?: boolean | null;
+            /** @default false */
+            backfill?: boolean;
+        };
+        /** NewJob */
+        NewJob: {
+            kind: string;
+            selection: components["schemas"]["Selection"];
+            /** @default {} */
+            params?: Record<string, never>;
+        };
+        /** JobSettingsChange */
+        JobSettingsChange: {
+            approval_threshold: number;
+        };
+        /** Address */
+        Address: {
+            detail: string;
+            /** @default null */
+            region?: string | null;
+            /** @default null */
+            recipient?: string | null;
+            /** @default null */
+            phone?: string | null;
+            /** @default null */
+            postcode?: string | null;
+            /** @default null */
+            label?: string | null;
         };
         /** RoutingRule */
         RoutingRule: {
@@ -4257,6 +5561,194 @@ export interface components {
             name: string;
             min_points: number;
         };
+        /** Filter */
+        Filter: {
+            /** @default null */
+            and?: components["schemas"]["Filter"][] | null;
+            /** @default null */
+            or?: components["schemas"]["Filter"][] | null;
+            /** @default null */
+            not?: components["schemas"]["Filter"] | null;
+            /** @default null */
+            tag?: components["schemas"]["ValueSet"] | null;
+            /** @default null */
+            tier?: components["schemas"]["ValueSet"] | null;
+            /** @default null */
+            lifecycle_stage?: components["schemas"]["ValueSet"] | null;
+            /** @default null */
+            channel?: components["schemas"]["ValueSet"] | null;
+            /** @default null */
+            region?: components["schemas"]["ValueSet"] | null;
+            /** @default null */
+            owner_agent?: components["schemas"]["ValueSet"] | null;
+            /** @default null */
+            spend?: components["schemas"]["NumberRange"] | null;
+            /** @default null */
+            orders_count?: components["schemas"]["NumberRange"] | null;
+            /** @default null */
+            last_purchase?: components["schemas"]["TimeRange"] | null;
+            /** @default null */
+            last_contact?: components["schemas"]["TimeRange"] | null;
+            /** @default null */
+            attribute?: components["schemas"]["AttributeCondition"] | null;
+        };
+        /**
+         * ValueSet
+         * @description `in`: has any of these; `all`: has every one (tags, channels).
+         */
+        ValueSet: {
+            /** @default null */
+            in?: string[] | null;
+            /** @default null */
+            all?: string[] | null;
+        };
+        /**
+         * NumberRange
+         * @description Spend in cents (分), order counts; bounds combine; `exists` false: no value at all.
+         */
+        NumberRange: {
+            /** @default null */
+            gte?: number | null;
+            /** @default null */
+            gt?: number | null;
+            /** @default null */
+            lte?: number | null;
+            /** @default null */
+            lt?: number | null;
+            /** @default null */
+            exists?: boolean | null;
+        };
+        /**
+         * TimeRange
+         * @description Relative (`within_days`, `more_than_days`) or absolute shop dates (`from`, `to`,
+         *         inclusive); `exists` false: never (no purchase, no contact).
+         */
+        TimeRange: {
+            /** @default null */
+            within_days?: number | null;
+            /** @default null */
+            more_than_days?: number | null;
+            /**
+             * Format: date
+             * @default null
+             */
+            from?: string | null;
+            /**
+             * Format: date
+             * @default null
+             */
+            to?: string | null;
+            /** @default null */
+            exists?: boolean | null;
+        };
+        /** AttributeCondition */
+        AttributeCondition: {
+            id: string;
+            in: (string | number | boolean)[];
+        };
+        /** KeywordTrigger */
+        KeywordTrigger: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "keyword";
+            keywords: string[];
+        };
+        /** IntentTrigger */
+        IntentTrigger: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "intent";
+            intents: string[];
+        };
+        /** OrderTrigger */
+        OrderTrigger: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "order";
+            /** @default [] */
+            categories?: string[];
+            /** @default null */
+            min_amount?: string | null;
+        };
+        /** OrderCountTrigger */
+        OrderCountTrigger: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "order_count";
+            orders: number;
+            days: number;
+        };
+        /** RefundTrigger */
+        RefundTrigger: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "refund";
+            /**
+             * @default requested
+             * @enum {string}
+             */
+            stage?: "approved" | "requested";
+        };
+        /** CampaignTrigger */
+        CampaignTrigger: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "campaign_clicked";
+            /** @default [] */
+            campaign_ids?: string[];
+        };
+        /** CartAbandonedTrigger */
+        CartAbandonedTrigger: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "cart_abandoned";
+            hours: number;
+        };
+        /** TierTrigger */
+        TierTrigger: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "tier_changed";
+            tiers: string[];
+        };
+        /** AttributeTrigger */
+        AttributeTrigger: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "attribute";
+            attribute_id: string;
+            values: (string | number | boolean)[];
+        };
+        /**
+         * Selection
+         * @description Exactly one of: customer ids, a saved segment, every customer of the shop.
+         */
+        Selection: {
+            /** @default null */
+            customer_ids?: string[] | null;
+            /** @default null */
+            segment_id?: string | null;
+            /** @default false */
+            all?: boolean;
+        };
     };
     responses: {
         /** @description `empty_body`, `malformed_json`, `validation_error` (the message names the field) */
@@ -4378,6 +5870,18 @@ export interface components {
         };
     };
     parameters: {
+        /** @example tag_1700000000000a1b2c3d4e5 */
+        TagIdPath: string;
+        /** @example tgg_1700000000000a1b2c3d4e5 */
+        TagGroupIdPath: string;
+        /** @example atr_1700000000000a1b2c3d4e5 */
+        TagRuleIdPath: string;
+        /** @example job_1700000000000a1b2c3d4e5 */
+        JobIdPath: string;
+        /** @description Only the tags of this group. */
+        TagGroupQuery: string;
+        /** @description Only the jobs in this status. */
+        JobStatusQuery: "queued" | "awaiting_approval" | "running" | "done" | "failed" | "rejected";
         /** @description `1`: the refresh token in an HttpOnly cookie, not the body (as `refresh_cookie: true`). */
         RefreshCookie: "1" | "true" | "0" | "false";
         /** @description `next_cursor` from the previous page (opaque, signed): valid only for the same shop and the same query (path and filters; `limit` may change). Anything else is 400 `invalid_cursor`: start again without it. */
@@ -4394,6 +5898,10 @@ export interface components {
         Before: string;
         /** @example qrs_1700000000000a1b2c3d4e5 */
         QuickReplyIdPath: string;
+        /** @example seg_1700000000000a1b2c3d4e5 */
+        SegmentIdPath: string;
+        /** @example cu_1700000000000a1b2c3d4e5 */
+        CustomerIdPath: string;
         /** @example kwr_1700000000000a1b2c3d4e5 */
         KeywordRuleIdPath: string;
         /** @description `platform` for the platform-wide entries of the caller's mall (its platform staff only); left out, the shop acted on. */
@@ -7220,7 +8728,7 @@ export interface operations {
                 actor?: string;
                 action?: string;
                 /** @description The kind of thing a record is about (see `AuditRecord.target_type`). */
-                target_type?: "agent" | "bot_settings" | "bot_suggestion" | "conversation" | "customer" | "kb" | "kb_entry" | "keyword_rule" | "message" | "published_version" | "queue" | "quick_reply" | "routing_rules" | "shop" | "sla" | "staff" | "ticket";
+                target_type?: "agent" | "bot_settings" | "bot_suggestion" | "conversation" | "customer" | "customer_attribute" | "kb" | "kb_entry" | "keyword_rule" | "message" | "published_version" | "queue" | "quick_reply" | "routing_rules" | "shop" | "sla" | "staff" | "ticket";
                 /** @description A username, a conversation id, ... (needs `target_type`). */
                 target_id?: string;
                 /** @description Epoch milliseconds, or a UTC date YYYY-MM-DD (its start). */
@@ -8164,6 +9672,566 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
         };
     };
+    listCustomers: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Search text (1-64 characters)
+                 * @example 138 1234 5678
+                 */
+                q?: string;
+                /** @description An order number; the answer is its customer (or none) */
+                order_id?: string;
+                /** @description `next_cursor` from the previous page (opaque, signed): valid only for the same shop and the same query (path and filters; `limit` may change). Anything else is 400 `invalid_cursor`: start again without it. */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of customers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerList"];
+                };
+            };
+            /** @description `invalid_q`, `invalid_order_id`, `invalid_cursor`, `invalid_limit` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    getCustomer: {
+        parameters: {
+            query?: {
+                /** @description Show personal fields unmasked (audited) */
+                reveal?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @example cu_1700000000000a1b2c3d4e5 */
+                customer_id: components["parameters"]["CustomerIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The profile */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerFull"];
+                };
+            };
+            /** @description `invalid_reveal` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `customer_not_found` (also for another shop's customer) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateCustomer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example cu_1700000000000a1b2c3d4e5 */
+                customer_id: components["parameters"]["CustomerIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "phones": [
+                 *         "13812345678"
+                 *       ],
+                 *       "remarks": "只发顺丰",
+                 *       "attributes": {
+                 *         "vip_since": "2024-01-31"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["ProfileChange"];
+            };
+        };
+        responses: {
+            /** @description The profile (masked) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerFull"];
+                };
+            };
+            /** @description `validation_error`, `empty_change`, `invalid_phone`, `invalid_birthday`, `unknown_attribute`, `invalid_attribute_value`, `unknown_owner_agent` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `customer_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `profile_changed` (edited meanwhile: read it again), `customer_merged`, `customer_erased` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    previewCustomerMerge: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example cu_1700000000000a1b2c3d4e5 */
+                customer_id: components["parameters"]["CustomerIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "merge_id": "cu_1700000000000f6e5d4c3b2a1"
+                 *     }
+                 */
+                "application/json": components["schemas"]["MergeRequest"];
+            };
+        };
+        responses: {
+            /** @description The preview */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MergePreview"];
+                };
+            };
+            /** @description `validation_error`, `same_customer` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `customer_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `customer_merged`, `customer_erased` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    mergeCustomers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example cu_1700000000000a1b2c3d4e5 */
+                customer_id: components["parameters"]["CustomerIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "merge_id": "cu_1700000000000f6e5d4c3b2a1"
+                 *     }
+                 */
+                "application/json": components["schemas"]["MergeRequest"];
+            };
+        };
+        responses: {
+            /** @description Merged */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        customer_id: string;
+                        merge_id: string;
+                        merged_into: string;
+                        moved: {
+                            [key: string]: number;
+                        };
+                    };
+                };
+            };
+            /** @description `validation_error`, `same_customer` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `customer_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `both_open`, `merge_too_large`, `customer_merged`, `customer_erased` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    exportCustomer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example cu_1700000000000a1b2c3d4e5 */
+                customer_id: components["parameters"]["CustomerIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The export */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerExport"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `customer_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    eraseCustomer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example cu_1700000000000a1b2c3d4e5 */
+                customer_id: components["parameters"]["CustomerIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Erased */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        customer_id: string;
+                        /** Format: int64 */
+                        erased_at: number;
+                        erased?: {
+                            [key: string]: number;
+                        };
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `customer_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `open_conversation`: resolve it first */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listCustomerAttributes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every attribute the shop defined (at most 50) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerAttributeList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    createCustomerAttribute: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "attribute_id": "sizes",
+                 *       "name": "尺码",
+                 *       "type": "multi_choice",
+                 *       "options": [
+                 *         "S",
+                 *         "M",
+                 *         "L"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["NewAttribute"];
+            };
+        };
+        responses: {
+            /** @description The attribute */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerAttribute"];
+                };
+            };
+            /** @description `validation_error`, `options_required`, `unexpected_options`, `duplicate_option` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `attribute_exists`, `too_many_attributes` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    deleteCustomerAttribute: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example sizes */
+                attribute_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        attribute_id: string;
+                        deleted: boolean;
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `attribute_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateCustomerAttribute: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example sizes */
+                attribute_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "options": [
+                 *         "S",
+                 *         "M",
+                 *         "L",
+                 *         "XL"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["AttributeChange"];
+            };
+        };
+        responses: {
+            /** @description The attribute */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerAttribute"];
+                };
+            };
+            /** @description `validation_error`, `option_in_use`, `unexpected_max_length` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `attribute_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `stale`: changed meanwhile */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
     listKeywordRules: {
         parameters: {
             query?: {
@@ -8460,6 +10528,383 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    previewSegment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "filter": {
+                 *         "and": [
+                 *           {
+                 *             "tag": {
+                 *               "in": [
+                 *                 "tag_vip"
+                 *               ]
+                 *             }
+                 *           },
+                 *           {
+                 *             "spend": {
+                 *               "gte": 100000
+                 *             }
+                 *           },
+                 *           {
+                 *             "last_contact": {
+                 *               "within_days": 30
+                 *             }
+                 *           },
+                 *           {
+                 *             "not": {
+                 *               "region": {
+                 *                 "in": [
+                 *                   "广东省"
+                 *                 ]
+                 *               }
+                 *             }
+                 *           }
+                 *         ]
+                 *       },
+                 *       "sort": "spend",
+                 *       "limit": 20
+                 *     }
+                 */
+                "application/json": components["schemas"]["SegmentPreview"];
+            };
+        };
+        responses: {
+            /** @description The count and the first page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SegmentCustomerPage"];
+                };
+            };
+            /** @description `filter_too_deep` (nested deeper than 8 levels), `filter_too_large`, `invalid_filter` (a node with no or two keys, an empty list, unsound bounds), `validation_error`, `malformed_json`, `empty_body` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    listSegments: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` from the previous page (opaque, signed): valid only for the same shop and the same query (path and filters; `limit` may change). Anything else is 400 `invalid_cursor`: start again without it. */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of segments */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SegmentList"];
+                };
+            };
+            /** @description `invalid_cursor`, `invalid_limit` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    createSegment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "高价值沉睡客户",
+                 *       "description": "Spent 1,000 元 or more, no contact for 60 days",
+                 *       "filter": {
+                 *         "and": [
+                 *           {
+                 *             "spend": {
+                 *               "gte": 100000
+                 *             }
+                 *           },
+                 *           {
+                 *             "last_contact": {
+                 *               "more_than_days": 60
+                 *             }
+                 *           }
+                 *         ]
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["NewSegment"];
+            };
+        };
+        responses: {
+            /** @description The segment */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Segment"];
+                };
+            };
+            /** @description As on preview; `segment_limit` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    getSegment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example seg_1700000000000a1b2c3d4e5 */
+                segment_id: components["parameters"]["SegmentIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The segment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Segment"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `segment_not_found` (also for another shop's segment) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteSegment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example seg_1700000000000a1b2c3d4e5 */
+                segment_id: components["parameters"]["SegmentIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        segment_id: string;
+                        deleted: boolean;
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `segment_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateSegment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example seg_1700000000000a1b2c3d4e5 */
+                segment_id: components["parameters"]["SegmentIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "沉睡高价值客户"
+                 *     }
+                 */
+                "application/json": components["schemas"]["SegmentChange"];
+            };
+        };
+        responses: {
+            /** @description The segment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Segment"];
+                };
+            };
+            /** @description As on preview */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `segment_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    refreshSegment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example seg_1700000000000a1b2c3d4e5 */
+                segment_id: components["parameters"]["SegmentIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The segment with its fresh count */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Segment"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `segment_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listSegmentCustomers: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` from the previous page (opaque, signed): valid only for the same shop and the same query (path and filters; `limit` may change). Anything else is 400 `invalid_cursor`: start again without it. */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description `newest` (default), `spend` or `last_contact`, largest first */
+                sort?: "newest" | "spend" | "last_contact";
+            };
+            header?: never;
+            path: {
+                /** @example seg_1700000000000a1b2c3d4e5 */
+                segment_id: components["parameters"]["SegmentIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of customers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SegmentCustomerPage"] & {
+                        segment_id: string;
+                    };
+                };
+            };
+            /** @description `invalid_cursor`, `invalid_limit`, `invalid_sort` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `segment_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getKnowledgeBase: {
@@ -9489,6 +11934,1026 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+        };
+    };
+    listTagGroups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The groups */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagGroupList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    createTagGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "兴趣",
+                 *       "description": "客户感兴趣的品类"
+                 *     }
+                 */
+                "application/json": components["schemas"]["NewTagGroup"];
+            };
+        };
+        responses: {
+            /** @description The group */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagGroup"];
+                };
+            };
+            /** @description `validation_error`, `tag_group_limit` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    deleteTagGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example tgg_1700000000000a1b2c3d4e5 */
+                group_id: components["parameters"]["TagGroupIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagGroupDeleted"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `tag_group_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `tag_group_not_empty` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateTagGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example tgg_1700000000000a1b2c3d4e5 */
+                group_id: components["parameters"]["TagGroupIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "position": 2
+                 *     }
+                 */
+                "application/json": components["schemas"]["TagGroupEdit"];
+            };
+        };
+        responses: {
+            /** @description The group */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagGroup"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `tag_group_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `stale`: changed meanwhile */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    listTags: {
+        parameters: {
+            query?: {
+                /** @description Only the tags of this group. */
+                group_id?: components["parameters"]["TagGroupQuery"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tags */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    createTag: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "高意向",
+                 *       "group_id": "tgg_1700000000000a1b2c3d4e5",
+                 *       "colour": "#FF6A00",
+                 *       "description": "问过价格且加购"
+                 *     }
+                 */
+                "application/json": components["schemas"]["NewTag"];
+            };
+        };
+        responses: {
+            /** @description The tag */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tag"];
+                };
+            };
+            /** @description `validation_error`, `unknown_tag_group`, `tag_limit` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `tag_name_taken` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    getTag: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example tag_1700000000000a1b2c3d4e5 */
+                tag_id: components["parameters"]["TagIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tag */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagWithUsage"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `tag_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteTag: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example tag_1700000000000a1b2c3d4e5 */
+                tag_id: components["parameters"]["TagIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagDeleted"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `tag_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `tag_in_use` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateTag: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example tag_1700000000000a1b2c3d4e5 */
+                tag_id: components["parameters"]["TagIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "colour": "#1890FF"
+                 *     }
+                 */
+                "application/json": components["schemas"]["TagEdit"];
+            };
+        };
+        responses: {
+            /** @description The tag */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tag"];
+                };
+            };
+            /** @description `validation_error`, `unknown_tag_group` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `tag_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `tag_name_taken`, `stale` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    tagCustomer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example cu_1700000000000a1b2c3d4e5 */
+                customer_id: components["parameters"]["CustomerIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "tag_ids": [
+                 *         "tag_1700000000000a1b2c3d4e5"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["TagCustomer"];
+            };
+        };
+        responses: {
+            /** @description The customer's tags after the change */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerTagChange"];
+                };
+            };
+            /** @description `validation_error`, `unknown_tag`, `tag_limit` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `customer_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `stale`: the tags kept changing meanwhile */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    untagCustomer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example cu_1700000000000a1b2c3d4e5 */
+                customer_id: components["parameters"]["CustomerIdPath"];
+                /** @example tag_1700000000000a1b2c3d4e5 */
+                tag_id: components["parameters"]["TagIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The customer's tags after the change */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerTagChange"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `customer_not_found`, `tag_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `stale` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    customerTagHistory: {
+        parameters: {
+            query?: {
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description `next_cursor` from the previous page (opaque, signed): valid only for the same shop and the same query (path and filters; `limit` may change). Anything else is 400 `invalid_cursor`: start again without it. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path: {
+                /** @example cu_1700000000000a1b2c3d4e5 */
+                customer_id: components["parameters"]["CustomerIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The history */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerTagHistory"];
+                };
+            };
+            /** @description `invalid_limit`, `invalid_cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `customer_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listTagRules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rules */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagRuleList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    createTagRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "问退款的客户",
+                 *       "trigger": {
+                 *         "kind": "keyword",
+                 *         "keywords": [
+                 *           "退款",
+                 *           "退货"
+                 *         ]
+                 *       },
+                 *       "tag_ids": [
+                 *         "tag_1700000000000a1b2c3d4e5"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["NewAutoTagRule"];
+            };
+        };
+        responses: {
+            /** @description The rule (with `backfill_job` when asked) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagRule"];
+                };
+            };
+            /** @description `validation_error`, `unknown_tag`, `rule_limit`, `backfill_unsupported` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    getTagRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example atr_1700000000000a1b2c3d4e5 */
+                tag_rule_id: components["parameters"]["TagRuleIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rule */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagRule"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `rule_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteTagRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example atr_1700000000000a1b2c3d4e5 */
+                tag_rule_id: components["parameters"]["TagRuleIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagRuleDeleted"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `rule_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateTagRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example atr_1700000000000a1b2c3d4e5 */
+                tag_rule_id: components["parameters"]["TagRuleIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "enabled": false
+                 *     }
+                 */
+                "application/json": components["schemas"]["AutoTagRuleEdit"];
+            };
+        };
+        responses: {
+            /** @description The rule */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagRule"];
+                };
+            };
+            /** @description `validation_error`, `unknown_tag`, `backfill_unsupported` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `rule_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `stale` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    listJobs: {
+        parameters: {
+            query?: {
+                /** @description Only the jobs in this status. */
+                status?: components["parameters"]["JobStatusQuery"];
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description `next_cursor` from the previous page (opaque, signed): valid only for the same shop and the same query (path and filters; `limit` may change). Anything else is 400 `invalid_cursor`: start again without it. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The jobs */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobList"];
+                };
+            };
+            /** @description `invalid_status`, `invalid_limit`, `invalid_cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    submitJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "kind": "tag",
+                 *       "selection": {
+                 *         "customer_ids": [
+                 *           "cus_1700000000000a1b2c3d4e5"
+                 *         ]
+                 *       },
+                 *       "params": {
+                 *         "tag_ids": [
+                 *           "tag_1700000000000a1b2c3d4e5"
+                 *         ]
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["NewJob"];
+            };
+        };
+        responses: {
+            /** @description The job (queued, or awaiting approval) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description `validation_error`, `invalid_job_kind`, `invalid_selection`, `unknown_tag`, `unknown_agent`, `unknown_attribute`, `invalid_attribute_value`, `backfill_unsupported` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `rule_not_found` (rule_backfill) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    getJobSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The settings */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobSettings"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    putJobSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "approval_threshold": 5000
+                 *     }
+                 */
+                "application/json": components["schemas"]["JobSettingsChange"];
+            };
+        };
+        responses: {
+            /** @description The settings */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobSettings"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    getJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example job_1700000000000a1b2c3d4e5 */
+                job_id: components["parameters"]["JobIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `job_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    approveJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example job_1700000000000a1b2c3d4e5 */
+                job_id: components["parameters"]["JobIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `job_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_awaiting`, `stale` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    rejectJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example job_1700000000000a1b2c3d4e5 */
+                job_id: components["parameters"]["JobIdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description `job_not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_awaiting`, `stale` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
 }

@@ -5,7 +5,9 @@ import inbox from './inbox'
 import conversation from './conversation'
 import context from './context'
 import shortcuts from './shortcuts'
+import tickets from './tickets'
+import settings from './settings'
 
-const messages = { common, nav, auth, inbox, conversation, context, shortcuts }
+const messages = { common, nav, auth, inbox, conversation, context, shortcuts, tickets, settings }
 export default messages
 export type Messages = typeof messages
