@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest'
+import { calendarBody, calendarForm, parseSpans } from '@/lib/calendar'
+import { auditQuery, startOfDay } from '@/lib/audit'
+
+describe('SLA calendar form', () => {
+  const stored = {
+    timezone: 'Asia/Shanghai',
+    weekly: { mon: ['09:00-12:00', '13:30-18:00'], tue: ['09:00-18:00'] },
+    holidays: ['2026-10-01', '2026-10-02'],
+    workdays: ['2026-09-27'],
+    workday_hours: null,
+  }
+
+  it('round-trips what the API stores, split shifts and 调休 included', () => {
+    const form = calendarForm(stored)
+    expect(form.weekly.mon).toBe('09:00-12:00, 13:30-18:00')
+    expect(form.weekly.sun).toBe('')
+    const result = calendarBody(form)
+    expect(result).toEqual({ ok: true, body: { ...stored, weekly: { mon: ['09:00-12:00', '13:30-18:00'], tue: ['09:00-18:00'], wed: [], thu: [], fri: [], sat: [], sun: [] } } })
+  })
+
+  it('accepts full-width commas and dashes as people type them in Chinese', () => {
+    expect(parseSpans('09:00–12:00，13:30~18:00')).toEqual(['09:00-12:00', '13:30-18:00'])
+  })
+
+  it('sorts and de-duplicates dates, and names the first bad entry instead of sending it', () => {
+    const form = calendarForm(stored)
+    form.holidays = '2026-10-02\n2026-10-01 2026-10-01'
+    const ok = calendarBody(form)
+    expect(ok.ok && ok.body.holidays).toEqual(['2026-10-01', '2026-10-02'])
+    form.weekly.wed = '9-18'
+    expect(calendarBody(form)).toEqual({ ok: false, invalid: '9-18' })
+    form.weekly.wed = ''
+    form.workdays = '10/11'
+    expect(calendarBody(form)).toEqual({ ok: false, invalid: '10/11' })
+  })
+})
+
+describe('audit filters', () => {
+  it('send the shop’s days as epoch bounds (Shanghai midnight is 16:00 UTC the day before)', () => {
+    expect(startOfDay('2026-12-02', 'Asia/Shanghai')).toBe(Date.UTC(2026, 11, 1, 16))
+    const query = auditQuery({ actor: 'laoban', action: ' staff.login_failed ', target_type: '', target_id: 'ignored', from: '2026-12-01', to: '2026-12-02' }, 'Asia/Shanghai')
+    expect(query).toEqual({
+      actor: 'staff:laoban', action: 'staff.login_failed',
+      from: String(Date.UTC(2026, 10, 30, 16)), to: String(Date.UTC(2026, 11, 2, 16) - 1),
+    })
+  })
+
+  it('keep a typed actor kind and send the target id with its type', () => {
+    expect(auditQuery({ actor: 'system:sla', action: '', target_type: 'ticket', target_id: 'tk_1', from: '', to: '' }, 'Asia/Shanghai'))
+      .toEqual({ actor: 'system:sla', target_type: 'ticket', target_id: 'tk_1' })
+  })
+
+  it('handle a zone with daylight saving', () => {
+    expect(startOfDay('2026-07-01', 'Europe/Berlin')).toBe(Date.UTC(2026, 5, 30, 22))
+    expect(startOfDay('2026-12-01', 'Europe/Berlin')).toBe(Date.UTC(2026, 10, 30, 23))
+  })
+})
