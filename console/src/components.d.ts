@@ -7,6 +7,7 @@ export {}
 /* prettier-ignore */
 declare module 'vue' {
   export interface GlobalComponents {
+    AuditLog: typeof import('./components/settings/AuditLog.vue')['default']
     Composer: typeof import('./components/Composer.vue')['default']
     ContextPanel: typeof import('./components/ContextPanel.vue')['default']
     ConversationList: typeof import('./components/ConversationList.vue')['default']
@@ -18,6 +19,7 @@ declare module 'vue' {
     ElCollapse: typeof import('element-plus/es')['ElCollapse']
     ElCollapseItem: typeof import('element-plus/es')['ElCollapseItem']
     ElConfigProvider: typeof import('element-plus/es')['ElConfigProvider']
+    ElDatePicker: typeof import('element-plus/es')['ElDatePicker']
     ElDialog: typeof import('element-plus/es')['ElDialog']
     ElDropdown: typeof import('element-plus/es')['ElDropdown']
     ElDropdownItem: typeof import('element-plus/es')['ElDropdownItem']
@@ -26,19 +28,29 @@ declare module 'vue' {
     ElForm: typeof import('element-plus/es')['ElForm']
     ElFormItem: typeof import('element-plus/es')['ElFormItem']
     ElInput: typeof import('element-plus/es')['ElInput']
+    ElInputNumber: typeof import('element-plus/es')['ElInputNumber']
     ElOption: typeof import('element-plus/es')['ElOption']
     ElRadioButton: typeof import('element-plus/es')['ElRadioButton']
     ElRadioGroup: typeof import('element-plus/es')['ElRadioGroup']
     ElSelect: typeof import('element-plus/es')['ElSelect']
+    ElTable: typeof import('element-plus/es')['ElTable']
+    ElTableColumn: typeof import('element-plus/es')['ElTableColumn']
     ElTag: typeof import('element-plus/es')['ElTag']
     ElTimeline: typeof import('element-plus/es')['ElTimeline']
     ElTimelineItem: typeof import('element-plus/es')['ElTimelineItem']
     LocaleSwitch: typeof import('./components/LocaleSwitch.vue')['default']
     MessageBubble: typeof import('./components/MessageBubble.vue')['default']
+    NewTicketDialog: typeof import('./components/tickets/NewTicketDialog.vue')['default']
     RouterLink: typeof import('vue-router')['RouterLink']
     RouterView: typeof import('vue-router')['RouterView']
     ShortcutsDialog: typeof import('./components/ShortcutsDialog.vue')['default']
+    SlaBadge: typeof import('./components/tickets/SlaBadge.vue')['default']
+    SlaSettings: typeof import('./components/settings/SlaSettings.vue')['default']
+    StaffSettings: typeof import('./components/settings/StaffSettings.vue')['default']
     TicketDialog: typeof import('./components/TicketDialog.vue')['default']
     TransferDialog: typeof import('./components/TransferDialog.vue')['default']
+  }
+  export interface ComponentCustomProperties {
+    vLoading: typeof import('element-plus/es')['ElLoadingDirective']
   }
 }
