@@ -56,3 +56,28 @@ describe('audit filters', () => {
     expect(startOfDay('2026-12-01', 'Europe/Berlin')).toBe(Date.UTC(2026, 10, 30, 23))
   })
 })
+
+describe('WeChat settings', () => {
+  it('give the full push URL for the mini-program console, same-origin API included', async () => {
+    const { pushUrl } = await import('@/lib/wechat')
+    expect(pushUrl('', '/v1/wechat/demo/push', 'http://127.0.0.1:3000')).toBe('http://127.0.0.1:3000/v1/wechat/demo/push')
+    expect(pushUrl('https://api.example.cn/prod/', '/v1/wechat/demo/push', 'https://console.example.cn')).toBe('https://api.example.cn/prod/v1/wechat/demo/push')
+  })
+
+  it('generate Token and EncodingAESKey in WeChat’s formats, evenly over letters and digits', async () => {
+    const { randomAlphanumeric } = await import('@/lib/wechat')
+    expect(randomAlphanumeric(43)).toMatch(/^[0-9A-Za-z]{43}$/)
+    // bytes ≥ 248 are skipped so no character is favoured
+    let calls = 0
+    const fixed = (b: Uint8Array): Uint8Array => b.fill(calls++ === 0 ? 255 : 0)
+    expect(randomAlphanumeric(3, fixed)).toBe('AAA')
+  })
+
+  it('send only the secrets typed, and no key in plain mode', async () => {
+    const { weChatBody } = await import('@/lib/wechat')
+    expect(weChatBody({ appid: ' wx1234567890abcdef ', push_mode: 'secure', app_secret: '', token: 'tok123', encoding_aes_key: '' }))
+      .toEqual({ appid: 'wx1234567890abcdef', push_mode: 'secure', token: 'tok123' })
+    expect(weChatBody({ appid: 'wx1', push_mode: 'plain', app_secret: '', token: '', encoding_aes_key: 'x'.repeat(43) }))
+      .toEqual({ appid: 'wx1', push_mode: 'plain', encoding_aes_key: '' })
+  })
+})

@@ -67,5 +67,7 @@ export const settingsApi = {
   resetPassword: (username: string) =>
     httpClient().post<{ username: string; temporary_password: string; must_change_at_next_sign_in: boolean }>(`/v1/staff/${enc(username)}/password-reset`),
   setCapacity: (username: string, capacity: number) => httpClient().put<unknown>(`/v1/agents/${enc(username)}`, { capacity }),
+  wechat: () => httpClient().get<S['WeChatSettingsView']>('/v1/shop/wechat-settings'),
+  putWechat: (body: S['WeChatSettingsPut']) => httpClient().put<S['WeChatSettingsView']>('/v1/shop/wechat-settings', body),
   audit: (query: AuditQuery) => httpClient().get<AuditList>('/v1/audit', { ...query }),
 }

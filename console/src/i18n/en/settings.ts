@@ -2,7 +2,7 @@ import type zh from '../zh-CN/settings'
 
 const settings: typeof zh = {
   title: 'Settings',
-  sections: { staff: 'Staff and roles', sla: 'SLA calendar and targets', audit: 'Audit log' },
+  sections: { staff: 'Staff and roles', sla: 'SLA calendar and targets', audit: 'Audit log', wechat: 'WeChat mini-program' },
   staff: {
     add: 'Add staff',
     username: 'Username',
@@ -55,6 +55,19 @@ const settings: typeof zh = {
     more: 'Load more',
     before: 'Before',
     after: 'After',
+  },
+  wechat: {
+    pushUrl: 'Push URL',
+    copy: 'Copy',
+    copied: 'Copied',
+    mode: 'Message encryption',
+    modes: { secure: 'Secure', compatible: 'Compatible', plain: 'Plain text' },
+    secrets: { app_secret: 'AppSecret', token: 'Token', encoding_aes_key: 'EncodingAESKey' },
+    keep: 'Set (leave blank to keep)',
+    notSet: 'Not set',
+    generate: 'Generate Token and EncodingAESKey',
+    hint: 'In the mini-program console (开发管理 → 开发设置 → 消息推送) enter the URL above, the same Token and EncodingAESKey, and choose JSON. Secrets are never shown after saving: copy them first.',
+    updated: 'Last saved: {time}',
   },
   forbidden: 'Only owners and supervisors can see settings',
 }

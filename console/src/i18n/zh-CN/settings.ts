@@ -1,6 +1,6 @@
 export default {
   title: '设置',
-  sections: { staff: '员工与角色', sla: 'SLA 日历与目标', audit: '审计日志' },
+  sections: { staff: '员工与角色', sla: 'SLA 日历与目标', audit: '审计日志', wechat: '微信小程序' },
   staff: {
     add: '添加员工',
     username: '用户名',
@@ -53,6 +53,19 @@ export default {
     more: '加载更多',
     before: '之前',
     after: '之后',
+  },
+  wechat: {
+    pushUrl: '消息推送 URL',
+    copy: '复制',
+    copied: '已复制',
+    mode: '消息加密方式',
+    modes: { secure: '安全模式', compatible: '兼容模式', plain: '明文模式' },
+    secrets: { app_secret: 'AppSecret', token: 'Token（令牌）', encoding_aes_key: 'EncodingAESKey' },
+    keep: '已设置（留空则不变）',
+    notSet: '未设置',
+    generate: '生成 Token 与 EncodingAESKey',
+    hint: '在小程序后台「开发管理 → 开发设置 → 消息推送」填入上面的 URL、同样的 Token 和 EncodingAESKey，数据格式选 JSON。密钥保存后不再显示，请先复制。',
+    updated: '上次保存：{time}',
   },
   forbidden: '只有店主和主管可以查看设置',
 }
