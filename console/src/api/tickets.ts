@@ -69,5 +69,10 @@ export const settingsApi = {
   setCapacity: (username: string, capacity: number) => httpClient().put<unknown>(`/v1/agents/${enc(username)}`, { capacity }),
   wechat: () => httpClient().get<S['WeChatSettingsView']>('/v1/shop/wechat-settings'),
   putWechat: (body: S['WeChatSettingsPut']) => httpClient().put<S['WeChatSettingsView']>('/v1/shop/wechat-settings', body),
+  queues: () => httpClient().get<S['QueueList']>('/v1/queues'),
+  createQueue: (body: S['NewQueue']) => httpClient().post<S['Queue']>('/v1/queues', body),
+  updateQueue: (id: string, change: S['QueueChange']) => httpClient().patch<S['Queue']>(`/v1/queues/${enc(id)}`, change),
+  rules: () => httpClient().get<S['RoutingRules']>('/v1/routing/rules'),
+  putRules: (body: S['RoutingRulesPut']) => httpClient().put<S['RoutingRules']>('/v1/routing/rules', body),
   audit: (query: AuditQuery) => httpClient().get<AuditList>('/v1/audit', { ...query }),
 }
