@@ -202,3 +202,8 @@ def test_the_ticket_and_the_sla_settings_in_english(
     expect(page.locator("#cal-mon")).to_have_value("09:00-18:00")
     _no_critical(page, "SLA settings")
     _shot(page, "settings-sla-en")
+
+    page.goto(f"{base}/settings/routing")
+    expect(page.locator("[data-test=queue-table]")).to_contain_text("Every agent")
+    _no_critical(page, "routing settings")
+    _shot(page, "settings-routing-en")
