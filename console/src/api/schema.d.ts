@@ -1430,7 +1430,9 @@ export interface paths {
         /**
          * List tickets, most recently changed first
          * @description One index per request: `assignee` (or `me`), else `customer_id`, else `status`; the other
-         *     filters narrow that page. Without filters: an agent's own tickets, a supervisor's `new` ones.
+         *     filters (and `priority`, `department`) narrow that page, so a page may hold fewer than
+         *     `limit` tickets while `next_cursor` goes on. Without filters: an agent's own tickets, a
+         *     supervisor's `new` ones.
          *
          *     **Who may call:** owner, supervisor (any filter); an agent: their own tickets, and
          *     unassigned or watched ones by status or customer.
@@ -9054,6 +9056,9 @@ export interface operations {
                 /** @description A username, or `me`. */
                 assignee?: string;
                 customer_id?: string;
+                priority?: "low" | "normal" | "high" | "urgent";
+                /** @description Exact department name. */
+                department?: string;
                 /** @description Page size. */
                 limit?: components["parameters"]["Limit"];
                 /** @description `next_cursor` from the previous page (opaque, signed): valid only for the same shop and the same query (path and filters; `limit` may change). Anything else is 400 `invalid_cursor`: start again without it. */
@@ -9077,7 +9082,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description `invalid_status`, `invalid_limit`, `invalid_cursor` */
+            /** @description `invalid_status`, `invalid_priority`, `invalid_limit`, `invalid_cursor` */
             400: {
                 headers: {
                     [name: string]: unknown;

@@ -31,6 +31,8 @@ export interface TicketQuery {
   status?: TicketStatus | ''
   assignee?: string
   customer_id?: string
+  priority?: TicketPriority | ''
+  department?: string
   cursor?: string | null
   limit?: number
 }

@@ -36,22 +36,24 @@ export interface TicketFilters {
 
 /**
  * The list reads one index per request (assignee, else customer, else status: docs/tickets.md);
- * the query sends those three and the page is narrowed here by priority and department.
+ * the API narrows that page by the rest, priority and department included.
  */
 export function ticketQuery(filters: TicketFilters): TicketQuery {
   const query: TicketQuery = {}
   if (filters.assignee) query.assignee = filters.assignee
   if (filters.customer_id.trim()) query.customer_id = filters.customer_id.trim()
   if (filters.status) query.status = filters.status
+  if (filters.priority) query.priority = filters.priority
+  if (filters.department.trim()) query.department = filters.department.trim()
   return query
 }
 
+/** Rows loaded before a filter changed drop out at once, while the new page loads. */
 export function narrowTickets(tickets: Ticket[], filters: TicketFilters): Ticket[] {
-  const department = filters.department.trim().toLowerCase()
+  const department = filters.department.trim()
   return tickets.filter((ticket) =>
     (!filters.priority || ticket.priority === filters.priority)
-    && (!department || (ticket.department ?? '').toLowerCase().includes(department))
-    // the API narrows by status itself only when status picks the index
+    && (!department || ticket.department === department)
     && (!filters.status || ticket.status === filters.status),
   )
 }

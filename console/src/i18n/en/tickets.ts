@@ -16,7 +16,7 @@ const tickets: typeof zh = {
     me: 'Mine',
     any: 'All',
     apply: 'Filter',
-    hint: 'Looks up by assignee, customer or status; the other filters narrow the result',
+    hint: 'Looks up by assignee, customer or status (with none of them: new tickets); priority and department narrow that',
   },
   columns: { id: 'No.', subject: 'Subject', status: 'Status', priority: 'Priority', assignee: 'Assignee', department: 'Department', sla: 'SLA', updated: 'Updated' },
   statuses: { new: 'New', open: 'Open', pending: 'Pending customer', resolved: 'Resolved', closed: 'Closed' },

@@ -14,7 +14,7 @@ export default {
     me: '我的',
     any: '全部',
     apply: '筛选',
-    hint: '按处理人、客户或状态之一查询，其余条件在结果中筛选',
+    hint: '按处理人、客户或状态查询（三者都不选时显示新建工单），优先级和部门在其中筛选',
   },
   columns: { id: '编号', subject: '标题', status: '状态', priority: '优先级', assignee: '处理人', department: '部门', sla: 'SLA', updated: '更新时间' },
   statuses: { new: '新建', open: '处理中', pending: '待客户回复', resolved: '已解决', closed: '已关闭' },
