@@ -7,6 +7,7 @@ export {}
 /* prettier-ignore */
 declare module 'vue' {
   export interface GlobalComponents {
+    AuditLog: typeof import('./components/settings/AuditLog.vue')['default']
     BotSettingsForm: typeof import('./components/bot/BotSettingsForm.vue')['default']
     BulkBar: typeof import('./components/customers/BulkBar.vue')['default']
     Composer: typeof import('./components/Composer.vue')['default']
@@ -61,14 +62,20 @@ declare module 'vue' {
     LearningQueue: typeof import('./components/bot/LearningQueue.vue')['default']
     LocaleSwitch: typeof import('./components/LocaleSwitch.vue')['default']
     MessageBubble: typeof import('./components/MessageBubble.vue')['default']
+    NewTicketDialog: typeof import('./components/tickets/NewTicketDialog.vue')['default']
     ReplyEditor: typeof import('./components/bot/ReplyEditor.vue')['default']
     RouterLink: typeof import('vue-router')['RouterLink']
     RouterView: typeof import('vue-router')['RouterView']
+    RoutingSettings: typeof import('./components/settings/RoutingSettings.vue')['default']
     ShortcutsDialog: typeof import('./components/ShortcutsDialog.vue')['default']
+    SlaBadge: typeof import('./components/tickets/SlaBadge.vue')['default']
+    SlaSettings: typeof import('./components/settings/SlaSettings.vue')['default']
+    StaffSettings: typeof import('./components/settings/StaffSettings.vue')['default']
     TagChips: typeof import('./components/customers/TagChips.vue')['default']
     TicketDialog: typeof import('./components/TicketDialog.vue')['default']
     TransferDialog: typeof import('./components/TransferDialog.vue')['default']
     TryBot: typeof import('./components/bot/TryBot.vue')['default']
+    WeChatSettings: typeof import('./components/settings/WeChatSettings.vue')['default']
   }
   export interface ComponentCustomProperties {
     vLoading: typeof import('element-plus/es')['ElLoadingDirective']

@@ -32,6 +32,8 @@ def list_tickets() -> Response:
         status=query(app, "status"),
         assignee=query(app, "assignee"),
         customer_id=query(app, "customer_id"),
+        priority=query(app, "priority"),
+        department=query(app, "department"),
         limit=page_limit(query(app, "limit"), 20),
         cursor=query(app, "cursor"),
     )

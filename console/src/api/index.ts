@@ -31,4 +31,9 @@ export function apiClient(): ApiClient {
   return client
 }
 
+/** The raw client (the tickets and settings screens' name for it). */
+export function httpClient(): ApiClient {
+  return apiClient()
+}
+
 export { ApiError } from './client'

@@ -4,14 +4,16 @@ export interface NavEntry {
   key: 'inbox' | 'customers' | 'tickets' | 'knowledge' | 'campaigns' | 'reports' | 'settings'
   icon: string
   route?: string
+  /** Shown to owners and supervisors only. */
+  supervisor?: boolean
 }
 
 export const NAV: NavEntry[] = [
   { key: 'inbox', icon: '💬', route: 'inbox' },
   { key: 'customers', icon: '👥', route: 'customers' },
-  { key: 'tickets', icon: '🎫' },
+  { key: 'tickets', icon: '🎫', route: 'tickets' },
   { key: 'knowledge', icon: '📚', route: 'knowledge' },
   { key: 'campaigns', icon: '📣' },
   { key: 'reports', icon: '📊' },
-  { key: 'settings', icon: '⚙️' },
+  { key: 'settings', icon: '⚙️', route: 'settings', supervisor: true },
 ]

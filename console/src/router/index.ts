@@ -14,6 +14,9 @@ export const routes: RouteRecordRaw[] = [
       { path: 'inbox/:conversationId?', name: 'inbox', component: () => import('@/views/InboxView.vue') },
       { path: 'knowledge/:tab?', name: 'knowledge', component: () => import('@/views/bot/KnowledgeBotView.vue') },
       customersRoute,
+      { path: 'tickets', name: 'tickets', component: () => import('@/views/tickets/TicketsView.vue') },
+      { path: 'tickets/:ticketId', name: 'ticket', component: () => import('@/views/tickets/TicketDetailView.vue'), props: true },
+      { path: 'settings/:section?', name: 'settings', component: () => import('@/views/settings/SettingsView.vue'), props: true, meta: { supervisor: true } },
     ],
   },
   { path: '/:pathMatch(.*)*', redirect: { name: 'inbox' } },
@@ -32,5 +35,6 @@ router.beforeEach(async (to) => {
   }
   if (to.meta.public) return auth.signedIn && to.name === 'signin' ? { name: 'inbox' } : true
   if (!auth.signedIn) return { name: 'signin', query: to.fullPath !== '/' ? { next: to.fullPath } : {} }
+  if (to.meta.supervisor && !auth.isSupervisor) return { name: 'inbox' }
   return true
 })

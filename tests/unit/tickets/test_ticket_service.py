@@ -238,6 +238,25 @@ def test_lists_by_status_assignee_and_customer(shop, clock):
     assert [t["ticket_id"] for t in rest] == [a]
 
 
+def test_priority_and_department_narrow_the_list(shop):
+    urgent = _new(shop["sup"], priority="urgent", department="after-sales")["ticket_id"]
+    _new(shop["sup"], priority="urgent")
+    _new(shop["sup"], priority="low", department="after-sales")
+
+    def ids(**flt):
+        page, _ = service.list_tickets(
+            shop["sup"], status="new", assignee=None, customer_id=None, limit=50, cursor=None, **flt
+        )
+        return [t["ticket_id"] for t in page]
+
+    assert ids(priority="urgent", department="after-sales") == [urgent]
+    assert len(ids(priority="urgent")) == 2
+    assert len(ids(department="after-sales")) == 2
+    with pytest.raises(BadRequest) as err:
+        ids(priority="asap")
+    assert err.value.code == "invalid_priority"
+
+
 def test_open_tickets_of_a_customer(shop):
     received = _conversation()
     a = _new(shop["sup"], customer_id=received.customer_id)["ticket_id"]

@@ -8,6 +8,8 @@ import context from './context'
 import shortcuts from './shortcuts'
 import bot from './bot'
 import customers from './customers'
+import tickets from './tickets'
+import settings from './settings'
 
-const messages: Messages = { common, nav, auth, inbox, conversation, context, shortcuts, bot, customers }
+const messages: Messages = { common, nav, auth, inbox, conversation, context, shortcuts, bot, customers, tickets, settings }
 export default messages

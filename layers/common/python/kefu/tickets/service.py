@@ -26,6 +26,7 @@ from kefu.media import check_media_key
 from kefu.pagination import decode_cursor, take_page
 from kefu.storage.shops import StaffMember
 from kefu.storage.tickets import (
+    PRIORITIES,
     STATUSES,
     Ticket,
     TicketHistory,
@@ -168,14 +169,21 @@ def list_tickets(
     customer_id: str | None,
     limit: int,
     cursor: str | None,
+    priority: str | None = None,
+    department: str | None = None,
 ) -> tuple[list[dict], str | None]:
     """Newest change first; one bounded Query on the index that fits the filters.
 
-    Without filters: an agent's own tickets, a supervisor's new ones."""
+    Without filters: an agent's own tickets, a supervisor's new ones. `priority` and
+    `department` narrow that page (a filter, never an index of their own)."""
     p.require(actor, p.TICKETS_READ)
     shop = actor.shop_id
     if status and status not in STATUSES:
         raise BadRequest(f"status must be one of {', '.join(STATUSES)}", code="invalid_status")
+    if priority and priority not in PRIORITIES:
+        raise BadRequest(
+            f"priority must be one of {', '.join(PRIORITIES)}", code="invalid_priority"
+        )
     assignee = actor.username if assignee == "me" else assignee
     read_all = actor.can(p.TICKETS_READ_ALL)
     if not (status or assignee or customer_id):
@@ -207,6 +215,10 @@ def list_tickets(
             | (Ticket.assignee == actor.username)
             | Ticket.watchers.contains(actor.username),
         )
+    if priority:
+        condition = _and(condition, Ticket.priority == priority)
+    if department:
+        condition = _and(condition, Ticket.department == department)
     results = query(
         hash_key,
         filter_condition=condition,
