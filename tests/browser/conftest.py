@@ -77,11 +77,19 @@ def console_url(stack: LocalStack) -> str:
     return stack.urls["console"].rstrip("/")
 
 
-@pytest.fixture(scope="package")
-def browser(stack: LocalStack) -> Iterator[Any]:
+@pytest.fixture(scope="session")
+def chromium_browser() -> Iterator[Any]:
+    """One Playwright and one headless Debian Chromium for every browser test of a worker:
+    Playwright's sync API runs one event loop per process, so two at once cannot start."""
+    if not shutil.which(CHROMIUM):
+        message = f"no Chromium at {CHROMIUM}: apt-get install chromium (Debian's package)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
+        # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
         )
@@ -89,6 +97,11 @@ def browser(stack: LocalStack) -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture(scope="package")
+def browser(stack: LocalStack, chromium_browser: Any) -> Any:
+    return chromium_browser
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ need (`from tests.browser.widget_fixtures import browser, widget_stack`).
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,20 +54,6 @@ def widget_stack() -> Iterator[LocalStack]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not shutil.which(CHROMIUM):
-        message = f"no Chromium at {CHROMIUM}: apt-get install chromium (Debian's package)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+def browser(chromium_browser: Any) -> Any:
+    """The worker's one Chromium (tests/browser/conftest.py)."""
+    return chromium_browser
