@@ -264,6 +264,25 @@ def test_set_owner_agent_and_set_attribute(gateway, staff_token, shop, queue):
     assert raw["owner_agent"] == {"S": "xiaowang"}
     assert raw["attributes"] == {"M": {"vip_level": {"N": "3"}}}
 
+    # null takes it off again (and on a customer without attributes changes nothing).
+    clear_job = gateway.post(
+        JOBS,
+        token=sup,
+        json_body={
+            "kind": "set_attribute",
+            "selection": {"customer_ids": ["cus-1", "cus-2"]},
+            "params": {"attribute_id": "vip_level", "value": None},
+        },
+    ).json()
+    assert _run(clear_job["job_id"])["outcome"] == "done"
+    cleared = gateway.get(f"{JOBS}/{clear_job['job_id']}", token=sup).json()
+    assert (cleared["done"], cleared["failed"], cleared["errors"]) == (2, 0, [])
+    raw = boto3.client("dynamodb").get_item(
+        TableName=Customer.Meta.table_name,
+        Key={"pk": {"S": "shop-a"}, "sk": {"S": Customer.key("cus-1")}},
+    )["Item"]
+    assert raw["attributes"] == {"M": {}}
+
 
 @pytest.mark.parametrize(
     ("body", "code"),

@@ -112,6 +112,17 @@ def _set_nested(item: Customer, path: list[str], value: Any) -> None:
     """attributes.<id> = value; the map is created by the first attribute set on a customer."""
     exists = Customer.customer_id.exists()
     top = Path(path[0])
+    if value is None:  # null removes the attribute; without the map there is nothing to remove
+        try:
+            item.update(actions=[Path(path).remove()], condition=exists & top.exists())
+        except UpdateError as exc:
+            if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+                raise
+            try:  # no map (nothing to do) or no customer (its error)?
+                item.refresh(consistent_read=True)
+            except Customer.DoesNotExist:
+                raise exc from None
+        return
     try:
         item.update(actions=[Path(path).set(value)], condition=exists & top.exists())
     except UpdateError as exc:
