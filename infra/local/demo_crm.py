@@ -121,7 +121,7 @@ def seed_crm(openid_for: Any, appids: dict[str, str]) -> dict[str, int]:
             )
             _orders(shop_id, people, ids, openid_for, appids[shop_id])
             pairs = zip(people, ids, strict=True)
-            list(pool.map(lambda pc, s=shop_id, t=tags: _hand_tags(s, *pc, t), pairs))
+            list(pool.map(lambda pc, s=shop_id, t=tags: _hand_tags(s, pc[0], pc[1], t), pairs))
         _segments(shop_id)
         done[shop_id] = len(ids)
     return done

@@ -230,7 +230,7 @@ def merge(actor: StaffActor, customer_id: str, req: MergeRequest) -> dict[str, A
     # checked first so that a merge refused for it has moved nothing.
     from kefu.tags.assign import MAX_TAGS_PER_CUSTOMER
 
-    new_tags = [t for t in dict.fromkeys(merged.tags or []) if t not in (survivor.tags or [])]
+    new_tags = [str(t) for t in dict.fromkeys(merged.tags or []) if t not in (survivor.tags or [])]
     if len(survivor.tags or []) + len(new_tags) > MAX_TAGS_PER_CUSTOMER:
         raise Conflict(
             f"together they would carry more than {MAX_TAGS_PER_CUSTOMER} tags: remove some first",
