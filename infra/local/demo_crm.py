@@ -1,7 +1,7 @@
 """The demo shops' CRM (documented in the README): a small believable customer base, written
 through kefu's own code paths so that what `make dev` shows is what kefu would have computed.
 
-- `demo` 120 customers, `demo-2` 80 (WeChat and app users, fixed ids crm-<shop>-<n>), with
+- `demo` 120 customers, `demo-2` 80 with KEFU_DEMO_CRM=full, 12 and 8 by default (WeChat and app users, fixed ids crm-<shop>-<n>), with
   nicknames, and through `kefu.customers.profiles.update_profile` (so encrypted with the KMS
   data key, masked, found by phone hash): real names for most, phones for about half, regions,
   gender, source channel.
@@ -26,7 +26,15 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-COUNTS = {"demo": 120, "demo-2": 80}
+import os
+
+# How many customers each shop gets. The full demo (120 + 80) is KEFU_DEMO_CRM=full; by default a
+# tenth of it, because on the shared 2-core machine the full one made the local stack's start-up
+# take ~10 minutes (every profile edit, order and tag goes through kefu's own transactions and
+# the stack's consumers process the same events meanwhile). See the README's figures.
+FULL = {"demo": 120, "demo-2": 80}
+SMALL = {"demo": 12, "demo-2": 8}
+COUNTS = FULL if os.environ.get("KEFU_DEMO_CRM") == "full" else SMALL
 DAY = 86_400_000
 THREADS = 6
 

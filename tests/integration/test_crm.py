@@ -63,13 +63,14 @@ def _shop_event(api: Api, payload: dict) -> None:
 
 
 def test_the_demo_crm_is_there_and_the_list_filters_over_the_index(api: Api, owner: str):
-    """120 customers with tiers, tags and the two saved segments, indexed after start-up."""
+    """The demo CRM's customers with tiers, tags and the two saved segments, indexed."""
+    from infra.local.demo_crm import COUNTS
 
     def indexed() -> dict | None:
         page = _ok(api.get("/v1/customers", owner, params={"sort": "spend", "limit": 5}))
-        return page if page["count"] >= 120 else None
+        return page if page["count"] >= COUNTS["demo"] else None
 
-    richest = wait_for(indexed, timeout=60, what="the demo CRM indexed")
+    richest = wait_for(indexed, timeout=120, what="the demo CRM indexed")
     spent = [c["purchase_summary"]["total_spent"] for c in richest["customers"]]
     assert spent == sorted(spent, reverse=True) and spent[0] > 0
     high = _ok(api.get("/v1/customers", owner, params={"tier": "high_value"}))
