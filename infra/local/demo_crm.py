@@ -1,10 +1,10 @@
 """The demo shops' CRM (documented in the README): a small believable customer base, written
 through kefu's own code paths so that what `make dev` shows is what kefu would have computed.
 
-- `demo` 120 customers, `demo-2` 80 with KEFU_DEMO_CRM=full, 12 and 8 by default (WeChat and app users, fixed ids crm-<shop>-<n>), with
-  nicknames, and through `kefu.customers.profiles.update_profile` (so encrypted with the KMS
-  data key, masked, found by phone hash): real names for most, phones for about half, regions,
-  gender, source channel.
+- `demo` 120 customers, `demo-2` 80 with KEFU_DEMO_CRM=full, 12 and 8 by default (WeChat and
+  app users, fixed ids crm-<shop>-<n>), with nicknames, and through
+  `kefu.customers.profiles.update_profile` (so encrypted with the KMS data key, masked, found
+  by phone hash): real names for most, phones for about half, regions, gender, source channel.
 - Orders through `kefu.shop_events.ingest` (the POST /v1/shop-events path): 0–7 paid orders each
   over the last 400 days, a few refunds, so purchase summaries and lifecycle stages are real; the
   tiers function (RFM tiers, points) and the tagging function consume the same events on the
@@ -22,11 +22,10 @@ Writes run on a few threads (each a handful of requests to moto) to keep `make d
 
 from __future__ import annotations
 
+import os
 import random
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-
-import os
 
 # How many customers each shop gets. The full demo (120 + 80) is KEFU_DEMO_CRM=full; by default a
 # tenth of it, because on the shared 2-core machine the full one made the local stack's start-up
