@@ -23,6 +23,10 @@ def list_customers() -> Response:
             order_id=query(app, "order_id"),
             limit=page_limit(query(app, "limit")),
             cursor=query(app, "cursor"),
+            tag=query(app, "tag"),
+            tier=query(app, "tier"),
+            segment=query(app, "segment"),
+            sort=query(app, "sort"),
         )
     )
 

@@ -2,7 +2,7 @@
 
 Shops
   demo     "Demo 小店"     appid wxdemo000000000001   staff: owner (owner), agent1 (agent)
-  demo-2   "Demo 二号店"   appid wxdemo000000000002   staff: agent2 (agent)
+  demo-2   "Demo 二号店"   appid wxdemo000000000002   staff: owner (owner), agent2 (agent)
   demo-mall "Demo 商城"    appid wxdemo000000000003   staff: ops (platform)
   demo and demo-2 sell in the mall demo-mall (its operator: the shop of the same id); ops is
   its platform staff: the mall's platform entries (one, 商城客服热线是多少) and read-only
@@ -20,6 +20,9 @@ The app-login signing key of both shops is demo-app-login-key.
 Shop events (POST /v1/shop-events): both shops sign with demo-shop-events-key. In `demo`, 小明 has
 order DEMO-1001 shipped by 顺丰速运 (SF1234567890) with two logistics updates, and 小红 has a
 paid order DEMO-1002.
+The CRM of both shops (infra/local/demo_crm.py): 120 customers in `demo`, 80 in `demo-2`
+(ids crm-…), with profiles, orders, tiers, tags in groups 状态/来源/兴趣/行为, the auto-tag rule
+高客单 and the saved segments 高价值未联系30天 and 广东复购客户.
 The bot in `demo` (off until an owner turns it on: PUT /v1/bot/settings {"enabled": true}):
 a published knowledge base of nine entries (shipping time, returns, return postage, invoices,
 sizes, coupons, changing the address, couriers, and one in English), the shop words 运费险 and
@@ -52,6 +55,7 @@ SHOPS = [
     {"shop_id": MALL, "name": "Demo 商城", "appid": "wxdemo000000000003", "mall_id": MALL},
 ]
 STAFF = [("demo", "owner", "owner"), ("demo", "agent1", "agent"), ("demo-2", "agent2", "agent")]
+STAFF += [("demo-2", "owner", "owner")]
 STAFF += [(MALL, "ops", "platform")]  # the mall's platform staff
 # The mall's platform-wide entries: every shop of the mall answers from them.
 MALL_KB = [
@@ -135,6 +139,10 @@ def seed(env: dict[str, str], *, wechat_url: str | None = None) -> None:
         )
     _conversations(WeChatStandIn.openid_for)
     _orders(WeChatStandIn.openid_for)
+    from infra.local.demo_crm import seed_crm
+
+    crm = seed_crm(WeChatStandIn.openid_for, {s["shop_id"]: s["appid"] for s in SHOPS})
+    log.info("demo CRM loaded: %s customers", crm)
     _bot()
     _mall()
     log.info(

@@ -132,3 +132,30 @@ def test_erasing_a_merged_profile_leaves_the_survivor_s_identities(two_profiles)
     erasure.erase(crm["owner"], crm["ming"])
     assert find_identity("shop-a", Identity(WECHAT_OPENID, "o-ming")).customer_id == crm["alice"]
     assert Customer.get("shop-a", Customer.key(crm["ming"])).erased_at
+
+
+def test_the_merged_profiles_tags_reach_the_survivor_with_their_history(two_profiles):
+    from kefu.tags.assign import history
+
+    crm = two_profiles
+    merge.merge(crm["supervisor"], crm["ming"], MergeRequest(crm["alice"]))
+    survivor = Customer.get("shop-a", Customer.key(crm["ming"]))
+    assert list(survivor.tags) == ["vip"]
+    items, _ = history("shop-a", crm["ming"])
+    assert [(h["tag_id"], h["action"], h["source"]) for h in items] == [
+        ("vip", "added", crm["supervisor"].actor_id)
+    ]
+    # The merged profile keeps its own tags (its history stays as it was).
+    assert list(Customer.get("shop-a", Customer.key(crm["alice"])).tags) == ["vip"]
+
+
+def test_a_merge_that_would_exceed_the_tag_limit_is_refused_before_anything_moves(two_profiles):
+    crm = two_profiles
+    Customer(shop_id="shop-a", sk=Customer.key(crm["ming"])).update(
+        actions=[Customer.tags.set([f"t{i}" for i in range(100)])]
+    )
+    with pytest.raises(Conflict) as refused:
+        merge.merge(crm["supervisor"], crm["ming"], MergeRequest(crm["alice"]))
+    assert refused.value.code == "tag_limit"
+    assert Conversation.get("shop-a", crm["conversation"]).customer_id == crm["ming"]
+    assert not Customer.get("shop-a", Customer.key(crm["alice"])).merged_into

@@ -2,8 +2,10 @@
 nickname prefix, phone (its keyed hash), real name, external id or order number."""
 
 import msgspec
+import pytest
 from kefu.customers import profiles, search
 from kefu.customers.fields import ProfileChange
+from kefu.errors import BadRequest
 from kefu.shop_events import ingest
 from kefu.shop_events.payloads import decode_events
 from kefu.storage.customers import Customer
@@ -98,3 +100,59 @@ def test_name_search_pages_with_a_cursor(crm):
     first = search.list_customers(crm["agent"], q="同名", limit=1)
     second = search.list_customers(crm["agent"], q="同名", limit=1, cursor=first["next_cursor"])
     assert sorted(_ids(first) + _ids(second)) == sorted([crm["ming"], crm["alice"]])
+
+
+def _indexed(crm):
+    """alice: tag vip, spent ¥50; ming: tier high_value, spent ¥200; the index rebuilt."""
+    from kefu.segments.rebuild import rebuild
+
+    Customer(shop_id="shop-a", sk=Customer.key(crm["alice"])).update(
+        actions=[Customer.tags.set(["vip"]), Customer.total_spent.set(5_000)]
+    )
+    Customer(shop_id="shop-a", sk=Customer.key(crm["ming"])).update(
+        actions=[Customer.tier.set("high_value"), Customer.total_spent.set(20_000)]
+    )
+    rebuild("shop-a")
+
+
+def test_tag_tier_and_sort_by_spend_come_from_the_segment_index_with_a_count(crm):
+    _indexed(crm)
+    by_tag = search.list_customers(crm["agent"], tag="vip")
+    assert _ids(by_tag) == [crm["alice"]] and by_tag["count"] == 1
+    assert by_tag["customers"][0]["purchase_summary"]["total_spent"] == 5_000  # same summary
+    assert _ids(search.list_customers(crm["agent"], tier="high_value")) == [crm["ming"]]
+    assert _ids(search.list_customers(crm["agent"], tag="vip", tier="high_value")) == []
+    richest = search.list_customers(crm["agent"], sort="spend", limit=1)
+    assert _ids(richest) == [crm["ming"]] and richest["count"] == 2
+    rest = search.list_customers(crm["agent"], sort="spend", cursor=richest["next_cursor"])
+    assert _ids(rest) == [crm["alice"]] and rest["next_cursor"] is None
+    assert search.list_customers(crm["other_shop"], tag="vip")["count"] == 0
+
+
+def test_a_saved_segment_filters_the_list_and_an_unknown_one_is_a_404(crm):
+    from kefu.errors import NotFound
+    from kefu.segments import admin
+    from kefu.segments.filters import Filter
+
+    _indexed(crm)
+    big = msgspec.convert({"spend": {"gte": 10_000}}, Filter)
+    saved = admin.create_segment(crm["owner"], admin.NewSegment(name="大客户", filter=big))
+    assert _ids(search.list_customers(crm["agent"], segment=saved["segment_id"])) == [crm["ming"]]
+    with pytest.raises(NotFound) as missing:
+        search.list_customers(crm["agent"], segment="seg_0000000000000aaaaaaaaaa")
+    assert missing.value.code == "segment_not_found"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "code"),
+    [
+        ({"sort": "name"}, "invalid_sort"),
+        ({"tag": "vip", "q": "ali"}, "filter_with_search"),
+        ({"tier": "high_value", "order_id": "SO-1"}, "filter_with_search"),
+        ({"tag": "a b"}, "invalid_tag"),
+    ],
+)
+def test_bad_filters_are_refused_with_a_code(crm, kwargs, code):
+    with pytest.raises(BadRequest) as refused:
+        search.list_customers(crm["agent"], **kwargs)
+    assert refused.value.code == code

@@ -222,7 +222,19 @@ def test_a_segment_job_is_planned_by_the_worker_then_waits_if_large(
     assert (_tags("cus-1"), _tags("cus-2"), _tags("cus-3")) == ([tag_id], [tag_id], [])
 
 
+def _define_vip_level() -> None:
+    """The shop's custom attribute vip_level: a number."""
+    from kefu.auth.actors import StaffActor
+    from kefu.customers.attributes import NewAttribute, create_attribute
+
+    create_attribute(
+        StaffActor("shop-a", "boss", "owner"),
+        NewAttribute(attribute_id="vip_level", name="会员等级", type="number"),
+    )
+
+
 def test_set_owner_agent_and_set_attribute(gateway, staff_token, shop, queue):
+    _define_vip_level()
     sup = staff_token("shop-a", "laoli", "supervisor")
     make_staff("shop-a", "xiaowang", "agent")
     owner_job = gateway.post(
@@ -251,6 +263,25 @@ def test_set_owner_agent_and_set_attribute(gateway, staff_token, shop, queue):
     )["Item"]
     assert raw["owner_agent"] == {"S": "xiaowang"}
     assert raw["attributes"] == {"M": {"vip_level": {"N": "3"}}}
+
+    # null takes it off again (and on a customer without attributes changes nothing).
+    clear_job = gateway.post(
+        JOBS,
+        token=sup,
+        json_body={
+            "kind": "set_attribute",
+            "selection": {"customer_ids": ["cus-1", "cus-2"]},
+            "params": {"attribute_id": "vip_level", "value": None},
+        },
+    ).json()
+    assert _run(clear_job["job_id"])["outcome"] == "done"
+    cleared = gateway.get(f"{JOBS}/{clear_job['job_id']}", token=sup).json()
+    assert (cleared["done"], cleared["failed"], cleared["errors"]) == (2, 0, [])
+    raw = boto3.client("dynamodb").get_item(
+        TableName=Customer.Meta.table_name,
+        Key={"pk": {"S": "shop-a"}, "sk": {"S": Customer.key("cus-1")}},
+    )["Item"]
+    assert raw["attributes"] == {"M": {}}
 
 
 @pytest.mark.parametrize(
@@ -293,7 +324,23 @@ def test_set_owner_agent_and_set_attribute(gateway, staff_token, shop, queue):
             {
                 "kind": "set_attribute",
                 "selection": {"all": True},
-                "params": {"attribute_id": "x", "value": {"a": 1}},
+                "params": {"attribute_id": "birthday_month", "value": 5},
+            },
+            "unknown_attribute",
+        ),
+        (
+            {
+                "kind": "set_attribute",
+                "selection": {"all": True},
+                "params": {"attribute_id": "vip_level", "value": {"a": 1}},
+            },
+            "invalid_attribute_value",
+        ),
+        (
+            {
+                "kind": "set_attribute",
+                "selection": {"all": True},
+                "params": {"attribute_id": "vip_level", "value": "三级"},
             },
             "invalid_attribute_value",
         ),
@@ -304,6 +351,7 @@ def test_set_owner_agent_and_set_attribute(gateway, staff_token, shop, queue):
     ],
 )
 def test_bad_jobs_are_400_and_write_nothing(gateway, staff_token, shop, queue, body, code):
+    _define_vip_level()
     sup = staff_token("shop-a", "laoli", "supervisor")
     answer = gateway.post(JOBS, token=sup, json_body=body)
     assert (answer.status, answer.error["code"]) == (400, code)

@@ -226,6 +226,16 @@ def merge(actor: StaffActor, customer_id: str, req: MergeRequest) -> dict[str, A
         )
     if shown["blocked"] == "too_many":
         raise Conflict(f"more than {MAX_MOVE} records would move", code="merge_too_large")
+    # The merged one's tags go on through the tags part (history + counters) after the merge;
+    # checked first so that a merge refused for it has moved nothing.
+    from kefu.tags.assign import MAX_TAGS_PER_CUSTOMER
+
+    new_tags = [str(t) for t in dict.fromkeys(merged.tags or []) if t not in (survivor.tags or [])]
+    if len(survivor.tags or []) + len(new_tags) > MAX_TAGS_PER_CUSTOMER:
+        raise Conflict(
+            f"together they would carry more than {MAX_TAGS_PER_CUSTOMER} tags: remove some first",
+            code="tag_limit",
+        )
     moved = _move_records(shop, sid, mid)
     at = now_ms()
     personal = _personal_after(survivor, merged)
@@ -253,11 +263,6 @@ def merge(actor: StaffActor, customer_id: str, req: MergeRequest) -> dict[str, A
         ]
     if summary["categories"]:
         actions.append(Customer.categories.set(summary["categories"]))
-    tags = list(dict.fromkeys([*(survivor.tags or []), *(merged.tags or [])]))
-    if tags != list(survivor.tags or []):
-        # LEAD: once the tags part lands, kefu.tags.assign.add_tags(shop, sid, new tags,
-        # "staff:<username>") writes these with their history; until then, joined here.
-        actions.append(Customer.tags.set(tags))
     if merged.notes:
         notes = f"{survivor.notes}\n---\n{merged.notes}" if survivor.notes else merged.notes
         actions.append(Customer.notes.set(notes[:4000]))
@@ -343,8 +348,24 @@ def merge(actor: StaffActor, customer_id: str, req: MergeRequest) -> dict[str, A
                 at_ms=at,
             )
         )
+    _carry_tags(actor, sid, new_tags)
     _announce(actor, sid, mid, {**moved, "identities": len(merged.identities or [])})
     return {"customer_id": sid, "merge_id": mid, "moved": moved, "merged_into": sid}
+
+
+def _carry_tags(actor: StaffActor, survivor_id: str, tag_ids: list[str]) -> None:
+    """The merged profile's tags onto the survivor, each with its history item (by whom) and the
+    tags' counters: kefu.tags.assign, MAX_TAGS_PER_CHANGE at a time. Idempotent: a retried
+    merge adds only what is still missing."""
+    from kefu.tags.assign import MAX_TAGS_PER_CHANGE, add_tags
+
+    for start in range(0, len(tag_ids), MAX_TAGS_PER_CHANGE):
+        add_tags(
+            actor.shop_id,
+            survivor_id,
+            tag_ids[start : start + MAX_TAGS_PER_CHANGE],
+            actor.actor_id,
+        )
 
 
 def _lookup(shop: str, kind: str, digest: str, customer_id: str, at: int) -> CustomerLookup:

@@ -1,5 +1,6 @@
 """GET /v1/customers: a shop's customers, by last contact (newest first), or found by `q` or by
-an order number. Every read is a Query or a (Batch)GetItem on a key or index, never a Scan.
+an order number, or filtered by tag, tier and saved segment (and sorted by spend) through the
+segment index. Every read is a Query or a (Batch)GetItem on a key or index, never a Scan.
 
 `q` finds, in this order (exact matches first, on the first page only):
 - a phone number (normalised, then its keyed hash: LOOKUP items),
@@ -85,6 +86,47 @@ def _exact(shop_id: str, q: str) -> list[str]:
     return ids
 
 
+SORTS = ("last_contact", "spend")
+_FILTER_VALUE = re.compile(r"^[\w.:-]{1,128}$")
+
+
+def _filtered(
+    actor: StaffActor,
+    *,
+    tag: str | None,
+    tier: str | None,
+    segment: str | None,
+    sort: str,
+    limit: int,
+    cursor: str | None,
+) -> dict[str, Any]:
+    """The list through the segment index (kefu.segments.query): a tag, a tier, a saved
+    segment (ANDed), sorted by last contact or spend, largest first, with the exact count.
+    The page's customers are read once more as profiles, so a filtered list shows the same
+    (masked) summary as the plain one."""
+    from kefu.segments.query import customer_list_page
+
+    for name, value in (("tag", tag), ("tier", tier), ("segment", segment)):
+        if value is not None and not _FILTER_VALUE.match(value):
+            raise BadRequest(f"{name} is not an id kefu gives", code=f"invalid_{name}")
+    found = customer_list_page(
+        actor.shop_id,
+        tag=tag,
+        tier=tier,
+        segment=segment,
+        sort=sort,
+        cursor=cursor,
+        limit=limit,
+    )
+    ids = [str(c["customer_id"]) for c in found["customers"]]
+    customers = [c for c in _get_many(actor.shop_id, ids) if _listed(c)]
+    return {
+        "customers": [summary(c) for c in customers],
+        "next_cursor": found["next_cursor"],
+        "count": found["count"],
+    }
+
+
 def list_customers(
     actor: StaffActor,
     *,
@@ -92,9 +134,30 @@ def list_customers(
     order_id: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
+    tag: str | None = None,
+    tier: str | None = None,
+    segment: str | None = None,
+    sort: str | None = None,
 ) -> dict[str, Any]:
     p.require(actor, p.CUSTOMERS_READ)
     shop = actor.shop_id
+    if sort is not None and sort not in SORTS:
+        raise BadRequest(f"sort must be one of {', '.join(SORTS)}", code="invalid_sort")
+    if tag or tier or segment or sort == "spend":
+        if q is not None or order_id is not None:
+            raise BadRequest(
+                "tag, tier, segment and sort=spend do not combine with q or order_id",
+                code="filter_with_search",
+            )
+        return _filtered(
+            actor,
+            tag=tag,
+            tier=tier,
+            segment=segment,
+            sort=sort or "last_contact",
+            limit=limit,
+            cursor=cursor,
+        )
     start = decode_cursor(cursor, shop_id=shop)
     if order_id is not None:
         if not order_id.strip() or len(order_id) > 128:

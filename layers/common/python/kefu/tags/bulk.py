@@ -25,7 +25,6 @@ from kefu.tags import assign
 from kefu.tags.catalog import require_tags
 
 ATTRIBUTE_ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-MAX_TEXT = 200
 
 
 def _customers(shop_id: str, ids: list[str]) -> dict[str, Customer]:
@@ -113,6 +112,17 @@ def _set_nested(item: Customer, path: list[str], value: Any) -> None:
     """attributes.<id> = value; the map is created by the first attribute set on a customer."""
     exists = Customer.customer_id.exists()
     top = Path(path[0])
+    if value is None:  # null removes the attribute; without the map there is nothing to remove
+        try:
+            item.update(actions=[Path(path).remove()], condition=exists & top.exists())
+        except UpdateError as exc:
+            if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+                raise
+            try:  # no map (nothing to do) or no customer (its error)?
+                item.refresh(consistent_read=True)
+            except Customer.DoesNotExist:
+                raise exc from None
+        return
     try:
         item.update(actions=[Path(path).set(value)], condition=exists & top.exists())
     except UpdateError as exc:
@@ -128,29 +138,26 @@ def _set_nested(item: Customer, path: list[str], value: Any) -> None:
 
 
 def _check_attribute(shop_id: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Minimal type checks only. LEAD: once the profiles part lands, validate against the shop's
-    attribute definitions (kefu.customers attributes: type, choices) here."""
+    """The attribute must be one the shop defined (/v1/customer-attributes) and the value fit
+    its type and choices — checked at submit, so a job never starts to write a wrong value.
+    null removes the attribute from the selected customers."""
+    from kefu.customers.attributes import check_value, definitions
+
     if set(params) != {"attribute_id", "value"}:
         raise BadRequest("params takes attribute_id and value", code="validation_error")
     attribute_id, value = params["attribute_id"], params["value"]
     if not isinstance(attribute_id, str) or not ATTRIBUTE_ID.match(attribute_id):
         raise BadRequest("attribute_id must look like vip_level", code="unknown_attribute")
-    ok = (
-        value is None
-        or isinstance(value, bool | int | float)
-        or (isinstance(value, str) and len(value) <= MAX_TEXT)
-        or (
-            isinstance(value, list)
-            and len(value) <= 20
-            and all(isinstance(v, str) and len(v) <= MAX_TEXT for v in value)
-        )
-    )
-    if not ok:
+    defined = definitions(shop_id).get(attribute_id)
+    if defined is None:
         raise BadRequest(
-            "value must be text (≤ 200), a number, true/false, a list of texts or null",
-            code="invalid_attribute_value",
+            f"unknown customer attribute {attribute_id!r}: define it with "
+            "POST /v1/customer-attributes first",
+            code="unknown_attribute",
+            details={"attributes": [attribute_id]},
         )
-    return {"attribute_id": attribute_id, "value": value}
+    stored = None if value is None else check_value(defined, value)
+    return {"attribute_id": attribute_id, "value": stored}
 
 
 def _backfill_check(shop_id: str, params: dict[str, Any]) -> dict[str, Any]:
