@@ -38,7 +38,9 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="package")
+# Module scope: one local stack alive at a time in a worker (kefu's caches and AWS settings are
+# per process, and other browser modules start stacks of their own).
+@pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
     missing = _missing()
     if missing:
@@ -67,12 +69,12 @@ def stack() -> Iterator[LocalStack]:
         drop_model_connections()
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def api(stack: LocalStack) -> Api:
     return Api(stack.api_url)
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def console_url(stack: LocalStack) -> str:
     return stack.urls["console"].rstrip("/")
 
@@ -99,7 +101,7 @@ def chromium_browser() -> Iterator[Any]:
             chromium.close()
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def browser(stack: LocalStack, chromium_browser: Any) -> Any:
     return chromium_browser
 

@@ -96,7 +96,12 @@ def test_the_demo_crm_is_there_and_the_list_filters_over_the_index(api: Api, own
 
 def test_a_bulk_tag_job_over_a_saved_segment_moves_the_segment_count(api: Api, owner: str):
     segment = _segment(api, owner, "广东复购客户")
-    size = _ok(api.get("/v1/customers", owner, params={"segment": segment["segment_id"]}))["count"]
+
+    def members() -> int | None:  # the index takes in start-up's writes from the stream
+        got = _ok(api.get("/v1/customers", owner, params={"segment": segment["segment_id"]}))
+        return got["count"] or None
+
+    wait_for(members, timeout=120, what="the demo segment's members indexed")
     tag_id = _tag(api, owner, unique("广东回访"))
     submitted = api.post(
         "/v1/jobs",
