@@ -83,19 +83,23 @@ def _group_not_found(group_id: str) -> NotFound:
 def get_tag_item(shop_id: str, tag_id: str) -> Tag:
     if not TAG_ID.match(tag_id):
         raise _tag_not_found(tag_id)
-    try:
-        return Tag.get(shop_id, Tag.key(tag_id), consistent_read=True)
-    except Tag.DoesNotExist:
-        raise _tag_not_found(tag_id) from None
+    missing = _tag_not_found(tag_id)
+    return Tag.get_or_404(
+        shop_id, Tag.key(tag_id), message=missing.message, code=missing.code, consistent_read=True
+    )
 
 
 def _group(shop_id: str, group_id: str) -> TagGroup:
     if not GROUP_ID.match(group_id):
         raise _group_not_found(group_id)
-    try:
-        return TagGroup.get(shop_id, TagGroup.key(group_id), consistent_read=True)
-    except TagGroup.DoesNotExist:
-        raise _group_not_found(group_id) from None
+    missing = _group_not_found(group_id)
+    return TagGroup.get_or_404(
+        shop_id,
+        TagGroup.key(group_id),
+        message=missing.message,
+        code=missing.code,
+        consistent_read=True,
+    )
 
 
 def all_tags(shop_id: str) -> list[Tag]:

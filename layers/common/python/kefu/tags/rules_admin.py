@@ -64,10 +64,14 @@ def _not_found(rule_id: str) -> NotFound:
 def _get(shop_id: str, rule_id: str) -> AutoTagRule:
     if not RULE_ID.match(rule_id):
         raise _not_found(rule_id)
-    try:
-        return AutoTagRule.get(shop_id, AutoTagRule.key(rule_id), consistent_read=True)
-    except AutoTagRule.DoesNotExist:
-        raise _not_found(rule_id) from None
+    missing = _not_found(rule_id)
+    return AutoTagRule.get_or_404(
+        shop_id,
+        AutoTagRule.key(rule_id),
+        message=missing.message,
+        code=missing.code,
+        consistent_read=True,
+    )
 
 
 def _all(shop_id: str) -> list[AutoTagRule]:
