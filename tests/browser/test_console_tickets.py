@@ -16,11 +16,9 @@ import pytest
 from playwright.sync_api import expect
 
 from infra.local import demo_data
-from infra.local.__main__ import demo_data_hook, wechat_standin_hook
 from infra.local.stack import LocalStack
 from tests.browser.widget_fixtures import CHROMIUM, SCREENSHOTS, browser  # noqa: F401
 from tests.integration.kefu_http import Api
-from tests.support.aws import drop_model_connections, reset_kefu_caches
 
 pytestmark = pytest.mark.integration
 
@@ -28,39 +26,6 @@ ROOT = Path(__file__).resolve().parents[2]
 DIST = ROOT / "console" / "dist"
 AXE = ROOT / "console" / "node_modules" / "axe-core" / "axe.min.js"
 SUPERVISOR = "zhuguan"
-
-
-@pytest.fixture(scope="module")
-def console_stack() -> Iterator[LocalStack]:
-    if not (DIST / "index.html").is_file():
-        pytest.skip("the console is not built: make console")
-
-    def fresh_caches(_stack: LocalStack) -> None:
-        reset_kefu_caches()
-        drop_model_connections()
-
-    hooks = [wechat_standin_hook("127.0.0.1", 0), fresh_caches, demo_data_hook()]
-    local = LocalStack(
-        ROOT / "template.yaml",
-        port=0,
-        moto_port=0,
-        parameter_overrides={"Stage": "local"},
-        before_start=[hook for hook in hooks if hook is not None],
-        schedules=False,
-        console=DIST,
-    )
-    try:
-        local.start()
-        yield local
-    finally:
-        local.stop()
-        reset_kefu_caches()
-        drop_model_connections()
-
-
-@pytest.fixture(scope="module")
-def api(console_stack: LocalStack) -> Api:
-    return Api(console_stack.api_url)
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +59,7 @@ def ticket(api: Api) -> dict[str, Any]:
 
 
 @pytest.fixture
-def page_in(console_stack: LocalStack, browser: Any) -> Iterator[Any]:  # noqa: F811
+def page_in(stack: LocalStack, browser: Any) -> Iterator[Any]:  # noqa: F811
     """`page_in(locale)` -> a fresh page at 1280×800; any console error fails the test."""
     contexts: list[Any] = []
     errors: list[str] = []
@@ -142,9 +107,9 @@ def _shot(page: Any, name: str) -> None:
 
 
 def test_a_supervisor_comments_moves_a_ticket_on_and_finds_it_in_the_audit_log(
-    console_stack: LocalStack, page_in: Any, ticket: dict[str, Any]
+    stack: LocalStack, page_in: Any, ticket: dict[str, Any]
 ) -> None:
-    base = console_stack.urls["console"].rstrip("/")
+    base = stack.urls["console"].rstrip("/")
     page = page_in("zh-CN")
     _sign_in(page, base, SUPERVISOR)
 
@@ -188,9 +153,9 @@ def test_a_supervisor_comments_moves_a_ticket_on_and_finds_it_in_the_audit_log(
 
 
 def test_the_ticket_and_the_sla_settings_in_english(
-    console_stack: LocalStack, page_in: Any, ticket: dict[str, Any]
+    stack: LocalStack, page_in: Any, ticket: dict[str, Any]
 ) -> None:
-    base = console_stack.urls["console"].rstrip("/")
+    base = stack.urls["console"].rstrip("/")
     page = page_in("en")
     _sign_in(page, base, SUPERVISOR)
     page.goto(f"{base}/tickets/{ticket['ticket_id']}")
